@@ -1,0 +1,244 @@
+//! Accepting mail (SPEC §4): recipient resolution at RCPT and durable delivery at the end of
+//! the message, for the SMTP listeners (MX and submission) and anything else that delivers.
+//!
+//! ```text
+//!  RCPT ─► check_recipient ─► resolve_facts ⇄ model::Expansion (RCV-13) ─► Recipient
+//!
+//!  end of DATA ─► deliver
+//!     ├─ MessageIndex::parse (once)           ─► SND-1 From: check when submitted
+//!     ├─ MailStore::deliver(local copy)  ┐ run together, so both writes share the
+//!     └─ QueueStore::enqueue(queue copy) ┘ store's group commit (RCV-12)
+//!  ─► Delivered::Accepted only once every copy is on stable storage
+//! ```
+//!
+//! The local copy is the message as received, preceded by `Return-Path:` (RFC 5321 §4.4: the
+//! final delivery adds it) and by the trace lines the protocol built (`Received:`). The queue
+//! copy, for redirections (RCV-13) and remote recipients of submitted mail, carries the trace
+//! lines but no `Return-Path:`, which only the final delivery adds.
+//!
+//! This module knows no protocol: it answers [`Recipient`] and [`Delivered`], and each
+//! protocol maps those to its replies.
+
+use std::sync::Arc;
+
+use postwerk_message::MessageIndex;
+use postwerk_model::resolve::{Delivery as Route, Expansion, Outcome, Refusal};
+use postwerk_model::{Address, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH};
+use postwerk_store::{
+    DeliveryTarget, Directory, DsnRet, Flags, MailStore, NewQueued, Notify, QueueId, QueueStore,
+    QueuedRecipient,
+};
+
+use crate::CoreError;
+use crate::auth::Login;
+use crate::submission::{AuthGuards, SenderCheck};
+
+/// What becomes of mail for one recipient, decided at RCPT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// Hosted here: store into these mailboxes and forward to these outside addresses
+    /// (never empty).
+    Local(Vec<Route>),
+    /// Not hosted here, and the sender may relay (authenticated submission): queued for
+    /// delivery by the outbound queue.
+    Remote,
+    /// Hosted here, but refused (RCV-1 unknown, ADDR-2 no-reply, disabled, redirection loop).
+    Refused(Refusal),
+    /// Not hosted here and the sender may not relay: never an open relay.
+    RelayDenied,
+}
+
+/// One accepted recipient of a transaction, with its RFC 3461 parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeRecipient {
+    /// The address as given in RCPT TO (normalised).
+    pub address: Address,
+    /// What `check_recipient` decided: `Local` or `Remote`.
+    pub recipient: Recipient,
+    /// RFC 3461 §4.1 NOTIFY, when given.
+    pub notify: Option<Notify>,
+    /// RFC 3461 §4.2 ORCPT, when given, as `addr-type;address` with the xtext decoded.
+    pub orcpt: Option<String>,
+}
+
+/// The envelope of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse-path of MAIL FROM, without angle brackets; empty for the null sender.
+    pub return_path: String,
+    /// The accepted recipients, in RCPT order.
+    pub recipients: Vec<EnvelopeRecipient>,
+    /// RFC 3461 §4.4 ENVID, when given.
+    pub envid: Option<String>,
+    /// RFC 3461 §4.3 RET, when given.
+    pub ret: Option<DsnRet>,
+    /// The authenticated mailbox for submitted mail: its `From:` is checked (SND-1).
+    pub submitted_by: Option<Login>,
+}
+
+/// The outcome of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Every copy is on stable storage (RCV-12).
+    Accepted {
+        /// Messages stored in local mailboxes.
+        stored: usize,
+        /// The outbound queue entry, when something was forwarded or relayed.
+        queued: Option<QueueId>,
+    },
+    /// SND-1: the `From:` header names an address the authenticated mailbox does not own.
+    SenderDenied,
+}
+
+/// The delivery use case.
+#[derive(Clone)]
+pub struct Delivery {
+    directory: Arc<dyn Directory>,
+    mail: Arc<dyn MailStore>,
+    queue: Arc<dyn QueueStore>,
+    guards: AuthGuards,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// Delivery into `mail` and `queue`, resolving against `directory`.
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        mail: Arc<dyn MailStore>,
+        queue: Arc<dyn QueueStore>,
+    ) -> Delivery {
+        Delivery {
+            guards: AuthGuards::new(directory.clone()),
+            directory,
+            mail,
+            queue,
+        }
+    }
+
+    /// The auth guards (SND-1) over the same directory.
+    pub fn guards(&self) -> &AuthGuards {
+        &self.guards
+    }
+
+    /// RCV-13: resolves `recipient` at RCPT time. `may_relay` says whether an address that no
+    /// service here hosts is accepted for the outbound queue (authenticated submission only).
+    pub async fn check_recipient(
+        &self,
+        recipient: &Address,
+        may_relay: bool,
+    ) -> Result<Recipient, CoreError> {
+        let mut expansion =
+            Expansion::new(recipient.clone(), DEFAULT_MAX_DEPTH, DEFAULT_MAX_DELIVERIES);
+        while let Some(next) = expansion.next_lookup() {
+            let facts = self.directory.resolve_facts(&next).await?;
+            expansion.feed(facts);
+        }
+        for note in expansion.notes() {
+            tracing::debug!(?note, "recipient expansion note");
+        }
+        Ok(match expansion.finish() {
+            Outcome::Deliver(routes) => Recipient::Local(routes),
+            Outcome::Refused(refusal) => Recipient::Refused(refusal),
+            Outcome::NotLocal if may_relay => Recipient::Remote,
+            Outcome::NotLocal => Recipient::RelayDenied,
+        })
+    }
+
+    /// Stores the message for every local mailbox and queues it for every forward and remote
+    /// recipient; answers only once all of it is durable (RCV-12).
+    ///
+    /// `trace` holds complete header lines (CRLF-terminated) to put before the message, such as
+    /// the protocol's `Received:`; `body` is the message exactly as received.
+    pub async fn deliver(
+        &self,
+        envelope: &Envelope,
+        trace: &[u8],
+        body: &[u8],
+        received_at: i64,
+    ) -> Result<Delivered, CoreError> {
+        let mut targets = Vec::new();
+        let mut queued = Vec::new();
+        for rcpt in &envelope.recipients {
+            match &rcpt.recipient {
+                Recipient::Local(routes) => {
+                    for route in routes {
+                        match route {
+                            Route::Local { mailbox, .. } => {
+                                targets.push(DeliveryTarget::inbox(*mailbox))
+                            }
+                            Route::Forward { to, original } => queued.push(QueuedRecipient {
+                                address: to.clone(),
+                                notify: rcpt.notify,
+                                orcpt: rcpt.orcpt.clone(),
+                                forwarded_by: Some(original.clone()),
+                            }),
+                        }
+                    }
+                }
+                Recipient::Remote => queued.push(QueuedRecipient {
+                    address: rcpt.address.clone(),
+                    notify: rcpt.notify,
+                    orcpt: rcpt.orcpt.clone(),
+                    forwarded_by: None,
+                }),
+                Recipient::Refused(_) | Recipient::RelayDenied => {}
+            }
+        }
+
+        // Each copy is built only when someone receives it (a 100 KB message is copied once,
+        // not twice, on the MX path).
+        let local_copy = (!targets.is_empty()).then(|| {
+            let return_path = format!("Return-Path: <{}>\r\n", envelope.return_path);
+            [return_path.as_bytes(), trace, body].concat()
+        });
+        let queue_copy =
+            (!queued.is_empty() || local_copy.is_none()).then(|| [trace, body].concat());
+        // Parse once: the index goes into the store, and submission checks From: with it.
+        let parsed = local_copy
+            .as_deref()
+            .or(queue_copy.as_deref())
+            .unwrap_or_default();
+        let index = MessageIndex::parse(parsed);
+        if let Some(login) = &envelope.submitted_by
+            && self.guards.check_from(login, &index).await? == SenderCheck::Denied
+        {
+            return Ok(Delivered::SenderDenied);
+        }
+
+        let store_locally = async {
+            match &local_copy {
+                Some(raw) => self
+                    .mail
+                    .deliver(raw, &index, &targets, &Flags::none(), received_at)
+                    .await
+                    .map(|stored| stored.len()),
+                None => Ok(0),
+            }
+        };
+        let enqueue = async move {
+            let Some(raw) = queue_copy.filter(|_| !queued.is_empty()) else {
+                return Ok(None);
+            };
+            let message = NewQueued {
+                return_path: envelope.return_path.clone(),
+                recipients: queued,
+                envid: envelope.envid.clone(),
+                ret: envelope.ret,
+                received_at,
+                submitted_by: envelope.submitted_by.as_ref().map(|login| login.mailbox),
+            };
+            self.queue.enqueue(&raw, message).await.map(Some)
+        };
+        // Both writes are submitted at once so the store's writer commits them together.
+        let (stored, queued) = tokio::join!(store_locally, enqueue);
+        Ok(Delivered::Accepted {
+            stored: stored?,
+            queued: queued?,
+        })
+    }
+}

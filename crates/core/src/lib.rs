@@ -1,0 +1,32 @@
+//! `postwerk-core`: the application services, the use cases of SPEC.md, over the store traits.
+//!
+//! It knows no protocol: the CLI, the HTTP API and the mail servers call these services and
+//! turn their typed outcomes into their own answers. Every operation that changes the directory
+//! goes through [`Admin`], which checks the caller's permission first ([`Actor`]).
+//!
+//! ```text
+//!  CLI / HTTP / SMTP / IMAP / POP3
+//!            │  Actor + request
+//!            ▼
+//!      core::Admin ── model rules (validation, quota, aliases…)
+//!            │
+//!            ▼
+//!   store::Directory (transactions enforce the counting rules)
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod auth;
+pub mod delivery;
+pub mod error;
+pub mod password;
+pub mod records;
+pub mod submission;
+
+pub use admin::{Actor, Admin, CreateAddress, CreateUser, Created, Deleted};
+pub use auth::{FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
+pub use delivery::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
+pub use error::CoreError;
+/// The DSN parameters (RFC 3461) a protocol hands to [`Delivery`], as the queue stores them.
+pub use postwerk_store::{DsnRet, Notify, QueueId};
+pub use submission::{AuthGuards, SenderCheck};

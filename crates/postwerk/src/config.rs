@@ -1,0 +1,538 @@
+//! The configuration file (TOML). Every key, its meaning and its default are documented in
+//! `docs/CONFIG.md`; keep the two in step.
+//!
+//! Parsing walks the TOML table by hand instead of `#[serde(deny_unknown_fields)]` so that every
+//! mistake in a file is reported at once, each with its key path (an administrator fixing a
+//! file one error per restart is a bad afternoon).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+/// Default data folder when neither the file nor `--data-dir` says otherwise (OPS-1).
+pub const DEFAULT_DATA_DIR: &str = "./postwerk-data";
+/// Default hostname announced in greetings and used for the self-signed certificate.
+pub const DEFAULT_HOSTNAME: &str = "mail.example.test";
+
+/// The listeners, by configuration key, with their loopback defaults (SPEC OPS-1).
+pub const LISTENERS: [(&str, &str); 8] = [
+    ("smtp", "127.0.0.1:2525"),
+    ("submission", "127.0.0.1:2587"),
+    ("submissions", "127.0.0.1:2465"),
+    ("imap", "127.0.0.1:2143"),
+    ("imaps", "127.0.0.1:2993"),
+    ("pop3", "127.0.0.1:2110"),
+    ("pop3s", "127.0.0.1:2995"),
+    ("http", "127.0.0.1:8080"),
+];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, the default on a terminal.
+    Human,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Name announced by every protocol and put in the self-signed certificate (PROTO-5).
+    pub hostname: String,
+    /// Where the database, blobs, certificate and run files live.
+    pub data_dir: PathBuf,
+    /// Listener key → address. A key absent from a file's `[listen]` table is disabled; without a
+    /// `[listen]` table at all every listener takes its default.
+    pub listen: BTreeMap<String, SocketAddr>,
+    /// Certificate and key files; `None` means a generated self-signed certificate.
+    pub tls: Option<TlsFiles>,
+    /// Log format and default filter (overridden by `RUST_LOG`).
+    pub log: LogConfig,
+    /// SMTP session limits (`[smtp]`).
+    pub smtp: SmtpConfig,
+    /// Login failure limits shared by SMTP, IMAP and POP3 (`[auth]`).
+    pub auth: AuthConfig,
+}
+
+/// The `[smtp]` table: limits of every SMTP session (RCV-7, RCV-11), all three listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Largest message in octets, advertised with SIZE (RFC 1870).
+    pub max_message_size: u64,
+    /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
+    pub max_recipients: u64,
+    /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: at least 512).
+    pub max_line_length: u64,
+    /// Refused commands before the session is closed with 421.
+    pub max_errors: u64,
+    /// Commands per session before it is closed with 421.
+    pub max_commands: u64,
+    /// Seconds without input before the session is closed (RFC 5321 §4.5.3.2.7: ≥ 300).
+    pub idle_timeout: u64,
+    /// Longest session in seconds.
+    pub session_timeout: u64,
+    /// Connections served at once per SMTP listener.
+    pub max_connections: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_line_length: 4096,
+            max_errors: 20,
+            max_commands: 10_000,
+            idle_timeout: 300,
+            session_timeout: 3600,
+            max_connections: 1000,
+        }
+    }
+}
+
+/// The `[auth]` table: how failed logins from one client address are slowed down, then
+/// refused (SMTP AUTH now; IMAP and POP3 share the same counters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Failures from one address answered without delay.
+    pub free_failures: u64,
+    /// Seconds of delay added per further failure.
+    pub delay_step: u64,
+    /// Longest delay in seconds.
+    pub max_delay: u64,
+    /// Failures after which the address is refused.
+    pub lockout_after: u64,
+    /// Seconds an address stays refused; failures older than this are forgotten.
+    pub lockout: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            free_failures: 3,
+            delay_step: 1,
+            max_delay: 5,
+            lockout_after: 10,
+            lockout: 900,
+        }
+    }
+}
+
+/// Certificate chain and private key in PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Every problem found in a configuration file, each with its key path.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        writeln!(
+            f,
+            "{count} problem{} in the configuration:",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: DEFAULT_HOSTNAME.into(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            listen: LISTENERS
+                .iter()
+                .map(|(key, addr)| {
+                    // The defaults are literals above; a typo there is caught by a unit test.
+                    (
+                        key.to_string(),
+                        addr.parse().expect("default listener address"),
+                    )
+                })
+                .collect(),
+            tls: None,
+            log: LogConfig {
+                format: LogFormat::Human,
+                level: "info".into(),
+            },
+            smtp: SmtpConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
+        let mut config = Config::parse(&text)?;
+        // Relative paths in a file are relative to the file, not to the working directory.
+        let base = path.parent().unwrap_or(Path::new("."));
+        if config.data_dir.is_relative() {
+            config.data_dir = base.join(&config.data_dir);
+        }
+        if let Some(tls) = &mut config.tls {
+            for file in [&mut tls.cert, &mut tls.key] {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text, reporting every problem at once.
+    pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        let table: Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigErrors(vec![format!("not valid TOML: {}", e.to_string().trim())])
+        })?;
+        let mut reader = Reader::default();
+        let mut config = Config::default();
+        reader.known(
+            &table,
+            "",
+            &[
+                "hostname", "data_dir", "listen", "tls", "log", "smtp", "auth",
+            ],
+        );
+        if let Some(hostname) = reader.string(&table, "", "hostname") {
+            match validate_hostname(&hostname) {
+                Ok(()) => config.hostname = hostname.to_ascii_lowercase(),
+                Err(reason) => reader.problem("hostname", reason),
+            }
+        }
+        if let Some(dir) = reader.string(&table, "", "data_dir") {
+            config.data_dir = PathBuf::from(dir);
+        }
+        if let Some(listen) = reader.table(&table, "", "listen") {
+            config.listen.clear();
+            let keys: Vec<&str> = LISTENERS.iter().map(|(key, _)| *key).collect();
+            reader.known(listen, "listen", &keys);
+            for key in keys {
+                let Some(text) = reader.string(listen, "listen", key) else {
+                    continue;
+                };
+                match text.parse::<SocketAddr>() {
+                    Ok(addr) => {
+                        config.listen.insert(key.to_string(), addr);
+                    }
+                    Err(_) => reader.problem(
+                        &format!("listen.{key}"),
+                        format!("\"{text}\" is not an address:port such as 127.0.0.1:2525"),
+                    ),
+                }
+            }
+            reader.no_shared_ports(&config.listen);
+        }
+        if let Some(tls) = reader.table(&table, "", "tls") {
+            reader.known(tls, "tls", &["cert", "key"]);
+            let cert = reader.string(tls, "tls", "cert");
+            let key = reader.string(tls, "tls", "key");
+            match (cert, key) {
+                (Some(cert), Some(key)) => {
+                    config.tls = Some(TlsFiles {
+                        cert: cert.into(),
+                        key: key.into(),
+                    })
+                }
+                (None, None) => {}
+                _ => reader.problem("tls", "set both tls.cert and tls.key, or neither".into()),
+            }
+        }
+        if let Some(log) = reader.table(&table, "", "log") {
+            reader.known(log, "log", &["format", "level"]);
+            match reader.string(log, "log", "format").as_deref() {
+                None | Some("human") => {}
+                Some("json") => config.log.format = LogFormat::Json,
+                Some(other) => reader.problem(
+                    "log.format",
+                    format!("\"{other}\" is not a log format; use \"human\" or \"json\""),
+                ),
+            }
+            if let Some(level) = reader.string(log, "log", "level") {
+                config.log.level = level;
+            }
+        }
+        if let Some(smtp) = reader.table(&table, "", "smtp") {
+            let c = &mut config.smtp;
+            let keys: [(&str, &mut u64, u64); 8] = [
+                ("max_message_size", &mut c.max_message_size, 1),
+                ("max_recipients", &mut c.max_recipients, 1),
+                ("max_line_length", &mut c.max_line_length, 512),
+                ("max_errors", &mut c.max_errors, 1),
+                ("max_commands", &mut c.max_commands, 1),
+                ("idle_timeout", &mut c.idle_timeout, 1),
+                ("session_timeout", &mut c.session_timeout, 1),
+                ("max_connections", &mut c.max_connections, 1),
+            ];
+            reader.numbers(smtp, "smtp", keys);
+        }
+        if let Some(auth) = reader.table(&table, "", "auth") {
+            let c = &mut config.auth;
+            let keys: [(&str, &mut u64, u64); 5] = [
+                ("free_failures", &mut c.free_failures, 0),
+                ("delay_step", &mut c.delay_step, 0),
+                ("max_delay", &mut c.max_delay, 0),
+                ("lockout_after", &mut c.lockout_after, 1),
+                ("lockout", &mut c.lockout, 0),
+            ];
+            reader.numbers(auth, "auth", keys);
+        }
+        if reader.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(reader.problems))
+        }
+    }
+}
+
+/// RFC 1123 §2.1 host name: dot-separated LDH labels.
+fn validate_hostname(name: &str) -> Result<(), String> {
+    let valid_label = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(valid_label) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{name}\" is not a valid host name (letters, digits, '-' and dots)"
+        ))
+    }
+}
+
+/// Collects problems while extracting typed values.
+#[derive(Default)]
+struct Reader {
+    problems: Vec<String>,
+}
+
+impl Reader {
+    fn problem(&mut self, path: &str, reason: String) {
+        self.problems.push(format!("{path}: {reason}"));
+    }
+
+    fn known(&mut self, table: &Table, prefix: &str, keys: &[&str]) {
+        for key in table.keys() {
+            if !keys.contains(&key.as_str()) {
+                let path = join(prefix, key);
+                self.problem(
+                    &path,
+                    format!("unknown key (known here: {})", keys.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn string(&mut self, table: &Table, prefix: &str, key: &str) -> Option<String> {
+        match table.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                let kind = other.type_str();
+                self.problem(
+                    &join(prefix, key),
+                    format!("expected a string, found {kind}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reads the integer keys of a table, each at least its minimum; lists the keys as the
+    /// known ones so a misspelt key is reported.
+    fn numbers<const N: usize>(
+        &mut self,
+        table: &Table,
+        prefix: &str,
+        keys: [(&str, &mut u64, u64); N],
+    ) {
+        let names: Vec<&str> = keys.iter().map(|(key, _, _)| *key).collect();
+        self.known(table, prefix, &names);
+        for (key, slot, min) in keys {
+            let Some(value) = table.get(key) else {
+                continue;
+            };
+            match value {
+                Value::Integer(n) if *n >= 0 && (*n as u64) >= min => *slot = *n as u64,
+                Value::Integer(n) => self.problem(
+                    &join(prefix, key),
+                    format!("{n} is too small; the least accepted is {min}"),
+                ),
+                other => {
+                    let kind = other.type_str();
+                    self.problem(
+                        &join(prefix, key),
+                        format!("expected an integer, found {kind}"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn table<'t>(&mut self, table: &'t Table, prefix: &str, key: &str) -> Option<&'t Table> {
+        match table.get(key)? {
+            Value::Table(t) => Some(t),
+            other => {
+                let kind = other.type_str();
+                self.problem(
+                    &join(prefix, key),
+                    format!("expected a table, found {kind}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn no_shared_ports(&mut self, listen: &BTreeMap<String, SocketAddr>) {
+        let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+        for (key, addr) in listen {
+            if addr.port() == 0 {
+                continue; // ephemeral ports, used by tests, never clash
+            }
+            if let Some(first) = seen.insert(*addr, key) {
+                self.problem(
+                    &format!("listen.{key}"),
+                    format!("{addr} is already used by listen.{first}"),
+                );
+            }
+        }
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_1_defaults_are_the_loopback_ports_of_the_spec() {
+        let config = Config::default();
+        assert_eq!(config.listen.len(), 8);
+        assert_eq!(config.listen["smtp"].to_string(), "127.0.0.1:2525");
+        assert_eq!(config.listen["http"].to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("./postwerk-data"));
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = r#"
+            hostname = "mail.example.test"
+            data_dir = "/var/lib/postwerk"
+            [listen]
+            smtp = "127.0.0.1:2525"
+            submission = "127.0.0.1:2587"
+            submissions = "127.0.0.1:2465"
+            imap = "127.0.0.1:2143"
+            imaps = "127.0.0.1:2993"
+            pop3 = "127.0.0.1:2110"
+            pop3s = "127.0.0.1:2995"
+            http = "127.0.0.1:8080"
+            [log]
+            format = "json"
+        "#;
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/postwerk"));
+        assert_eq!(config.listen.len(), 8);
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_omitted_listener_is_disabled() {
+        let config = Config::parse("[listen]\nhttp = \"127.0.0.1:0\"\n").unwrap();
+        assert_eq!(config.listen.keys().collect::<Vec<_>>(), ["http"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_key_path() {
+        let text = r#"
+            hostname = "not a host"
+            colour = "blue"
+            [listen]
+            smtp = "nowhere"
+            imap = 143
+            [tls]
+            cert = "c.pem"
+            [log]
+            format = "xml"
+        "#;
+        let errors = Config::parse(text).unwrap_err().0;
+        let joined = errors.join("\n");
+        for path in [
+            "hostname:",
+            "colour:",
+            "listen.smtp:",
+            "listen.imap:",
+            "tls:",
+            "log.format:",
+        ] {
+            assert!(joined.contains(path), "missing {path} in:\n{joined}");
+        }
+        assert_eq!(errors.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn two_listeners_on_one_port_are_refused() {
+        let text = "[listen]\nsmtp = \"127.0.0.1:2525\"\nimap = \"127.0.0.1:2525\"\n";
+        let errors = Config::parse(text).unwrap_err().0;
+        assert!(errors[0].contains("already used by"), "{errors:?}");
+    }
+
+    #[test]
+    fn smtp_and_auth_limits_parse_and_are_checked() {
+        let text =
+            "[smtp]\nmax_message_size = 1000\nidle_timeout = 30\n[auth]\nlockout_after = 2\n";
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.smtp.max_message_size, 1000);
+        assert_eq!(config.smtp.idle_timeout, 30);
+        assert_eq!(
+            config.smtp.max_recipients, 100,
+            "unset keys keep their default"
+        );
+        assert_eq!(config.auth.lockout_after, 2);
+        let bad = "[smtp]\nmax_line_length = 80\nmax_errors = \"x\"\nsize = 1\n";
+        let errors = Config::parse(bad).unwrap_err().0.join("\n");
+        for path in ["smtp.max_line_length:", "smtp.max_errors:", "smtp.size:"] {
+            assert!(errors.contains(path), "missing {path} in:\n{errors}");
+        }
+    }
+
+    #[test]
+    fn invalid_toml_is_one_clear_problem() {
+        let errors = Config::parse("hostname = ").unwrap_err().0;
+        assert!(errors[0].starts_with("not valid TOML"), "{errors:?}");
+    }
+}

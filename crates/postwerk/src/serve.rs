@@ -1,0 +1,246 @@
+//! `postwerk serve`: wiring and lifetime. Reads the configuration, opens the store, sets up TLS,
+//! binds every configured listener, and on SIGINT/SIGTERM stops accepting, lets in-flight work
+//! finish and closes the store so that nothing acknowledged is lost (OPS-2).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use postwerk_core::{Delivery, FailureLimiter, FailurePolicy, MailboxAuth};
+use postwerk_net::{ServeOptions, Shutdown, TlsSource};
+use postwerk_smtp::{Limits, ListenerKind, Server as SmtpServer};
+use tokio::net::TcpListener;
+
+use crate::cli::{ServeArgs, Target};
+use crate::config::Config;
+use crate::http;
+
+/// Protocols whose servers exist in this build; the other configured listeners are reported
+/// and left unbound rather than accepting connections nobody answers.
+const SERVED: &[&str] = &["http", "smtp", "submission", "submissions"];
+
+/// Loads the configuration a command was pointed at: `--config FILE`, else defaults, with
+/// `--data-dir` overriding either.
+pub fn load_config(target: &Target) -> anyhow::Result<(Config, bool)> {
+    let (mut config, from_file) = match &target.config {
+        Some(path) => (Config::load(path)?, true),
+        None => (Config::default(), false),
+    };
+    if let Some(dir) = &target.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok((config, from_file))
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, from_file) = load_config(&args.target)?;
+    crate::logging::init(&config.log);
+    let first_start = !config.data_dir.join(postwerk_store::DATABASE_FILE).exists();
+
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let stores = postwerk_store::open_sqlite(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
+    let tls_source = match &config.tls {
+        Some(files) => TlsSource::Files {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        },
+        None => TlsSource::SelfSigned {
+            hostname: config.hostname.clone(),
+            dir: config.data_dir.join("tls"),
+        },
+    };
+    let tls = postwerk_net::load_tls(&tls_source).context("cannot set up TLS")?;
+
+    let shutdown = Shutdown::new();
+    // One failure limiter for every protocol that logs mailboxes in, so a guesser gains nothing
+    // by switching protocols.
+    let auth = Arc::new(MailboxAuth::new(
+        stores.directory.clone(),
+        Arc::new(FailureLimiter::new(failure_policy(&config))),
+    ));
+    let delivery = Delivery::new(
+        stores.directory.clone(),
+        stores.mail.clone(),
+        stores.queue.clone(),
+    );
+    let mut bound: BTreeMap<String, SocketAddr> = BTreeMap::new();
+    for (key, addr) in &config.listen {
+        if !SERVED.contains(&key.as_str()) {
+            tracing::info!(listener = %key, %addr, "not served yet by this build; skipped");
+            continue;
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (listen.{key})"))?;
+        let local = listener.local_addr()?;
+        bound.insert(key.clone(), local);
+        match key.as_str() {
+            "http" => {
+                let health_stores = stores.clone();
+                let state = http::HttpState {
+                    metrics: metrics.clone(),
+                    health: Arc::new(move || {
+                        let stores = health_stores.clone();
+                        Box::pin(async move {
+                            // A cheap indexed read proves the database answers.
+                            let probe = stores.directory.org(postwerk_model::OrgId(0)).await;
+                            probe.map(|_| ()).map_err(|e| e.to_string())
+                        })
+                    }),
+                };
+                let app = http::router(state);
+                let stop = shutdown.clone();
+                shutdown.tracker().spawn(async move {
+                    let served = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.triggered().await })
+                        .await;
+                    if let Err(error) = served {
+                        tracing::error!(%error, "http server failed");
+                    }
+                });
+            }
+            "smtp" | "submission" | "submissions" => {
+                let kind = match key.as_str() {
+                    "smtp" => ListenerKind::Mx,
+                    "submission" => ListenerKind::Submission,
+                    _ => ListenerKind::Submissions,
+                };
+                let server = Arc::new(SmtpServer {
+                    hostname: config.hostname.clone(),
+                    kind,
+                    limits: smtp_limits(&config),
+                    delivery: delivery.clone(),
+                    auth: auth.clone(),
+                    tls: Some(tls.clone()),
+                    shutdown: shutdown.clone(),
+                });
+                let options = ServeOptions {
+                    protocol: kind.key(),
+                    max_connections: usize::try_from(config.smtp.max_connections)
+                        .unwrap_or(usize::MAX),
+                };
+                shutdown.tracker().spawn(postwerk_net::serve(
+                    listener,
+                    options,
+                    shutdown.clone(),
+                    move |stream, peer| server.clone().handle(stream, peer),
+                ));
+            }
+            other => unreachable!("listener {other} is in SERVED but not wired"),
+        }
+    }
+    write_listeners_file(&config.data_dir, &bound)?;
+    announce(&config, &bound, first_start && !from_file);
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, finishing in-flight work");
+    shutdown.trigger();
+    shutdown.drained().await;
+    stores.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The `[smtp]` table as the SMTP server's limits.
+fn smtp_limits(config: &Config) -> Limits {
+    let c = &config.smtp;
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    Limits {
+        max_message_size: size(c.max_message_size),
+        max_recipients: size(c.max_recipients),
+        max_line_length: size(c.max_line_length),
+        max_errors: u32::try_from(c.max_errors).unwrap_or(u32::MAX),
+        max_commands: u32::try_from(c.max_commands).unwrap_or(u32::MAX),
+        idle_timeout: Duration::from_secs(c.idle_timeout),
+        session_timeout: Duration::from_secs(c.session_timeout),
+    }
+}
+
+/// The `[auth]` table as the login failure policy.
+fn failure_policy(config: &Config) -> FailurePolicy {
+    let c = &config.auth;
+    FailurePolicy {
+        free_failures: u32::try_from(c.free_failures).unwrap_or(u32::MAX),
+        delay_step: Duration::from_secs(c.delay_step),
+        max_delay: Duration::from_secs(c.max_delay),
+        lockout_after: u32::try_from(c.lockout_after).unwrap_or(u32::MAX),
+        lockout: Duration::from_secs(c.lockout),
+    }
+}
+
+/// Records the addresses actually bound (ports may be 0 in tests) in `run/listeners.json`.
+fn write_listeners_file(
+    data_dir: &Path,
+    bound: &BTreeMap<String, SocketAddr>,
+) -> anyhow::Result<()> {
+    let dir = data_dir.join("run");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("listeners.json");
+    let tmp = dir.join("listeners.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(bound)?)?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn announce(config: &Config, bound: &BTreeMap<String, SocketAddr>, first_start: bool) {
+    println!(
+        "postwerk {} serving {}",
+        env!("CARGO_PKG_VERSION"),
+        config.hostname
+    );
+    println!("  data folder: {}", config.data_dir.display());
+    for (key, addr) in bound {
+        println!("  {key:<12} {addr}");
+    }
+    if first_start {
+        println!();
+        println!(
+            "First start without a configuration file: a self-signed certificate was made for"
+        );
+        println!(
+            "{} and listeners are on loopback only. Next steps:",
+            config.hostname
+        );
+        println!(
+            "  postwerk quickstart example.com      # organization, domain, owner, first mailbox"
+        );
+        println!(
+            "  curl http://{}/healthz",
+            bound
+                .get("http")
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+        println!("  see docs/CONFIG.md to use the standard ports and a real certificate");
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,86 @@
+//! RCPT TO (RFC 5321 §4.1.1.3) with NOTIFY/ORCPT (RFC 3461): every recipient is resolved now
+//! (RCV-13) so that unknown ones are refused here and never bounced later (RCV-1).
+
+use postwerk_core::EnvelopeRecipient;
+use postwerk_core::Notify;
+use postwerk_model::Address;
+use smtp_proto::{
+    RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS, RcptTo,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::reply;
+use crate::session::{Conn, Flow, Phase, Session};
+
+const NOTIFY_FLAGS: u64 =
+    RCPT_NOTIFY_SUCCESS | RCPT_NOTIFY_FAILURE | RCPT_NOTIFY_DELAY | RCPT_NOTIFY_NEVER;
+
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session,
+    conn: &mut Conn<S>,
+    to: RcptTo<String>,
+) -> Flow {
+    let server = session.server.clone();
+    let may_relay = session.login.is_some() && server.kind.is_submission();
+    let Phase::Mail(tx) = &mut session.phase else {
+        return session.answer(conn, reply::bad_sequence("Send MAIL first"));
+    };
+    if tx.chunks.is_some() {
+        return session.answer(conn, reply::bad_sequence("RCPT is not allowed during BDAT"));
+    }
+    // RFC 5321 §4.5.3.1.10: 452, and the client sends the rest in another transaction.
+    if tx.recipients.len() >= server.limits.max_recipients {
+        return session.answer(conn, reply::too_many_recipients());
+    }
+    if to.flags & !NOTIFY_FLAGS != 0 || to.rrvs != 0 {
+        return session.answer(conn, reply::unsupported_parameter("RRVS/CONNEG"));
+    }
+    if !to.address.is_ascii() && !tx.smtputf8 {
+        return session.answer(conn, reply::needs_smtputf8());
+    }
+    // RFC 5321 §4.5.1: "Postmaster" without a domain must be accepted; it names the
+    // postmaster of this server's own name, and resolution decides like for any address.
+    let text = if to.address.eq_ignore_ascii_case("postmaster") {
+        format!("postmaster@{}", server.hostname)
+    } else {
+        to.address.clone()
+    };
+    let Ok(address) = Address::parse(&text) else {
+        return session.answer(conn, reply::bad_recipient_syntax());
+    };
+    let verdict = match server.delivery.check_recipient(&address, may_relay).await {
+        Ok(verdict) => verdict,
+        Err(error) => {
+            tracing::error!(%error, "resolving a recipient failed");
+            return session.answer(conn, reply::internal(&error));
+        }
+    };
+    let reply = reply::recipient(&verdict);
+    if reply.code == 250
+        && let Phase::Mail(tx) = &mut session.phase
+    {
+        tx.recipients.push(EnvelopeRecipient {
+            address,
+            recipient: verdict,
+            notify: notify(to.flags),
+            // smtp-proto accepts only the rfc822 address type and decodes the xtext; keep the
+            // RFC 3461 §4.2 `addr-type;address` form the DSN's Original-Recipient needs.
+            orcpt: to.orcpt.map(|orcpt| format!("rfc822;{orcpt}")),
+        });
+    } else {
+        tracing::info!(rcpt = %to.address, code = reply.code, "recipient refused");
+    }
+    session.answer(conn, reply)
+}
+
+/// RFC 3461 §4.1: NOTIFY=NEVER, or a list of SUCCESS/FAILURE/DELAY; `None` when absent.
+fn notify(flags: u64) -> Option<Notify> {
+    if flags & NOTIFY_FLAGS == 0 {
+        return None;
+    }
+    Some(Notify {
+        success: flags & RCPT_NOTIFY_SUCCESS != 0,
+        failure: flags & RCPT_NOTIFY_FAILURE != 0,
+        delay: flags & RCPT_NOTIFY_DELAY != 0,
+    })
+}

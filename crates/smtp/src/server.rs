@@ -1,0 +1,176 @@
+//! What every session of one listener shares, and the life of one connection: greeting,
+//! implicit TLS or STARTTLS, the command loop, the per-connection log span.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use postwerk_core::{Delivery, MailboxAuth};
+use postwerk_net::{Shutdown, TlsAcceptor};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::config::{Limits, ListenerKind};
+use crate::reply;
+use crate::session::{Conn, End, Session, TlsInfo};
+
+/// Numbers connections for logs.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+
+/// One SMTP listener's shared state: configuration and the services it calls.
+pub struct Server {
+    /// The name in the greeting, EHLO and `Received:`.
+    pub hostname: String,
+    /// MX, submission or submissions.
+    pub kind: ListenerKind,
+    /// Session limits.
+    pub limits: Limits,
+    /// Recipient checks and delivery.
+    pub delivery: Delivery,
+    /// Mailbox login (submission only).
+    pub auth: Arc<MailboxAuth>,
+    /// TLS for STARTTLS and implicit TLS; `None` leaves STARTTLS unadvertised (and makes a
+    /// submissions listener refuse every connection).
+    pub tls: Option<TlsAcceptor>,
+    /// Server shutdown: sessions end between commands with `421`.
+    pub shutdown: Shutdown,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("hostname", &self.hostname)
+            .field("kind", &self.kind)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Serves one connection to its end: implicit TLS first on the submissions listener,
+    /// then the greeting, the commands, and at most one STARTTLS.
+    pub async fn handle<S>(self: Arc<Self>, stream: S, peer: SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let cid = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!(
+            "conn",
+            proto = "smtp",
+            listener = self.kind.key(),
+            cid,
+            %peer,
+            tls = tracing::field::Empty,
+            user = tracing::field::Empty,
+        );
+        self.session(stream, peer).instrument(span).await;
+    }
+
+    async fn session<S>(self: Arc<Self>, stream: S, peer: SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let deadline = Instant::now() + self.limits.session_timeout;
+        let mut session = Session::new(self.clone(), peer);
+        tracing::info!("connected");
+        self.converse(&mut session, stream, deadline).await;
+        tracing::info!(
+            commands = session.commands,
+            errors = session.errors,
+            tls = session.tls.is_some(),
+            user = session.login.as_ref().map(|l| l.address.to_string()),
+            "session ended"
+        );
+    }
+
+    /// Implicit TLS or the clear-text greeting, the command loop, and at most one STARTTLS.
+    async fn converse<S>(&self, session: &mut Session, stream: S, deadline: Instant)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        if self.kind.implicit_tls() {
+            // RFC 8314 §3.3: TLS starts at once; the greeting comes inside it.
+            let Some((tls, info)) = self.handshake(stream, deadline).await else {
+                return;
+            };
+            session.tls = Some(info);
+            self.greet_and_run(session, tls, deadline).await;
+            return;
+        }
+        let Some(plain) = self.greet_and_run(session, stream, deadline).await else {
+            return;
+        };
+        let Some((tls, info)) = self.handshake(plain, deadline).await else {
+            return;
+        };
+        session.reset_after_tls(info);
+        let conn = Conn::new(tls, self.limits.idle_timeout, deadline);
+        // RFC 3207 §4.2: no new greeting; the client sends EHLO again. STARTTLS inside TLS is
+        // refused by its op, so the loop can only end here.
+        let _ = session.run(conn).await;
+    }
+
+    /// Greets and runs the loop; returns the stream when STARTTLS was accepted.
+    async fn greet_and_run<S>(
+        &self,
+        session: &mut Session,
+        stream: S,
+        deadline: Instant,
+    ) -> Option<S>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let mut conn = Conn::new(stream, self.limits.idle_timeout, deadline);
+        if self.shutdown.is_triggered() {
+            conn.push(&reply::shutting_down(&self.hostname));
+            conn.close().await;
+            return None;
+        }
+        conn.push(&reply::greeting(&self.hostname));
+        match session.run(conn).await {
+            End::Closed => None,
+            End::StartTls(stream) => Some(stream),
+        }
+    }
+
+    async fn handshake<S>(
+        &self,
+        stream: S,
+        deadline: Instant,
+    ) -> Option<(tokio_rustls::server::TlsStream<S>, TlsInfo)>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let Some(acceptor) = &self.tls else {
+            tracing::warn!("TLS requested but no certificate is configured");
+            return None;
+        };
+        let until = (Instant::now() + self.limits.idle_timeout).min(deadline);
+        let tls = match tokio::time::timeout_at(until, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => {
+                tracing::info!(%error, "TLS handshake failed");
+                return None;
+            }
+            Err(_) => {
+                tracing::info!("TLS handshake timed out");
+                return None;
+            }
+        };
+        let (_, connection) = tls.get_ref();
+        let info = TlsInfo {
+            version: connection
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            cipher: connection
+                .negotiated_cipher_suite()
+                .map(|c| format!("{:?}", c.suite()))
+                .unwrap_or_default(),
+        };
+        tracing::Span::current().record("tls", info.version.as_str());
+        tracing::debug!(cipher = %info.cipher, "TLS established");
+        Some((tls, info))
+    }
+}

@@ -1,0 +1,241 @@
+//! The directory: organizations, user accounts, mail services, hosted addresses, aliases and
+//! access grants (SPEC §1–2), independent of any backend.
+//!
+//! Lookups answer `Ok(None)` when nothing matches (absence is a normal answer); changes to an
+//! id that does not exist answer `StoreError::NotFound`. Every rule that involves a count or
+//! another row (quota, duplicates, the 50 aliases, one catch-all, one service per domain) is
+//! checked inside the write's transaction, so two concurrent writers cannot both pass it.
+
+use async_trait::async_trait;
+use postwerk_model::resolve::Facts;
+use postwerk_model::{
+    Access, Address, AddressId, AddressKind, Alias, AliasId, DkimKeyRef, Domain, HostedAddress,
+    LocalPart, MailService, Membership, OrgId, Organization, Permissions, Redirection, Role,
+    ServiceFeatures, ServiceId, SignatureTemplate, UserAccount, UserId,
+};
+
+use crate::StoreError;
+
+/// What it takes to create a user account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    /// The login (ID-1), usually an outside address.
+    pub login: Address,
+    /// Name shown in the Manager; recovery usernames take its initials (ID-10).
+    pub display_name: String,
+    /// Argon2id PHC string (ID-4); the store never sees a password.
+    pub password_hash: String,
+    /// Mobile number for recovery codes (ID-8).
+    pub phone: Option<String>,
+    /// Recovery email (ID-8).
+    pub recovery_email: Option<Address>,
+}
+
+/// What it takes to create a mail service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewService {
+    /// The owning organization.
+    pub org: OrgId,
+    /// The primary domain; must not be served by any service yet.
+    pub domain: Domain,
+    /// How many addresses it may hold (SVC-2).
+    pub address_quota: u32,
+    /// Feature switches of the plan.
+    pub features: ServiceFeatures,
+    /// Permissions prefilled when a user is given access (SVC-4).
+    pub default_permissions: Permissions,
+    /// Signature templates (SVC-4).
+    pub signature_templates: Vec<SignatureTemplate>,
+    /// DKIM selector, if a key was generated already.
+    pub dkim: Option<DkimKeyRef>,
+}
+
+/// What it takes to create a hosted address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAddress {
+    /// The service; the address's domain is the service's primary domain.
+    pub service: ServiceId,
+    /// The local part the administrator typed.
+    pub local: LocalPart,
+    /// Mailbox, no-reply, catch-all or redirect-only.
+    pub kind: AddressKind,
+    /// Mailbox password hash (ID-2), `None` for addresses nobody logs into.
+    pub password_hash: Option<String>,
+    /// Redirection (ADDR-4, ADDR-5); required for redirect-only addresses.
+    pub redirect: Option<Redirection>,
+    /// Storage limit in octets (ADDR-10); `None` = unlimited, the default.
+    pub storage_limit: Option<u64>,
+}
+
+/// Organizations, accounts, services and addresses.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    // ---- Organizations (ORG-1)
+
+    /// Create an organization. The name is validated by the model's `validate_org_name`;
+    /// `Conflict` if one with the same name (ignoring case) exists.
+    async fn create_org(&self, name: &str) -> Result<Organization, StoreError>;
+
+    /// One organization by id.
+    async fn org(&self, id: OrgId) -> Result<Option<Organization>, StoreError>;
+
+    /// One organization by name, ignoring case.
+    async fn org_by_name(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+
+    /// Every organization, by name.
+    async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError>;
+
+    // ---- User accounts (ID-1)
+
+    /// Create a user account with credential epoch 0. `Conflict` if the login is taken.
+    async fn create_user(&self, new: NewUser) -> Result<UserAccount, StoreError>;
+
+    /// One account by id.
+    async fn user(&self, id: UserId) -> Result<Option<UserAccount>, StoreError>;
+
+    /// One account by login.
+    async fn user_by_login(&self, login: &Address) -> Result<Option<UserAccount>, StoreError>;
+
+    /// Every account, by login.
+    async fn list_users(&self) -> Result<Vec<UserAccount>, StoreError>;
+
+    /// Replace the account's password hash and bump its credential epoch, which ends the
+    /// sessions opened with the old password (ID-6). Returns the new epoch.
+    async fn set_user_password(&self, id: UserId, password_hash: &str) -> Result<u32, StoreError>;
+
+    // ---- Memberships (ORG-1)
+
+    /// Make `user` a member of `org` with `role`. `Conflict` if already a member.
+    async fn add_membership(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Membership, StoreError>;
+
+    /// The members of an organization.
+    async fn org_members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError>;
+
+    /// The organizations a user belongs to.
+    async fn user_memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
+
+    // ---- Mail services (SVC)
+
+    /// Create a mail service. `Conflict` if its domain is served already (as a primary or an
+    /// alias domain: a domain belongs to one service only).
+    async fn create_service(&self, new: NewService) -> Result<MailService, StoreError>;
+
+    /// One service by id.
+    async fn service(&self, id: ServiceId) -> Result<Option<MailService>, StoreError>;
+
+    /// The service serving `domain`, as its primary domain or as an alias domain.
+    async fn service_by_domain(&self, domain: &Domain) -> Result<Option<MailService>, StoreError>;
+
+    /// The services of one organization, or of all with `None`, by domain.
+    async fn list_services(&self, org: Option<OrgId>) -> Result<Vec<MailService>, StoreError>;
+
+    /// How many hosted addresses the service holds now (what its quota counts).
+    async fn address_count(&self, service: ServiceId) -> Result<u32, StoreError>;
+
+    /// Change the address quota; `Rule(QuotaBelowUsage)` below what is in use (SVC-2).
+    async fn set_address_quota(&self, service: ServiceId, quota: u32) -> Result<(), StoreError>;
+
+    /// Add an alias domain (SVC-3). `Conflict` if the domain is served already.
+    async fn add_alias_domain(&self, service: ServiceId, domain: &Domain)
+    -> Result<(), StoreError>;
+
+    /// Remove an alias domain. `NotFound` if it is not an alias domain of this service.
+    async fn remove_alias_domain(
+        &self,
+        service: ServiceId,
+        domain: &Domain,
+    ) -> Result<(), StoreError>;
+
+    // ---- Hosted addresses (ADDR)
+
+    /// Create an address, in one transaction: the quota is checked against the live count
+    /// (SVC-2), the local part must be neither an address nor an alias of the service
+    /// (`Conflict`), at most one catch-all per service (`Conflict`), the model's
+    /// `HostedAddress::validate` holds (`Rule`), and an address that holds mail gets the six
+    /// folders of `DEFAULT_FOLDERS` (ADDR-11).
+    async fn create_address(&self, new: NewAddress) -> Result<HostedAddress, StoreError>;
+
+    /// One address by id.
+    async fn address(&self, id: AddressId) -> Result<Option<HostedAddress>, StoreError>;
+
+    /// One address by its exact address (primary domain, no alias resolution).
+    async fn address_by_address(
+        &self,
+        address: &Address,
+    ) -> Result<Option<HostedAddress>, StoreError>;
+
+    /// The addresses of a service, by local part.
+    async fn list_addresses(&self, service: ServiceId) -> Result<Vec<HostedAddress>, StoreError>;
+
+    /// Replace the mailbox password hash and bump the address's credential epoch (ID-6).
+    /// Returns the new epoch.
+    async fn set_address_password(
+        &self,
+        id: AddressId,
+        password_hash: &str,
+    ) -> Result<u32, StoreError>;
+
+    /// Enable or disable an address (a disabled address refuses mail and logins).
+    async fn set_address_enabled(&self, id: AddressId, enabled: bool) -> Result<(), StoreError>;
+
+    /// Set or clear the redirection (ADDR-5); `Rule` if the result breaks
+    /// `HostedAddress::validate` (a redirect-only address must keep one).
+    async fn set_redirect(
+        &self,
+        id: AddressId,
+        redirect: Option<Redirection>,
+    ) -> Result<(), StoreError>;
+
+    /// ADDR-8: destroy these addresses and everything of theirs in one transaction: folders,
+    /// messages, aliases, access grants, redirections; then the message contents no longer
+    /// referenced anywhere. `NotFound` (and nothing deleted) if one id does not exist.
+    /// Returns the user accounts whose login was one of the deleted addresses, for ID-10.
+    async fn delete_addresses(&self, ids: &[AddressId]) -> Result<Vec<UserAccount>, StoreError>;
+
+    // ---- Aliases (ADDR-6)
+
+    /// Give an address another local part in its service, in one transaction: aliases must be
+    /// enabled for the service and the address under its limit of 50 (`Rule`), and the local
+    /// part must be neither an address nor an alias of the service (`Conflict`).
+    async fn add_alias(&self, address: AddressId, local: &LocalPart) -> Result<Alias, StoreError>;
+
+    /// Remove an alias.
+    async fn remove_alias(&self, id: AliasId) -> Result<(), StoreError>;
+
+    /// The aliases of an address, by local part.
+    async fn list_aliases(&self, address: AddressId) -> Result<Vec<Alias>, StoreError>;
+
+    // ---- Access (ADDR-9)
+
+    /// Give a user access to a mailbox with these permissions, or replace the permissions of
+    /// an existing grant.
+    async fn grant_access(
+        &self,
+        user: UserId,
+        address: AddressId,
+        permissions: Permissions,
+    ) -> Result<Access, StoreError>;
+
+    /// Take a user's access away. `NotFound` if there was none.
+    async fn revoke_access(&self, user: UserId, address: AddressId) -> Result<(), StoreError>;
+
+    /// Who has access to an address.
+    async fn address_access(&self, address: AddressId) -> Result<Vec<Access>, StoreError>;
+
+    /// Which addresses a user has access to.
+    async fn user_access(&self, user: UserId) -> Result<Vec<Access>, StoreError>;
+
+    // ---- Recipient resolution (RCV-13)
+
+    /// Everything the model's resolution needs to know about one recipient, in one call: the
+    /// service serving its domain (primary or alias domain, `via_alias_domain` set for the
+    /// latter), the hosted address with that local part, the address owning an alias with
+    /// that local part, and the service's catch-all. For an alias domain, the local part is
+    /// looked up in the primary domain (SVC-3).
+    async fn resolve_facts(&self, recipient: &Address) -> Result<Facts, StoreError>;
+}

@@ -1,0 +1,91 @@
+//! Persistence for Postwerk: the directory (organizations, accounts, services, addresses) and
+//! the mail store (folders and messages with IMAP semantics), behind traits so that the
+//! embedded SQLite backend and a later PostgreSQL backend are interchangeable.
+//!
+//! This crate owns the schema, the transactions that enforce the directory rules against live
+//! data (quota, duplicates, the 50-alias limit, one catch-all, one service per domain), message
+//! contents as content-addressed blobs, group commit, and the change events. It knows no
+//! protocol: it answers in model types and [`StoreError`], never in SMTP or IMAP replies. It
+//! depends on `postwerk-model` (types and pure rules) and `postwerk-message` (the parse-once
+//! index) only.
+//!
+//! Main flow of a delivery:
+//!
+//! ```text
+//! MailStore::deliver(raw, index, targets)
+//!   ├─ BlobStore::put(raw)        temp file → fsync → rename → fsync dir   (caller's task)
+//!   └─ writer queue ─► BEGIN IMMEDIATE … SAVEPOINT per caller … COMMIT     (one fsync, shared)
+//!        └─ answer each caller, then publish FolderEvents
+//! ```
+//!
+//! Open the embedded store with [`open_sqlite`]; the server keeps the [`Stores`] it returns
+//! and hands out `Arc<dyn Directory>` / `Arc<dyn MailStore>` / `Arc<dyn QueueStore>`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod blob;
+mod directory;
+mod error;
+mod events;
+mod mail;
+mod queue;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use blob::{BlobId, BlobStore, FsBlobStore};
+pub use directory::{Directory, NewAddress, NewService, NewUser};
+pub use error::StoreError;
+pub use events::{Events, FolderEvent, FolderEventKind};
+pub use mail::{
+    Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
+    Keyword, MailStore, MessageMeta, Stored, SystemFlags, TargetFolder, UidSet,
+};
+pub use queue::{DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient};
+pub use sqlite::{BLOB_FOLDER, DATABASE_FILE, QUEUE_FOLDER, open_sqlite};
+
+/// An open store: what the server wires into its services.
+///
+/// The directory and the mail store are two views of one backend; they share its writer, so
+/// their writes are group-committed together.
+#[derive(Clone)]
+pub struct Stores {
+    /// Organizations, accounts, services, addresses.
+    pub directory: Arc<dyn Directory>,
+    /// Folders and messages.
+    pub mail: Arc<dyn MailStore>,
+    /// Message contents (for streaming large bodies without reading them through the store).
+    pub blobs: Arc<dyn BlobStore>,
+    /// The durable outbound queue (forwards and remote recipients, drained by the outbound
+    /// delivery).
+    pub queue: Arc<dyn QueueStore>,
+    /// Change events of the mail store.
+    pub events: Events,
+    closer: Arc<dyn Close>,
+}
+
+impl Stores {
+    /// Finish the writes already submitted, then close the backend. Writes submitted after
+    /// (through clones of the trait objects) fail with a backend error. Dropping a `Stores`
+    /// without closing is safe too: every answered write is durable already.
+    pub async fn close(self) {
+        self.closer.close().await;
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("blobs", &self.blobs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Backend shutdown, behind `Stores::close`.
+#[async_trait]
+trait Close: Send + Sync {
+    async fn close(&self);
+}

@@ -1,0 +1,173 @@
+//! Message contents on SQLite: one row per distinct content (the blob id, the parse-once
+//! index and the columns pulled out of it, the full-text row), and their collection once no
+//! message references them (ADDR-8).
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use postwerk_message::MessageIndex;
+use sqlx::{Connection, SqliteConnection};
+
+use super::now;
+use super::writer::Written;
+use crate::error::Context;
+use crate::{BlobId, BlobStore, StoreError};
+
+/// Contents collected per transaction, so a huge deletion does not hold the write lock for
+/// long in one go.
+const GC_CHUNK: i64 = 512;
+
+/// A message content ready to store: computed in the caller's task, so the writer only runs
+/// SQL.
+#[derive(Debug)]
+pub(super) struct Content {
+    /// Where the bytes are.
+    pub(super) blob: BlobId,
+    size: i64,
+    subject: Option<String>,
+    from: Option<String>,
+    sent_date: Option<i64>,
+    message_id: Option<String>,
+    has_attachments: bool,
+    index: Vec<u8>,
+    search_text: String,
+}
+
+impl Content {
+    pub(super) fn new(
+        blob: BlobId,
+        raw: &[u8],
+        index: &MessageIndex,
+    ) -> Result<Content, StoreError> {
+        let summary = &index.summary;
+        Ok(Content {
+            blob,
+            size: i64::try_from(raw.len())
+                .map_err(|_| StoreError::Refused("the message is too large".to_owned()))?,
+            subject: summary.subject.clone(),
+            from: summary.from.first().and_then(|a| a.address()),
+            sent_date: summary.date,
+            message_id: summary.message_id.clone(),
+            has_attachments: index.has_attachments,
+            index: index.to_bytes(),
+            search_text: index.search_text.clone(),
+        })
+    }
+}
+
+/// The row of `contents` for this content, created (with its search text) if new.
+pub(super) async fn upsert_content(
+    conn: &mut SqliteConnection,
+    content: &Content,
+) -> Result<i64, StoreError> {
+    const WHAT: &str = "storing a message content";
+    // New content is the common case: one statement, which returns nothing when the content
+    // is known already.
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO contents (hash, size, subject, from_addr, sent_date, message_id, \
+         has_attachments, idx, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (hash) DO NOTHING RETURNING id",
+    )
+    .bind(content.blob.as_str())
+    .bind(content.size)
+    .bind(&content.subject)
+    .bind(&content.from)
+    .bind(content.sent_date)
+    .bind(&content.message_id)
+    .bind(content.has_attachments)
+    .bind(&content.index)
+    .bind(now())
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx(WHAT)?;
+    let Some(id) = inserted else {
+        return sqlx::query_scalar("SELECT id FROM contents WHERE hash = ?1")
+            .bind(content.blob.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .ctx(WHAT);
+    };
+    sqlx::query("INSERT INTO content_text (rowid, text) VALUES (?1, ?2)")
+        .bind(id)
+        .bind(&content.search_text)
+        .execute(&mut *conn)
+        .await
+        .ctx("indexing a message for search")?;
+    Ok(id)
+}
+
+/// Remove a blob written for a store that failed, unless some content uses it.
+pub(super) async fn discard_blob_tx(
+    conn: &mut SqliteConnection,
+    blobs: Arc<dyn BlobStore>,
+    blob: BlobId,
+) -> Result<Written<()>, StoreError> {
+    let used: Option<i64> = sqlx::query_scalar("SELECT id FROM contents WHERE hash = ?1")
+        .bind(blob.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("checking a blob")?;
+    if used.is_none() {
+        blobs.remove(&blob).await?;
+    }
+    Ok(Written::value(()))
+}
+
+/// Remove the contents no message references any more: blob files first (under the write
+/// lock, so no write can start referencing them), then their rows, then commit. A crash after
+/// the files are gone leaves rows that the next collection finds unreferenced again; a content
+/// stored meanwhile rewrites its blob (see `mail::store_tx`).
+pub(super) fn collect_garbage<'c>(
+    conn: &'c mut SqliteConnection,
+    blobs: &'c Arc<dyn BlobStore>,
+) -> BoxFuture<'c, Result<(), StoreError>> {
+    Box::pin(async move {
+        const WHAT: &str = "collecting unreferenced contents";
+        loop {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT g.content_id, c.hash FROM content_gc g \
+                 JOIN contents c ON c.id = g.content_id \
+                 WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.content_id = g.content_id) \
+                 LIMIT ?1",
+            )
+            .bind(GC_CHUNK)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx(WHAT)?;
+            let ids = rows
+                .iter()
+                .map(|(_, hash)| {
+                    BlobId::parse(hash)
+                        .ok_or_else(|| StoreError::backend(WHAT, format!("bad blob id {hash:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            blobs.remove_many(&ids).await?;
+            for (id, _) in &rows {
+                for statement in [
+                    "DELETE FROM content_text WHERE rowid = ?1",
+                    "DELETE FROM contents WHERE id = ?1",
+                    "DELETE FROM content_gc WHERE content_id = ?1",
+                ] {
+                    sqlx::query(statement)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .ctx(WHAT)?;
+                }
+            }
+            let last = i64::try_from(rows.len()).unwrap_or(i64::MAX) < GC_CHUNK;
+            if last {
+                // What is left is still referenced: it is queued again when that changes.
+                sqlx::query("DELETE FROM content_gc")
+                    .execute(&mut *tx)
+                    .await
+                    .ctx(WHAT)?;
+            }
+            tx.commit().await.ctx(WHAT)?;
+            if last {
+                return Ok(());
+            }
+        }
+    })
+}

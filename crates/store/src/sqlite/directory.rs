@@ -1,0 +1,1172 @@
+//! SQL of the directory on SQLite.
+//!
+//! Writes run inside the writer's group transaction (see `writer`), so the checks they make
+//! against live rows (counts, duplicates) cannot race with another write. Reads use the pool.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use postwerk_model::resolve::{Facts, ServiceFacts};
+use postwerk_model::{
+    Access, Address, AddressId, AddressKind, Alias, AliasId, DEFAULT_FOLDERS, Domain, FolderId,
+    HostedAddress, LocalPart, MailService, Membership, OrgId, Organization, Permissions,
+    Redirection, Role, ServiceId, UserAccount, UserId, check_new_alias, check_quota_change,
+    validate_org_name,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Executor, Row, Sqlite, SqliteConnection};
+
+use super::writer::Written;
+use super::{SqliteStore, conflict_or, int, json, mail, now, parse, to_json};
+use crate::error::Context;
+use crate::{Directory, FolderEvent, FolderEventKind, NewAddress, NewService, NewUser, StoreError};
+
+// ---- Column lists, shared by every query that builds the same entity.
+
+macro_rules! org_select {
+    () => {
+        "SELECT id, name, created_at FROM organizations"
+    };
+}
+
+macro_rules! user_select {
+    () => {
+        "SELECT id, login, display_name, password_hash, totp_secret, phone, recovery_email, \
+         credential_epoch, recovery_username, must_choose_login, created_at FROM users"
+    };
+}
+
+macro_rules! service_select {
+    () => {
+        "SELECT s.id, s.org_id, s.domain, s.address_quota, s.features, s.default_permissions, \
+         s.signature_templates, s.dkim, s.created_at, \
+         (SELECT group_concat(d.domain, ',') FROM service_domains d \
+          WHERE d.service_id = s.id AND d.is_alias = 1) AS alias_domains \
+         FROM services s"
+    };
+}
+
+macro_rules! address_select {
+    () => {
+        "SELECT a.id, a.service_id, a.address, a.kind, a.password_hash, a.credential_epoch, \
+         a.enabled, a.storage_limit, a.redirect, a.created_at FROM addresses a"
+    };
+}
+
+fn org_from_row(row: &SqliteRow) -> Result<Organization, StoreError> {
+    const WHAT: &str = "reading an organization";
+    Ok(Organization {
+        id: OrgId(row.try_get("id").ctx(WHAT)?),
+        name: row.try_get("name").ctx(WHAT)?,
+        created_at: row.try_get("created_at").ctx(WHAT)?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserAccount, StoreError> {
+    const WHAT: &str = "reading a user account";
+    let recovery_email: Option<String> = row.try_get("recovery_email").ctx(WHAT)?;
+    let recovery_username: Option<String> = row.try_get("recovery_username").ctx(WHAT)?;
+    Ok(UserAccount {
+        id: UserId(row.try_get("id").ctx(WHAT)?),
+        login: parse(row.try_get::<&str, _>("login").ctx(WHAT)?, WHAT)?,
+        display_name: row.try_get("display_name").ctx(WHAT)?,
+        password_hash: row.try_get("password_hash").ctx(WHAT)?,
+        totp_secret: row.try_get("totp_secret").ctx(WHAT)?,
+        phone: row.try_get("phone").ctx(WHAT)?,
+        recovery_email: recovery_email.map(|e| parse(&e, WHAT)).transpose()?,
+        credential_epoch: int(row.try_get("credential_epoch").ctx(WHAT)?, WHAT)?,
+        recovery_username: recovery_username.map(|u| parse(&u, WHAT)).transpose()?,
+        must_choose_login: row.try_get("must_choose_login").ctx(WHAT)?,
+        created_at: row.try_get("created_at").ctx(WHAT)?,
+    })
+}
+
+fn service_from_row(row: &SqliteRow) -> Result<MailService, StoreError> {
+    const WHAT: &str = "reading a mail service";
+    let alias_domains: Option<String> = row.try_get("alias_domains").ctx(WHAT)?;
+    // group_concat has no order; the sort gives callers a stable list.
+    let alias_domains: BTreeSet<String> = alias_domains
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::to_owned)
+        .collect();
+    let dkim: Option<String> = row.try_get("dkim").ctx(WHAT)?;
+    Ok(MailService {
+        id: ServiceId(row.try_get("id").ctx(WHAT)?),
+        org: OrgId(row.try_get("org_id").ctx(WHAT)?),
+        domain: parse(row.try_get::<&str, _>("domain").ctx(WHAT)?, WHAT)?,
+        address_quota: int(row.try_get("address_quota").ctx(WHAT)?, WHAT)?,
+        alias_domains: alias_domains
+            .iter()
+            .map(|d| parse(d, WHAT))
+            .collect::<Result<_, _>>()?,
+        features: json(row.try_get("features").ctx(WHAT)?, WHAT)?,
+        default_permissions: Permissions::from_bits(int(
+            row.try_get("default_permissions").ctx(WHAT)?,
+            WHAT,
+        )?),
+        signature_templates: json(row.try_get("signature_templates").ctx(WHAT)?, WHAT)?,
+        dkim: dkim.map(|d| json(&d, WHAT)).transpose()?,
+        created_at: row.try_get("created_at").ctx(WHAT)?,
+    })
+}
+
+fn address_from_row(row: &SqliteRow) -> Result<HostedAddress, StoreError> {
+    const WHAT: &str = "reading a hosted address";
+    let storage_limit: Option<i64> = row.try_get("storage_limit").ctx(WHAT)?;
+    let redirect: Option<String> = row.try_get("redirect").ctx(WHAT)?;
+    Ok(HostedAddress {
+        id: AddressId(row.try_get("id").ctx(WHAT)?),
+        service: ServiceId(row.try_get("service_id").ctx(WHAT)?),
+        address: parse(row.try_get::<&str, _>("address").ctx(WHAT)?, WHAT)?,
+        kind: parse(row.try_get::<&str, _>("kind").ctx(WHAT)?, WHAT)?,
+        password_hash: row.try_get("password_hash").ctx(WHAT)?,
+        credential_epoch: int(row.try_get("credential_epoch").ctx(WHAT)?, WHAT)?,
+        enabled: row.try_get("enabled").ctx(WHAT)?,
+        storage_limit: storage_limit.map(|l| int(l, WHAT)).transpose()?,
+        redirect: redirect.map(|r| json(&r, WHAT)).transpose()?,
+        created_at: row.try_get("created_at").ctx(WHAT)?,
+    })
+}
+
+fn alias_from_row(row: &SqliteRow) -> Result<Alias, StoreError> {
+    const WHAT: &str = "reading an alias";
+    Ok(Alias {
+        id: AliasId(row.try_get("id").ctx(WHAT)?),
+        address: AddressId(row.try_get("address_id").ctx(WHAT)?),
+        local: parse(row.try_get::<&str, _>("local_part").ctx(WHAT)?, WHAT)?,
+        created_at: row.try_get("created_at").ctx(WHAT)?,
+    })
+}
+
+fn access_from_row(row: &SqliteRow) -> Result<Access, StoreError> {
+    const WHAT: &str = "reading an access grant";
+    Ok(Access {
+        user: UserId(row.try_get("user_id").ctx(WHAT)?),
+        address: AddressId(row.try_get("address_id").ctx(WHAT)?),
+        permissions: Permissions::from_bits(int(row.try_get("permissions").ctx(WHAT)?, WHAT)?),
+    })
+}
+
+fn membership_from_row(row: &SqliteRow) -> Result<Membership, StoreError> {
+    const WHAT: &str = "reading a membership";
+    Ok(Membership {
+        org: OrgId(row.try_get("org_id").ctx(WHAT)?),
+        user: UserId(row.try_get("user_id").ctx(WHAT)?),
+        role: parse(row.try_get::<&str, _>("role").ctx(WHAT)?, WHAT)?,
+    })
+}
+
+// ---- Lookups usable both on the pool and inside a write.
+
+async fn fetch_service<'e, E>(e: E, id: ServiceId) -> Result<Option<MailService>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let row = sqlx::query(concat!(service_select!(), " WHERE s.id = ?1"))
+        .bind(id.0)
+        .fetch_optional(e)
+        .await
+        .ctx("looking up a mail service")?;
+    row.as_ref().map(service_from_row).transpose()
+}
+
+async fn fetch_address<'e, E>(e: E, id: AddressId) -> Result<Option<HostedAddress>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let row = sqlx::query(concat!(address_select!(), " WHERE a.id = ?1"))
+        .bind(id.0)
+        .fetch_optional(e)
+        .await
+        .ctx("looking up an address")?;
+    row.as_ref().map(address_from_row).transpose()
+}
+
+async fn fetch_user<'e, E>(e: E, id: UserId) -> Result<Option<UserAccount>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let row = sqlx::query(concat!(user_select!(), " WHERE id = ?1"))
+        .bind(id.0)
+        .fetch_optional(e)
+        .await
+        .ctx("looking up a user account")?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+async fn count_addresses(
+    conn: &mut SqliteConnection,
+    service: ServiceId,
+) -> Result<u32, StoreError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE service_id = ?1")
+        .bind(service.0)
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("counting addresses")?;
+    int(count, "counting addresses")
+}
+
+fn no_service(id: ServiceId) -> StoreError {
+    StoreError::NotFound(format!("there is no mail service with id {id}"))
+}
+
+fn no_address(id: AddressId) -> StoreError {
+    StoreError::NotFound(format!("there is no address with id {id}"))
+}
+
+fn no_user(id: UserId) -> StoreError {
+    StoreError::NotFound(format!("there is no user account with id {id}"))
+}
+
+/// Refuse a local part already used by an address or an alias of the service: both receive
+/// mail at `local@domain`, so they share one namespace.
+async fn check_local_part_free(
+    conn: &mut SqliteConnection,
+    service: &MailService,
+    local: &LocalPart,
+) -> Result<(), StoreError> {
+    let full = format!("{local}@{}", service.domain);
+    let address: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM addresses WHERE service_id = ?1 AND local_part = ?2")
+            .bind(service.id.0)
+            .bind(local.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("checking for a duplicate address")?;
+    if address.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "the address {full} already exists"
+        )));
+    }
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT a.address FROM aliases x JOIN addresses a ON a.id = x.address_id \
+         WHERE x.service_id = ?1 AND x.local_part = ?2",
+    )
+    .bind(service.id.0)
+    .bind(local.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx("checking for a duplicate alias")?;
+    match owner {
+        Some(owner) => Err(StoreError::Conflict(format!(
+            "{full} already exists as an alias of {owner}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuse a domain some service serves already (one service per domain, as primary or alias).
+async fn check_domain_free(conn: &mut SqliteConnection, domain: &Domain) -> Result<(), StoreError> {
+    let owner: Option<(String, bool)> = sqlx::query_as(
+        "SELECT s.domain, d.is_alias FROM service_domains d JOIN services s ON s.id = d.service_id \
+         WHERE d.domain = ?1",
+    )
+    .bind(domain.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx("checking whether a domain is served")?;
+    match owner {
+        None => Ok(()),
+        Some((_, false)) => Err(StoreError::Conflict(format!(
+            "the mail service {domain} already exists"
+        ))),
+        Some((primary, true)) => Err(StoreError::Conflict(format!(
+            "the domain {domain} is already an alias domain of the mail service {primary}"
+        ))),
+    }
+}
+
+// ---- Writes: each runs inside the writer's transaction.
+
+async fn create_org_tx(
+    conn: &mut SqliteConnection,
+    name: String,
+) -> Result<Written<Organization>, StoreError> {
+    let key = name.to_lowercase();
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT name FROM organizations WHERE name_key = ?1")
+            .bind(&key)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("checking for a duplicate organization")?;
+    if let Some(existing) = existing {
+        return Err(StoreError::Conflict(format!(
+            "the organization {existing} already exists"
+        )));
+    }
+    let created_at = now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO organizations (name, name_key, created_at) VALUES (?1, ?2, ?3) RETURNING id",
+    )
+    .bind(&name)
+    .bind(&key)
+    .bind(created_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, format!("the organization {name} already exists")))?;
+    Ok(Written::value(Organization {
+        id: OrgId(id),
+        name,
+        created_at,
+    }))
+}
+
+async fn create_user_tx(
+    conn: &mut SqliteConnection,
+    new: NewUser,
+) -> Result<Written<UserAccount>, StoreError> {
+    let taken = format!("a user account with the login {} already exists", new.login);
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE login = ?1")
+        .bind(new.login.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("checking for a duplicate login")?;
+    if existing.is_some() {
+        return Err(StoreError::Conflict(taken));
+    }
+    let created_at = now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (login, display_name, password_hash, phone, recovery_email, \
+         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+    )
+    .bind(new.login.to_string())
+    .bind(&new.display_name)
+    .bind(&new.password_hash)
+    .bind(&new.phone)
+    .bind(new.recovery_email.as_ref().map(Address::to_string))
+    .bind(created_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, taken))?;
+    Ok(Written::value(UserAccount {
+        id: UserId(id),
+        login: new.login,
+        display_name: new.display_name,
+        password_hash: new.password_hash,
+        totp_secret: None,
+        phone: new.phone,
+        recovery_email: new.recovery_email,
+        credential_epoch: 0,
+        recovery_username: None,
+        must_choose_login: false,
+        created_at,
+    }))
+}
+
+async fn set_user_password_tx(
+    conn: &mut SqliteConnection,
+    id: UserId,
+    hash: String,
+) -> Result<Written<u32>, StoreError> {
+    let epoch: Option<i64> = sqlx::query_scalar(
+        "UPDATE users SET password_hash = ?2, credential_epoch = credential_epoch + 1 \
+         WHERE id = ?1 RETURNING credential_epoch",
+    )
+    .bind(id.0)
+    .bind(&hash)
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx("changing an account password")?;
+    let epoch = epoch.ok_or_else(|| no_user(id))?;
+    Ok(Written::value(int(epoch, "changing an account password")?))
+}
+
+async fn add_membership_tx(
+    conn: &mut SqliteConnection,
+    org: OrgId,
+    user: UserId,
+    role: Role,
+) -> Result<Written<Membership>, StoreError> {
+    let org_name: Option<String> =
+        sqlx::query_scalar("SELECT name FROM organizations WHERE id = ?1")
+            .bind(org.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("looking up an organization")?;
+    let org_name = org_name
+        .ok_or_else(|| StoreError::NotFound(format!("there is no organization with id {org}")))?;
+    let account = fetch_user(&mut *conn, user)
+        .await?
+        .ok_or_else(|| no_user(user))?;
+    let already = format!("{} is already a member of {org_name}", account.login);
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2")
+            .bind(org.0)
+            .bind(user.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("checking for a membership")?;
+    if existing.is_some() {
+        return Err(StoreError::Conflict(already));
+    }
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)")
+        .bind(org.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| conflict_or(e, already))?;
+    Ok(Written::value(Membership { org, user, role }))
+}
+
+async fn create_service_tx(
+    conn: &mut SqliteConnection,
+    new: NewService,
+) -> Result<Written<MailService>, StoreError> {
+    let org: Option<i64> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = ?1")
+        .bind(new.org.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("looking up an organization")?;
+    if org.is_none() {
+        return Err(StoreError::NotFound(format!(
+            "there is no organization with id {}",
+            new.org
+        )));
+    }
+    check_domain_free(conn, &new.domain).await?;
+    let created_at = now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO services (org_id, domain, address_quota, features, default_permissions, \
+         signature_templates, dkim, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         RETURNING id",
+    )
+    .bind(new.org.0)
+    .bind(new.domain.as_str())
+    .bind(i64::from(new.address_quota))
+    .bind(to_json(&new.features)?)
+    .bind(i64::from(new.default_permissions.bits()))
+    .bind(to_json(&new.signature_templates)?)
+    .bind(new.dkim.as_ref().map(to_json).transpose()?)
+    .bind(created_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, format!("the mail service {} already exists", new.domain)))?;
+    sqlx::query("INSERT INTO service_domains (domain, service_id, is_alias) VALUES (?1, ?2, 0)")
+        .bind(new.domain.as_str())
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| conflict_or(e, format!("the domain {} is already served", new.domain)))?;
+    Ok(Written::value(MailService {
+        id: ServiceId(id),
+        org: new.org,
+        domain: new.domain,
+        address_quota: new.address_quota,
+        alias_domains: Vec::new(),
+        features: new.features,
+        default_permissions: new.default_permissions,
+        signature_templates: new.signature_templates,
+        dkim: new.dkim,
+        created_at,
+    }))
+}
+
+async fn set_address_quota_tx(
+    conn: &mut SqliteConnection,
+    service: ServiceId,
+    quota: u32,
+) -> Result<Written<()>, StoreError> {
+    fetch_service(&mut *conn, service)
+        .await?
+        .ok_or_else(|| no_service(service))?;
+    let in_use = count_addresses(conn, service).await?;
+    check_quota_change(quota, in_use)?;
+    sqlx::query("UPDATE services SET address_quota = ?2 WHERE id = ?1")
+        .bind(service.0)
+        .bind(i64::from(quota))
+        .execute(&mut *conn)
+        .await
+        .ctx("changing an address quota")?;
+    Ok(Written::value(()))
+}
+
+async fn add_alias_domain_tx(
+    conn: &mut SqliteConnection,
+    service: ServiceId,
+    domain: Domain,
+) -> Result<Written<()>, StoreError> {
+    fetch_service(&mut *conn, service)
+        .await?
+        .ok_or_else(|| no_service(service))?;
+    check_domain_free(conn, &domain).await?;
+    sqlx::query("INSERT INTO service_domains (domain, service_id, is_alias) VALUES (?1, ?2, 1)")
+        .bind(domain.as_str())
+        .bind(service.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| conflict_or(e, format!("the domain {domain} is already served")))?;
+    Ok(Written::value(()))
+}
+
+async fn remove_alias_domain_tx(
+    conn: &mut SqliteConnection,
+    service: ServiceId,
+    domain: Domain,
+) -> Result<Written<()>, StoreError> {
+    let removed = sqlx::query(
+        "DELETE FROM service_domains WHERE domain = ?1 AND service_id = ?2 AND is_alias = 1",
+    )
+    .bind(domain.as_str())
+    .bind(service.0)
+    .execute(&mut *conn)
+    .await
+    .ctx("removing an alias domain")?;
+    if removed.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!(
+            "{domain} is not an alias domain of the mail service with id {service}"
+        )));
+    }
+    Ok(Written::value(()))
+}
+
+async fn create_address_tx(
+    conn: &mut SqliteConnection,
+    new: NewAddress,
+) -> Result<Written<HostedAddress>, StoreError> {
+    let service = fetch_service(&mut *conn, new.service)
+        .await?
+        .ok_or_else(|| no_service(new.service))?;
+    // SVC-2 against the live count, inside the transaction that inserts.
+    service.check_address_quota(count_addresses(conn, service.id).await?)?;
+    let address = Address::new(new.local.clone(), service.domain.clone())
+        .map_err(postwerk_model::DirectoryError::from)?;
+    let storage_limit = new
+        .storage_limit
+        .map(|l| {
+            i64::try_from(l).map_err(|_| {
+                StoreError::Refused(format!("a storage limit of {l} octets is too large"))
+            })
+        })
+        .transpose()?;
+    let mut hosted = HostedAddress {
+        id: AddressId(0),
+        service: service.id,
+        address,
+        kind: new.kind,
+        password_hash: new.password_hash,
+        credential_epoch: 0,
+        enabled: true,
+        storage_limit: new.storage_limit,
+        redirect: new.redirect,
+        created_at: now(),
+    };
+    hosted.validate()?;
+    check_local_part_free(conn, &service, &new.local).await?;
+    if hosted.kind == AddressKind::CatchAll {
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT address FROM addresses WHERE service_id = ?1 AND kind = 'catchall'",
+        )
+        .bind(service.id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("looking for a catch-all address")?;
+        if let Some(existing) = existing {
+            return Err(StoreError::Conflict(format!(
+                "the mail service {} already has a catch-all address, {existing}",
+                service.domain
+            )));
+        }
+    }
+    let duplicate = format!("the address {} already exists", hosted.address);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO addresses (service_id, local_part, address, kind, password_hash, \
+         storage_limit, redirect, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         RETURNING id",
+    )
+    .bind(service.id.0)
+    .bind(new.local.as_str())
+    .bind(hosted.address.to_string())
+    .bind(hosted.kind.as_str())
+    .bind(&hosted.password_hash)
+    .bind(storage_limit)
+    .bind(hosted.redirect.as_ref().map(to_json).transpose()?)
+    .bind(hosted.created_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, duplicate))?;
+    hosted.id = AddressId(id);
+    let mut events = Vec::new();
+    if hosted.kind.holds_mail() {
+        // ADDR-11: the special-use folders exist from the first moment.
+        for (name, special_use) in DEFAULT_FOLDERS {
+            let folder = mail::insert_folder(conn, hosted.id, name, special_use).await?;
+            events.push(FolderEvent {
+                folder: folder.id,
+                mailbox: hosted.id,
+                modseq: folder.highest_modseq,
+                kind: FolderEventKind::Created,
+            });
+        }
+    }
+    Ok(Written::with_events(hosted, events))
+}
+
+async fn set_address_password_tx(
+    conn: &mut SqliteConnection,
+    id: AddressId,
+    hash: String,
+) -> Result<Written<u32>, StoreError> {
+    let epoch: Option<i64> = sqlx::query_scalar(
+        "UPDATE addresses SET password_hash = ?2, credential_epoch = credential_epoch + 1 \
+         WHERE id = ?1 RETURNING credential_epoch",
+    )
+    .bind(id.0)
+    .bind(&hash)
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx("changing a mailbox password")?;
+    let epoch = epoch.ok_or_else(|| no_address(id))?;
+    Ok(Written::value(int(epoch, "changing a mailbox password")?))
+}
+
+async fn set_address_enabled_tx(
+    conn: &mut SqliteConnection,
+    id: AddressId,
+    enabled: bool,
+) -> Result<Written<()>, StoreError> {
+    let updated = sqlx::query("UPDATE addresses SET enabled = ?2 WHERE id = ?1")
+        .bind(id.0)
+        .bind(enabled)
+        .execute(&mut *conn)
+        .await
+        .ctx("enabling or disabling an address")?;
+    if updated.rows_affected() == 0 {
+        return Err(no_address(id));
+    }
+    Ok(Written::value(()))
+}
+
+async fn set_redirect_tx(
+    conn: &mut SqliteConnection,
+    id: AddressId,
+    redirect: Option<Redirection>,
+) -> Result<Written<()>, StoreError> {
+    let mut hosted = fetch_address(&mut *conn, id)
+        .await?
+        .ok_or_else(|| no_address(id))?;
+    hosted.redirect = redirect;
+    hosted.validate()?;
+    sqlx::query("UPDATE addresses SET redirect = ?2 WHERE id = ?1")
+        .bind(id.0)
+        .bind(hosted.redirect.as_ref().map(to_json).transpose()?)
+        .execute(&mut *conn)
+        .await
+        .ctx("changing a redirection")?;
+    Ok(Written::value(()))
+}
+
+async fn delete_addresses_tx(
+    conn: &mut SqliteConnection,
+    ids: BTreeSet<AddressId>,
+) -> Result<Written<Vec<UserAccount>>, StoreError> {
+    let mut orphaned_logins = Vec::new();
+    let mut events = Vec::new();
+    for id in ids {
+        let hosted = fetch_address(&mut *conn, id)
+            .await?
+            .ok_or_else(|| no_address(id))?;
+        // ID-10: accounts that logged in with this address need a recovery username.
+        let rows = sqlx::query(concat!(user_select!(), " WHERE login = ?1"))
+            .bind(hosted.address.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .ctx("looking up accounts by login")?;
+        for row in &rows {
+            orphaned_logins.push(user_from_row(row)?);
+        }
+        let folders: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, highest_modseq FROM folders WHERE mailbox_id = ?1")
+                .bind(id.0)
+                .fetch_all(&mut *conn)
+                .await
+                .ctx("listing the folders of a deleted address")?;
+        // The messages go first: their trigger queues the contents for collection once the
+        // commit is done (ADDR-8: contents no longer referenced are destroyed).
+        for statement in [
+            "DELETE FROM messages WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)",
+            "DELETE FROM expunged WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)",
+            "DELETE FROM folders WHERE mailbox_id = ?1",
+            "DELETE FROM aliases WHERE address_id = ?1",
+            "DELETE FROM access WHERE address_id = ?1",
+            "DELETE FROM addresses WHERE id = ?1",
+        ] {
+            sqlx::query(statement)
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await
+                .ctx("deleting an address")?;
+        }
+        for (folder, modseq) in folders {
+            events.push(FolderEvent {
+                folder: FolderId(folder),
+                mailbox: id,
+                modseq: int(modseq, "deleting an address")?,
+                kind: FolderEventKind::Deleted,
+            });
+        }
+    }
+    Ok(Written::with_events(orphaned_logins, events).collect_garbage())
+}
+
+async fn add_alias_tx(
+    conn: &mut SqliteConnection,
+    address: AddressId,
+    local: LocalPart,
+) -> Result<Written<Alias>, StoreError> {
+    let hosted = fetch_address(&mut *conn, address)
+        .await?
+        .ok_or_else(|| no_address(address))?;
+    let service = fetch_service(&mut *conn, hosted.service)
+        .await?
+        .ok_or_else(|| no_service(hosted.service))?;
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aliases WHERE address_id = ?1")
+        .bind(address.0)
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("counting aliases")?;
+    // ADDR-6: aliases enabled for the plan, and at most 50 per address.
+    check_new_alias(&service.features, int(existing, "counting aliases")?)?;
+    check_local_part_free(conn, &service, &local).await?;
+    let created_at = now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO aliases (address_id, service_id, local_part, created_at) \
+         VALUES (?1, ?2, ?3, ?4) RETURNING id",
+    )
+    .bind(address.0)
+    .bind(service.id.0)
+    .bind(local.as_str())
+    .bind(created_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, format!("{local}@{} already exists", service.domain)))?;
+    Ok(Written::value(Alias {
+        id: AliasId(id),
+        address,
+        local,
+        created_at,
+    }))
+}
+
+async fn remove_alias_tx(
+    conn: &mut SqliteConnection,
+    id: AliasId,
+) -> Result<Written<()>, StoreError> {
+    let removed = sqlx::query("DELETE FROM aliases WHERE id = ?1")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .ctx("removing an alias")?;
+    if removed.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!(
+            "there is no alias with id {id}"
+        )));
+    }
+    Ok(Written::value(()))
+}
+
+async fn grant_access_tx(
+    conn: &mut SqliteConnection,
+    access: Access,
+) -> Result<Written<Access>, StoreError> {
+    fetch_user(&mut *conn, access.user)
+        .await?
+        .ok_or_else(|| no_user(access.user))?;
+    fetch_address(&mut *conn, access.address)
+        .await?
+        .ok_or_else(|| no_address(access.address))?;
+    sqlx::query(
+        "INSERT INTO access (user_id, address_id, permissions) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (user_id, address_id) DO UPDATE SET permissions = excluded.permissions",
+    )
+    .bind(access.user.0)
+    .bind(access.address.0)
+    .bind(i64::from(access.permissions.bits()))
+    .execute(&mut *conn)
+    .await
+    .ctx("granting access")?;
+    Ok(Written::value(access))
+}
+
+async fn revoke_access_tx(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    address: AddressId,
+) -> Result<Written<()>, StoreError> {
+    let removed = sqlx::query("DELETE FROM access WHERE user_id = ?1 AND address_id = ?2")
+        .bind(user.0)
+        .bind(address.0)
+        .execute(&mut *conn)
+        .await
+        .ctx("revoking access")?;
+    if removed.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!(
+            "the user account {user} has no access to the address {address}"
+        )));
+    }
+    Ok(Written::value(()))
+}
+
+#[async_trait]
+impl Directory for SqliteStore {
+    async fn create_org(&self, name: &str) -> Result<Organization, StoreError> {
+        let name = validate_org_name(name)?;
+        self.writer
+            .write(move |conn| Box::pin(create_org_tx(conn, name)))
+            .await
+    }
+
+    async fn org(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
+        let row = sqlx::query(concat!(org_select!(), " WHERE id = ?1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("looking up an organization")?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    async fn org_by_name(&self, name: &str) -> Result<Option<Organization>, StoreError> {
+        let row = sqlx::query(concat!(org_select!(), " WHERE name_key = ?1"))
+            .bind(name.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("looking up an organization")?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Organization>, StoreError> {
+        let rows = sqlx::query(concat!(org_select!(), " ORDER BY name_key"))
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing organizations")?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<UserAccount, StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(create_user_tx(conn, new)))
+            .await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<UserAccount>, StoreError> {
+        fetch_user(&self.pool, id).await
+    }
+
+    async fn user_by_login(&self, login: &Address) -> Result<Option<UserAccount>, StoreError> {
+        let row = sqlx::query(concat!(user_select!(), " WHERE login = ?1"))
+            .bind(login.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("looking up a user account")?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserAccount>, StoreError> {
+        let rows = sqlx::query(concat!(user_select!(), " ORDER BY login"))
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing user accounts")?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_user_password(&self, id: UserId, password_hash: &str) -> Result<u32, StoreError> {
+        let hash = password_hash.to_owned();
+        self.writer
+            .write(move |conn| Box::pin(set_user_password_tx(conn, id, hash)))
+            .await
+    }
+
+    async fn add_membership(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Membership, StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(add_membership_tx(conn, org, user, role)))
+            .await
+    }
+
+    async fn org_members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, user_id, role FROM memberships WHERE org_id = ?1 ORDER BY user_id",
+        )
+        .bind(org.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing members")?;
+        rows.iter().map(membership_from_row).collect()
+    }
+
+    async fn user_memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, user_id, role FROM memberships WHERE user_id = ?1 ORDER BY org_id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing memberships")?;
+        rows.iter().map(membership_from_row).collect()
+    }
+
+    async fn create_service(&self, new: NewService) -> Result<MailService, StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(create_service_tx(conn, new)))
+            .await
+    }
+
+    async fn service(&self, id: ServiceId) -> Result<Option<MailService>, StoreError> {
+        fetch_service(&self.pool, id).await
+    }
+
+    async fn service_by_domain(&self, domain: &Domain) -> Result<Option<MailService>, StoreError> {
+        let row = sqlx::query(concat!(
+            service_select!(),
+            " WHERE s.id = (SELECT service_id FROM service_domains WHERE domain = ?1)"
+        ))
+        .bind(domain.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up a mail service")?;
+        row.as_ref().map(service_from_row).transpose()
+    }
+
+    async fn list_services(&self, org: Option<OrgId>) -> Result<Vec<MailService>, StoreError> {
+        let rows = sqlx::query(concat!(
+            service_select!(),
+            " WHERE ?1 IS NULL OR s.org_id = ?1 ORDER BY s.domain"
+        ))
+        .bind(org.map(|o| o.0))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing mail services")?;
+        rows.iter().map(service_from_row).collect()
+    }
+
+    async fn address_count(&self, service: ServiceId) -> Result<u32, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE service_id = ?1")
+            .bind(service.0)
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting addresses")?;
+        int(count, "counting addresses")
+    }
+
+    async fn set_address_quota(&self, service: ServiceId, quota: u32) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(set_address_quota_tx(conn, service, quota)))
+            .await
+    }
+
+    async fn add_alias_domain(
+        &self,
+        service: ServiceId,
+        domain: &Domain,
+    ) -> Result<(), StoreError> {
+        let domain = domain.clone();
+        self.writer
+            .write(move |conn| Box::pin(add_alias_domain_tx(conn, service, domain)))
+            .await
+    }
+
+    async fn remove_alias_domain(
+        &self,
+        service: ServiceId,
+        domain: &Domain,
+    ) -> Result<(), StoreError> {
+        let domain = domain.clone();
+        self.writer
+            .write(move |conn| Box::pin(remove_alias_domain_tx(conn, service, domain)))
+            .await
+    }
+
+    async fn create_address(&self, new: NewAddress) -> Result<HostedAddress, StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(create_address_tx(conn, new)))
+            .await
+    }
+
+    async fn address(&self, id: AddressId) -> Result<Option<HostedAddress>, StoreError> {
+        fetch_address(&self.pool, id).await
+    }
+
+    async fn address_by_address(
+        &self,
+        address: &Address,
+    ) -> Result<Option<HostedAddress>, StoreError> {
+        let row = sqlx::query(concat!(address_select!(), " WHERE a.address = ?1"))
+            .bind(address.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("looking up an address")?;
+        row.as_ref().map(address_from_row).transpose()
+    }
+
+    async fn list_addresses(&self, service: ServiceId) -> Result<Vec<HostedAddress>, StoreError> {
+        let rows = sqlx::query(concat!(
+            address_select!(),
+            " WHERE a.service_id = ?1 ORDER BY a.local_part"
+        ))
+        .bind(service.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing addresses")?;
+        rows.iter().map(address_from_row).collect()
+    }
+
+    async fn set_address_password(
+        &self,
+        id: AddressId,
+        password_hash: &str,
+    ) -> Result<u32, StoreError> {
+        let hash = password_hash.to_owned();
+        self.writer
+            .write(move |conn| Box::pin(set_address_password_tx(conn, id, hash)))
+            .await
+    }
+
+    async fn set_address_enabled(&self, id: AddressId, enabled: bool) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(set_address_enabled_tx(conn, id, enabled)))
+            .await
+    }
+
+    async fn set_redirect(
+        &self,
+        id: AddressId,
+        redirect: Option<Redirection>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(set_redirect_tx(conn, id, redirect)))
+            .await
+    }
+
+    async fn delete_addresses(&self, ids: &[AddressId]) -> Result<Vec<UserAccount>, StoreError> {
+        // A repeated id names the same address once.
+        let ids: BTreeSet<AddressId> = ids.iter().copied().collect();
+        self.writer
+            .write(move |conn| Box::pin(delete_addresses_tx(conn, ids)))
+            .await
+    }
+
+    async fn add_alias(&self, address: AddressId, local: &LocalPart) -> Result<Alias, StoreError> {
+        let local = local.clone();
+        self.writer
+            .write(move |conn| Box::pin(add_alias_tx(conn, address, local)))
+            .await
+    }
+
+    async fn remove_alias(&self, id: AliasId) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(remove_alias_tx(conn, id)))
+            .await
+    }
+
+    async fn list_aliases(&self, address: AddressId) -> Result<Vec<Alias>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, address_id, local_part, created_at FROM aliases WHERE address_id = ?1 \
+             ORDER BY local_part",
+        )
+        .bind(address.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing aliases")?;
+        rows.iter().map(alias_from_row).collect()
+    }
+
+    async fn grant_access(
+        &self,
+        user: UserId,
+        address: AddressId,
+        permissions: Permissions,
+    ) -> Result<Access, StoreError> {
+        let access = Access {
+            user,
+            address,
+            permissions,
+        };
+        self.writer
+            .write(move |conn| Box::pin(grant_access_tx(conn, access)))
+            .await
+    }
+
+    async fn revoke_access(&self, user: UserId, address: AddressId) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(revoke_access_tx(conn, user, address)))
+            .await
+    }
+
+    async fn address_access(&self, address: AddressId) -> Result<Vec<Access>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, address_id, permissions FROM access WHERE address_id = ?1 \
+             ORDER BY user_id",
+        )
+        .bind(address.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing access grants")?;
+        rows.iter().map(access_from_row).collect()
+    }
+
+    async fn user_access(&self, user: UserId) -> Result<Vec<Access>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, address_id, permissions FROM access WHERE user_id = ?1 \
+             ORDER BY address_id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing access grants")?;
+        rows.iter().map(access_from_row).collect()
+    }
+
+    async fn resolve_facts(&self, recipient: &Address) -> Result<Facts, StoreError> {
+        // One read transaction, so the three answers come from the same snapshot.
+        let mut tx = self.pool.begin().await.ctx("resolving a recipient")?;
+        let service: Option<(i64, String, bool)> = sqlx::query_as(
+            "SELECT s.id, s.domain, d.is_alias FROM service_domains d \
+             JOIN services s ON s.id = d.service_id WHERE d.domain = ?1",
+        )
+        .bind(recipient.domain().as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx("resolving a recipient")?;
+        let Some((service_id, domain, via_alias_domain)) = service else {
+            return Ok(Facts::not_local());
+        };
+        // SVC-3: an alias-domain address is looked up under the primary domain; aliases and
+        // the catch-all are per service, so the same query serves both cases.
+        let rows = sqlx::query(concat!(
+            "SELECT 'exact' AS matched, a.* FROM (", address_select!(), 
+            " WHERE a.service_id = ?1 AND a.local_part = ?2) a \
+             UNION ALL SELECT 'alias' AS matched, a.* FROM (", address_select!(),
+            " JOIN aliases x ON x.address_id = a.id WHERE x.service_id = ?1 AND x.local_part = ?2) a \
+             UNION ALL SELECT 'catchall' AS matched, a.* FROM (", address_select!(),
+            " WHERE a.service_id = ?1 AND a.kind = 'catchall') a"
+        ))
+        .bind(service_id)
+        .bind(recipient.local().as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("resolving a recipient")?;
+        let mut facts = Facts {
+            service: Some(ServiceFacts {
+                id: ServiceId(service_id),
+                domain: parse(&domain, "resolving a recipient")?,
+                via_alias_domain,
+            }),
+            ..Facts::default()
+        };
+        for row in &rows {
+            let matched: &str = row.try_get("matched").ctx("resolving a recipient")?;
+            let hosted = Some(address_from_row(row)?);
+            match matched {
+                "exact" => facts.exact = hosted,
+                "alias" => facts.alias_of = hosted,
+                _ => facts.catch_all = hosted,
+            }
+        }
+        Ok(facts)
+    }
+}

@@ -1,0 +1,338 @@
+//! Group commit: the one task that writes to the database.
+//!
+//! ```text
+//!  caller ─┐ Job{op, reply}                 ┌─► reply (after COMMIT) ─► caller
+//!  caller ─┼──► mpsc ──► writer task ───────┤
+//!  caller ─┘            BEGIN IMMEDIATE      └─► FolderEvents (after COMMIT)
+//!                       SAVEPOINT / op / RELEASE   (one per job, up to MAX_BATCH)
+//!                       COMMIT  ← one fsync for the whole batch (synchronous=FULL)
+//! ```
+//!
+//! Why: with `synchronous=FULL` a commit costs an fsync (milliseconds), whatever it holds.
+//! Writers that arrive while a commit is in flight queue up; the writer then takes them all
+//! into the next transaction, so N concurrent deliveries cost one fsync, not N. Each job runs
+//! in its own savepoint, so a job that fails (quota reached, duplicate) rolls back alone and the
+//! others commit. A caller is answered only after the COMMIT that holds its write has returned
+//! (RCV-12); if that COMMIT fails, every job of the batch is answered with the failure. A job
+//! that deleted messages is answered after one more step, the collection of the contents it
+//! freed (blob files included), so whoever deletes a mailbox finds its content gone (ADDR-8).
+//!
+//! Measured (see `examples/insert_bench.rs`): the fsync is not the only cost; each job's
+//! statements travel to sqlx's connection thread and back one by one, and the trigram
+//! full-text index of a 2 KB message costs about as much as the rest of its insert.
+//!
+//! `BEGIN IMMEDIATE` takes SQLite's write lock up front, so another process writing the same
+//! file (the admin CLI) makes us wait `busy_timeout` rather than fail halfway through a batch.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{BlobStore, Events, FolderEvent, StoreError};
+
+/// Most jobs in one transaction: bounds the latency of the first job of a long queue and the
+/// size of the WAL written by one commit.
+const MAX_BATCH: usize = 256;
+
+/// Jobs waiting for the writer before callers feel back-pressure.
+const QUEUE: usize = 4096;
+
+/// What a job produced, kept until its commit.
+pub(crate) struct Written<T> {
+    /// The answer for the caller.
+    pub value: T,
+    /// Published after the commit.
+    pub events: Vec<FolderEvent>,
+    /// The job deleted messages: look for contents no longer referenced after the commit.
+    pub garbage: bool,
+}
+
+impl<T> Written<T> {
+    /// A write that changed no folder.
+    pub fn value(value: T) -> Written<T> {
+        Written {
+            value,
+            events: Vec::new(),
+            garbage: false,
+        }
+    }
+
+    /// A write that changed folders.
+    pub fn with_events(value: T, events: Vec<FolderEvent>) -> Written<T> {
+        Written {
+            value,
+            events,
+            garbage: false,
+        }
+    }
+
+    /// Mark that the write deleted messages.
+    pub fn collect_garbage(mut self) -> Written<T> {
+        self.garbage = true;
+        self
+    }
+}
+
+type AnyValue = Box<dyn Any + Send>;
+type OpFn = Box<
+    dyn for<'c> FnOnce(
+            &'c mut SqliteConnection,
+        ) -> BoxFuture<'c, Result<Written<AnyValue>, StoreError>>
+        + Send,
+>;
+
+type Reply = oneshot::Sender<Result<AnyValue, StoreError>>;
+
+struct Job {
+    op: OpFn,
+    reply: Reply,
+}
+
+enum Command {
+    Job(Job),
+    /// Finish the queued work, close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// Runs after each commit that deleted messages, inside its own transaction: removes the
+/// contents nobody references any more (see `contents::collect_garbage`).
+pub(crate) type Collector = for<'c> fn(
+    &'c mut SqliteConnection,
+    &'c Arc<dyn BlobStore>,
+) -> BoxFuture<'c, Result<(), StoreError>>;
+
+/// The handle callers use to submit writes. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Writer {
+    sender: mpsc::Sender<Command>,
+}
+
+impl Writer {
+    /// Start the writer task on `conn`, which must be the only connection that writes.
+    pub fn start(
+        conn: SqliteConnection,
+        events: Events,
+        blobs: Arc<dyn BlobStore>,
+        collector: Collector,
+    ) -> Writer {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(run(conn, receiver, events, blobs, collector));
+        Writer { sender }
+    }
+
+    /// Run `op` inside the next group transaction and answer once that transaction is
+    /// committed. `op` must not begin or commit transactions itself (savepoints are fine).
+    pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+            ) -> BoxFuture<'c, Result<Written<T>, StoreError>>
+            + Send
+            + 'static,
+    {
+        let op: OpFn = Box::new(move |conn| {
+            Box::pin(async move {
+                op(conn).await.map(|w| Written {
+                    value: Box::new(w.value) as AnyValue,
+                    events: w.events,
+                    garbage: w.garbage,
+                })
+            })
+        });
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Command::Job(Job { op, reply }))
+            .await
+            .map_err(|_| closed())?;
+        let value = answer.await.map_err(|_| closed())??;
+        value
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::backend("answering a write", "the answer has the wrong type"))
+    }
+
+    /// Whether the writer has stopped (the store was closed): lets callers skip work whose
+    /// write would be refused anyway.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// Let the queued writes finish, then close the connection. Writes submitted afterwards
+    /// fail with a backend error.
+    pub async fn close(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Command::Close(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::backend("submitting a write", "the store is closed")
+}
+
+async fn run(
+    mut conn: SqliteConnection,
+    mut receiver: mpsc::Receiver<Command>,
+    events: Events,
+    blobs: Arc<dyn BlobStore>,
+    collector: Collector,
+) {
+    // Contents left unreferenced by a crash between a commit and its collection.
+    if let Err(error) = collector(&mut conn, &blobs).await {
+        tracing::error!(%error, "collecting unreferenced message contents at start");
+    }
+    let mut close = None;
+    while close.is_none() {
+        let mut batch = Vec::new();
+        match receiver.recv().await {
+            Some(Command::Job(job)) => batch.push(job),
+            Some(Command::Close(done)) => close = Some(done),
+            None => break,
+        }
+        // Take whatever queued up meanwhile: this is what makes the commit shared.
+        while close.is_none() && batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(Command::Job(job)) => batch.push(job),
+                Ok(Command::Close(done)) => close = Some(done),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
+        let deferred = run_batch(&mut conn, batch, &events).await;
+        tracing::debug!(
+            jobs,
+            elapsed_us = started.elapsed().as_micros(),
+            "group commit"
+        );
+        if !deferred.is_empty() {
+            if let Err(error) = collector(&mut conn, &blobs).await {
+                // The contents stay queued in the database and are collected next time; the
+                // deletions themselves are committed, so their callers still get success.
+                tracing::error!(%error, "collecting unreferenced message contents");
+            }
+            for (reply, value) in deferred {
+                let _ = reply.send(Ok(value));
+            }
+        }
+    }
+    if let Err(error) = conn.close().await {
+        tracing::warn!(%error, "closing the write connection");
+    }
+    if let Some(done) = close {
+        let _ = done.send(());
+    }
+}
+
+/// Run one group transaction and answer its jobs, except the committed jobs that deleted
+/// messages: those are returned, to be answered once the contents they freed are collected,
+/// so that a caller who deleted a mailbox finds its blobs gone (ADDR-8).
+async fn run_batch(
+    conn: &mut SqliteConnection,
+    batch: Vec<Job>,
+    events: &Events,
+) -> Vec<(Reply, AnyValue)> {
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let detail = e.to_string();
+            for job in batch {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::backend("starting a write", &detail)));
+            }
+            return Vec::new();
+        }
+    };
+    // Jobs that succeeded, waiting for the commit.
+    let mut done: Vec<(Reply, Written<AnyValue>)> = Vec::with_capacity(batch.len());
+    let mut broken: Option<String> = None;
+    for job in batch {
+        if let Some(detail) = &broken {
+            let _ = job
+                .reply
+                .send(Err(StoreError::backend("running a write", detail)));
+            continue;
+        }
+        let mut savepoint = match Connection::begin(&mut *tx).await {
+            Ok(savepoint) => savepoint,
+            Err(e) => {
+                broken = Some(e.to_string());
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::backend("starting a write", e)));
+                continue;
+            }
+        };
+        // A panic in one job must not take the writer (and every later write) down with it.
+        let outcome = AssertUnwindSafe((job.op)(&mut savepoint))
+            .catch_unwind()
+            .await;
+        let outcome = outcome.unwrap_or_else(|_| {
+            Err(StoreError::backend(
+                "running a write",
+                "the operation panicked",
+            ))
+        });
+        match outcome {
+            Ok(written) => match savepoint.commit().await {
+                Ok(()) => done.push((job.reply, written)),
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::backend("releasing a savepoint", e)));
+                }
+            },
+            Err(error) => {
+                if let Err(e) = savepoint.rollback().await {
+                    // SQLite may have rolled the whole transaction back (disk full, I/O
+                    // error): nothing of this batch can be trusted any more.
+                    broken = Some(e.to_string());
+                }
+                let _ = job.reply.send(Err(error));
+            }
+        }
+    }
+    let committed = match broken {
+        Some(detail) => {
+            let _ = tx.rollback().await;
+            Err(detail)
+        }
+        None => tx.commit().await.map_err(|e| e.to_string()),
+    };
+    match committed {
+        Ok(()) => {
+            let mut deferred = Vec::new();
+            for (reply, written) in done {
+                for event in written.events {
+                    events.publish(event);
+                }
+                if written.garbage {
+                    deferred.push((reply, written.value));
+                } else {
+                    let _ = reply.send(Ok(written.value));
+                }
+            }
+            deferred
+        }
+        Err(detail) => {
+            for (reply, _) in done {
+                let _ = reply.send(Err(StoreError::backend(
+                    "committing a group of writes",
+                    &detail,
+                )));
+            }
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The outbound queue (filled by SMTP, issue 3; drained by the outbound delivery, issue 6).
+
+use postwerk_model::AddressId;
+use postwerk_store::{DsnRet, NewQueued, Notify, QueueId, QueuedRecipient, StoreError};
+
+use super::*;
+
+/// A recipient: address, NOTIFY, ORCPT, forwarding address.
+type Rcpt<'a> = (&'a str, Option<Notify>, Option<&'a str>, Option<&'a str>);
+
+fn entry(recipients: &[Rcpt<'_>]) -> NewQueued {
+    NewQueued {
+        return_path: "sender@test.example".into(),
+        recipients: recipients
+            .iter()
+            .map(|(to, notify, orcpt, forwarded_by)| QueuedRecipient {
+                address: address(to),
+                notify: *notify,
+                orcpt: orcpt.map(Into::into),
+                forwarded_by: forwarded_by.map(address),
+            })
+            .collect(),
+        envid: Some("ENV-1".into()),
+        ret: Some(DsnRet::Headers),
+        received_at: DATE,
+        submitted_by: Some(AddressId(7)),
+    }
+}
+
+fn queue_files<B: Backend>(harness: &Harness<'_, B>) -> usize {
+    let root = harness.dir().join(postwerk_store::QUEUE_FOLDER);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name() != "tmp" && e.path().is_dir())
+        .map(|e| std::fs::read_dir(e.path()).map_or(0, |files| files.count()))
+        .sum()
+}
+
+/// Enqueue keeps the envelope and the DSN parameters exactly; dequeue removes the content
+/// only once no other entry shares it.
+pub async fn snd_2_queue_round_trips_envelope_dsn_parameters_and_content<B: Backend>(backend: &B) {
+    let harness = Harness::new(backend).await;
+    let queue = &harness.stores().queue;
+    let never = Notify::default();
+    let some = Notify {
+        success: true,
+        failure: true,
+        delay: false,
+    };
+    let first = entry(&[
+        ("a@remote.example", None, None, None),
+        (
+            "b@remote.example",
+            Some(never),
+            Some("rfc822;b@remote.example"),
+            None,
+        ),
+        (
+            "c@remote.example",
+            Some(some),
+            None,
+            Some("fwd@test.example"),
+        ),
+    ]);
+    let id1 = queue
+        .enqueue(b"same content", first.clone())
+        .await
+        .expect("enqueue");
+    let mut second = entry(&[("d@remote.example", None, None, None)]);
+    second.return_path = String::new();
+    second.envid = None;
+    second.ret = None;
+    second.submitted_by = None;
+    let id2 = queue
+        .enqueue(b"same content", second.clone())
+        .await
+        .expect("enqueue");
+    assert!(id2 > id1);
+
+    let listed = queue.queued().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!((listed[0].id, &listed[0].message), (id1, &first));
+    assert_eq!((listed[1].id, &listed[1].message), (id2, &second));
+    assert_eq!(listed[0].size, 12);
+    assert_eq!(
+        listed[0].blob, listed[1].blob,
+        "identical content is stored once"
+    );
+    assert_eq!(queue.read_queued(id2).await.expect("read"), b"same content");
+    assert_eq!(queue_files(&harness), 1);
+
+    queue.dequeue(id1).await.expect("dequeue");
+    assert_eq!(
+        queue.read_queued(id2).await.expect("still there"),
+        b"same content"
+    );
+    queue.dequeue(id2).await.expect("dequeue");
+    assert_eq!(
+        queue_files(&harness),
+        0,
+        "the last entry takes its content along"
+    );
+    assert!(queue.queued().await.expect("list").is_empty());
+    assert_not_found(queue.dequeue(id2).await);
+    assert_not_found(queue.read_queued(QueueId(999)).await);
+    let empty = NewQueued {
+        recipients: Vec::new(),
+        ..first
+    };
+    assert!(matches!(
+        queue.enqueue(b"x", empty).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+/// RCV-12: an answered enqueue survives a restart; the queue's contents are apart from the
+/// mailboxes', so deleting a mailbox whose message has the same bytes keeps the queued copy.
+pub async fn rcv_12_queue_is_durable_and_apart_from_mailbox_contents<B: Backend>(backend: &B) {
+    let mut harness = Harness::new(backend).await;
+    let stores = harness.stores().clone();
+    let (_, service) = service(&stores, "test.example", 10).await;
+    let toto = mailbox(&stores, &service, "toto").await;
+    let (raw, index) = message("shared", "bytes");
+    stores
+        .mail
+        .deliver(
+            &raw,
+            &index,
+            &[DeliveryTarget::inbox(toto.id)],
+            &Flags::none(),
+            DATE,
+        )
+        .await
+        .expect("deliver");
+    let id = stores
+        .queue
+        .enqueue(&raw, entry(&[("x@remote.example", None, None, None)]))
+        .await
+        .expect("enqueue");
+    stores
+        .directory
+        .delete_addresses(&[toto.id])
+        .await
+        .expect("delete");
+    harness.reopen().await;
+    let queue = &harness.stores().queue;
+    assert_eq!(queue.queued().await.expect("list").len(), 1);
+    assert_eq!(queue.read_queued(id).await.expect("read"), raw);
+}

@@ -1,0 +1,208 @@
+//! Test support (dev-only): a real `postwerk` server on ephemeral loopback ports with its own
+//! temporary data folder, and a runner for the admin CLI against that folder.
+//!
+//! Each test starts its own server, so failures stay independent and tests run in parallel.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// How long a server may take to bind its listeners before the test gives up. This is a
+/// readiness deadline, not a timing assertion: a slow machine only waits longer.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running server process, killed on drop.
+pub struct TestServer {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    listeners: BTreeMap<String, SocketAddr>,
+}
+
+impl TestServer {
+    /// Starts `binary serve` with every listener in `listeners` on `127.0.0.1:0`.
+    pub fn start(binary: &Path, listeners: &[&str]) -> anyhow::Result<TestServer> {
+        TestServer::start_with(binary, listeners, "")
+    }
+
+    /// Like [`TestServer::start`], with `extra` appended to the configuration file (tables
+    /// such as `[smtp]` with small limits).
+    pub fn start_with(
+        binary: &Path,
+        listeners: &[&str],
+        extra: &str,
+    ) -> anyhow::Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let mut config = String::from("hostname = \"mail.example.test\"\ndata_dir = \"data\"\n");
+        config.push_str("[listen]\n");
+        for key in listeners {
+            config.push_str(&format!("{key} = \"127.0.0.1:0\"\n"));
+        }
+        config.push_str(extra);
+        config.push('\n');
+        let config_path = dir.path().join("postwerk.toml");
+        std::fs::write(&config_path, config)?;
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("stdout.log"))?)
+            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut server = TestServer {
+            binary: binary.to_path_buf(),
+            dir,
+            child: Some(child),
+            listeners: BTreeMap::new(),
+        };
+        server.wait_until_listening()?;
+        Ok(server)
+    }
+
+    fn wait_until_listening(&mut self) -> anyhow::Result<()> {
+        let file = self.data_dir().join("run").join("listeners.json");
+        let started = Instant::now();
+        loop {
+            if let Ok(bytes) = std::fs::read(&file) {
+                self.listeners = serde_json::from_slice(&bytes)?;
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!(
+                    "server exited with {status} before listening:\n{}",
+                    self.stderr()
+                );
+            }
+            if started.elapsed() > STARTUP_DEADLINE {
+                bail!("server did not start listening:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The address a listener actually bound.
+    pub fn addr(&self, key: &str) -> SocketAddr {
+        self.listeners[key]
+    }
+
+    /// The server's data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs `postwerk admin --data-dir DATA ARGS…` against this server's data folder.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        admin(&self.binary, &self.data_dir(), args)
+    }
+
+    /// The raw messages in the INBOX of `address`, in UID order, read from the data folder
+    /// the way the server stored them.
+    pub fn inbox(&self, address: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+        let address: postwerk_model::Address = address.parse()?;
+        self.with_store(|stores| async move {
+            let hosted = stores
+                .directory
+                .address_by_address(&address)
+                .await?
+                .with_context(|| format!("no address {address}"))?;
+            let inbox = stores
+                .mail
+                .folder_by_name(hosted.id, "INBOX")
+                .await?
+                .context("no INBOX")?;
+            let metas = stores
+                .mail
+                .list_messages(inbox.id, &postwerk_store::UidSet::all())
+                .await?;
+            let mut messages = Vec::new();
+            for meta in metas {
+                messages.push(stores.mail.read_message(inbox.id, meta.uid).await?);
+            }
+            Ok(messages)
+        })
+    }
+
+    /// Every message in the outbound queue with its content, oldest first.
+    pub fn queued(&self) -> anyhow::Result<Vec<(postwerk_store::QueuedMessage, Vec<u8>)>> {
+        self.with_store(|stores| async move {
+            let mut out = Vec::new();
+            for entry in stores.queue.queued().await? {
+                let content = stores.queue.read_queued(entry.id).await?;
+                out.push((entry, content));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Runs `work` against the server's store, opened a second time from this process (the
+    /// embedded database allows it; writes wait for the server's lock).
+    pub fn with_store<T, F, Fut>(&self, work: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(postwerk_store::Stores) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let data_dir = self.data_dir();
+        runtime.block_on(async move {
+            let stores = postwerk_store::open_sqlite(&data_dir).await?;
+            let result = work(stores.clone()).await;
+            stores.close().await;
+            result
+        })
+    }
+
+    /// What the server printed on stderr (its logs) so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// What the server printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("server already stopped")?;
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        Ok(child.wait()?)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `binary admin --data-dir DIR ARGS…` and returns its output.
+pub fn admin(binary: &Path, data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the postwerk binary runs")
+}
