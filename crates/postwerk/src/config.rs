@@ -54,6 +54,8 @@ pub struct Config {
     pub log: LogConfig,
     /// SMTP session limits (`[smtp]`).
     pub smtp: SmtpConfig,
+    /// POP3 session limits (`[pop3]`).
+    pub pop3: Pop3Config,
     /// Login failure limits shared by SMTP, IMAP and POP3 (`[auth]`).
     pub auth: AuthConfig,
 }
@@ -89,6 +91,31 @@ impl Default for SmtpConfig {
             max_commands: 10_000,
             idle_timeout: 300,
             session_timeout: 3600,
+            max_connections: 1000,
+        }
+    }
+}
+
+/// The `[pop3]` table: limits of every POP3 session, both listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pop3Config {
+    /// Longest command line in octets, CRLF included (RFC 2449 §4: commands up to 255).
+    pub max_line_length: u64,
+    /// Bad commands (unknown, malformed, out of state) before the session is closed.
+    pub max_errors: u64,
+    /// Seconds without a command before the session is closed without deleting anything
+    /// (RFC 1939 §3: an autologout timer of at least 10 minutes).
+    pub idle_timeout: u64,
+    /// Connections served at once per POP3 listener.
+    pub max_connections: u64,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Pop3Config {
+            max_line_length: 2048,
+            max_errors: 20,
+            idle_timeout: 600,
             max_connections: 1000,
         }
     }
@@ -178,6 +205,7 @@ impl Default for Config {
                 level: "info".into(),
             },
             smtp: SmtpConfig::default(),
+            pop3: Pop3Config::default(),
             auth: AuthConfig::default(),
         }
     }
@@ -215,7 +243,7 @@ impl Config {
             &table,
             "",
             &[
-                "hostname", "data_dir", "listen", "tls", "log", "smtp", "auth",
+                "hostname", "data_dir", "listen", "tls", "log", "smtp", "pop3", "auth",
             ],
         );
         if let Some(hostname) = reader.string(&table, "", "hostname") {
@@ -289,6 +317,16 @@ impl Config {
                 ("max_connections", &mut c.max_connections, 1),
             ];
             reader.numbers(smtp, "smtp", keys);
+        }
+        if let Some(pop3) = reader.table(&table, "", "pop3") {
+            let c = &mut config.pop3;
+            let keys: [(&str, &mut u64, u64); 4] = [
+                ("max_line_length", &mut c.max_line_length, 255),
+                ("max_errors", &mut c.max_errors, 1),
+                ("idle_timeout", &mut c.idle_timeout, 1),
+                ("max_connections", &mut c.max_connections, 1),
+            ];
+            reader.numbers(pop3, "pop3", keys);
         }
         if let Some(auth) = reader.table(&table, "", "auth") {
             let c = &mut config.auth;
@@ -526,6 +564,23 @@ mod tests {
         let bad = "[smtp]\nmax_line_length = 80\nmax_errors = \"x\"\nsize = 1\n";
         let errors = Config::parse(bad).unwrap_err().0.join("\n");
         for path in ["smtp.max_line_length:", "smtp.max_errors:", "smtp.size:"] {
+            assert!(errors.contains(path), "missing {path} in:\n{errors}");
+        }
+    }
+
+    #[test]
+    fn pop3_limits_parse_and_are_checked() {
+        let config = Config::parse("[pop3]\nidle_timeout = 30\nmax_errors = 5\n").unwrap();
+        assert_eq!(config.pop3.idle_timeout, 30);
+        assert_eq!(config.pop3.max_errors, 5);
+        assert_eq!(
+            config.pop3.max_line_length, 2048,
+            "unset keys keep their default"
+        );
+        assert_eq!(Config::default().pop3.idle_timeout, 600, "RFC 1939 §3");
+        let bad = "[pop3]\nmax_line_length = 80\ntimeout = 1\n";
+        let errors = Config::parse(bad).unwrap_err().0.join("\n");
+        for path in ["pop3.max_line_length:", "pop3.timeout:"] {
             assert!(errors.contains(path), "missing {path} in:\n{errors}");
         }
     }

@@ -12,6 +12,9 @@ use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use postwerk_core::{Delivery, FailureLimiter, FailurePolicy, MailboxAuth};
 use postwerk_net::{ServeOptions, Shutdown, TlsSource};
+use postwerk_pop3::{
+    Limits as Pop3Limits, ListenerKind as Pop3Kind, MaildropLocks, Server as Pop3Server,
+};
 use postwerk_smtp::{Limits, ListenerKind, Server as SmtpServer};
 use tokio::net::TcpListener;
 
@@ -21,7 +24,7 @@ use crate::http;
 
 /// Protocols whose servers exist in this build; the other configured listeners are reported
 /// and left unbound rather than accepting connections nobody answers.
-const SERVED: &[&str] = &["http", "smtp", "submission", "submissions"];
+const SERVED: &[&str] = &["http", "smtp", "submission", "submissions", "pop3", "pop3s"];
 
 /// Loads the configuration a command was pointed at: `--config FILE`, else defaults, with
 /// `--data-dir` overriding either.
@@ -71,6 +74,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stores.mail.clone(),
         stores.queue.clone(),
     );
+    // One POP3 maildrop lock table for both POP3 listeners (RFC 1939 §8, [IN-USE]).
+    let pop3_locks = MaildropLocks::new();
     let mut bound: BTreeMap<String, SocketAddr> = BTreeMap::new();
     for (key, addr) in &config.listen {
         if !SERVED.contains(&key.as_str()) {
@@ -134,6 +139,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     move |stream, peer| server.clone().handle(stream, peer),
                 ));
             }
+            "pop3" | "pop3s" => {
+                let kind = if key == "pop3" {
+                    Pop3Kind::Pop3
+                } else {
+                    Pop3Kind::Pop3s
+                };
+                let server = Arc::new(Pop3Server {
+                    hostname: config.hostname.clone(),
+                    kind,
+                    limits: pop3_limits(&config),
+                    auth: auth.clone(),
+                    mail: stores.mail.clone(),
+                    locks: pop3_locks.clone(),
+                    tls: Some(tls.clone()),
+                    shutdown: shutdown.clone(),
+                });
+                let options = ServeOptions {
+                    protocol: kind.key(),
+                    max_connections: usize::try_from(config.pop3.max_connections)
+                        .unwrap_or(usize::MAX),
+                };
+                shutdown.tracker().spawn(postwerk_net::serve(
+                    listener,
+                    options,
+                    shutdown.clone(),
+                    move |stream, peer| server.clone().handle(stream, peer),
+                ));
+            }
             other => unreachable!("listener {other} is in SERVED but not wired"),
         }
     }
@@ -161,6 +194,16 @@ fn smtp_limits(config: &Config) -> Limits {
         max_commands: u32::try_from(c.max_commands).unwrap_or(u32::MAX),
         idle_timeout: Duration::from_secs(c.idle_timeout),
         session_timeout: Duration::from_secs(c.session_timeout),
+    }
+}
+
+/// The `[pop3]` table as the POP3 server's limits.
+fn pop3_limits(config: &Config) -> Pop3Limits {
+    let c = &config.pop3;
+    Pop3Limits {
+        max_line_length: usize::try_from(c.max_line_length).unwrap_or(usize::MAX),
+        max_errors: u32::try_from(c.max_errors).unwrap_or(u32::MAX),
+        idle_timeout: Duration::from_secs(c.idle_timeout),
     }
 }
 
