@@ -15,7 +15,9 @@
 //! MailStore::deliver(raw, index, targets)
 //!   ├─ BlobStore::put(raw)        temp file → fsync → rename → fsync dir   (caller's task)
 //!   └─ writer queue ─► BEGIN IMMEDIATE … SAVEPOINT per caller … COMMIT     (one fsync, shared)
-//!        └─ answer each caller, then publish FolderEvents
+//!        └─ wake the indexer, answer each caller, then publish FolderEvents
+//!             └─► indexer task: full-text rows in search.sqlite3, after the commit
+//!                 (its own connection and file; searches scan what it has not reached)
 //! ```
 //!
 //! Open the embedded store with [`open_sqlite`]; the server keeps the [`Stores`] it returns
@@ -45,7 +47,7 @@ pub use mail::{
     Keyword, MailStore, MessageMeta, Stored, SystemFlags, TargetFolder, UidSet,
 };
 pub use queue::{DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient};
-pub use sqlite::{BLOB_FOLDER, DATABASE_FILE, QUEUE_FOLDER, open_sqlite};
+pub use sqlite::{BLOB_FOLDER, DATABASE_FILE, QUEUE_FOLDER, SEARCH_DATABASE_FILE, open_sqlite};
 
 /// An open store: what the server wires into its services.
 ///
@@ -64,7 +66,7 @@ pub struct Stores {
     pub queue: Arc<dyn QueueStore>,
     /// Change events of the mail store.
     pub events: Events,
-    closer: Arc<dyn Close>,
+    backend: Arc<dyn Backend>,
 }
 
 impl Stores {
@@ -72,7 +74,16 @@ impl Stores {
     /// (through clones of the trait objects) fail with a backend error. Dropping a `Stores`
     /// without closing is safe too: every answered write is durable already.
     pub async fn close(self) {
-        self.closer.close().await;
+        self.backend.close().await;
+    }
+
+    /// Wait until the full-text index holds every message content committed before the call.
+    ///
+    /// Searches never need this: they are exact while the index catches up (what it does not
+    /// hold yet is scanned). It is for tests, benchmarks and operators who want to know the
+    /// index is complete. Fails if the store is closed meanwhile.
+    pub async fn wait_indexed(&self) -> Result<(), StoreError> {
+        self.backend.wait_indexed().await
     }
 }
 
@@ -84,8 +95,12 @@ impl std::fmt::Debug for Stores {
     }
 }
 
-/// Backend shutdown, behind `Stores::close`.
+/// What [`Stores`] needs from its backend beyond the public traits.
 #[async_trait]
-trait Close: Send + Sync {
+trait Backend: Send + Sync {
+    /// Shutdown, behind `Stores::close`.
     async fn close(&self);
+
+    /// Behind `Stores::wait_indexed`.
+    async fn wait_indexed(&self) -> Result<(), StoreError>;
 }

@@ -1,6 +1,7 @@
 //! Message contents on SQLite: one row per distinct content (the blob id, the parse-once
-//! index and the columns pulled out of it, the full-text row), and their collection once no
-//! message references them (ADDR-8).
+//! index and the columns pulled out of it, the search text), and their collection once no
+//! message references them (ADDR-8). The full-text index is derived from these rows after the
+//! commit, in a file of its own (see [`super::search`]).
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub(super) struct Content {
     sent_date: Option<i64>,
     message_id: Option<String>,
     has_attachments: bool,
+    /// The index without its search text, which has a column of its own: the text is stored
+    /// once (see [`index_with_text`]).
     index: Vec<u8>,
     search_text: String,
 }
@@ -49,23 +52,69 @@ impl Content {
             sent_date: summary.date,
             message_id: summary.message_id.clone(),
             has_attachments: index.has_attachments,
-            index: index.to_bytes(),
+            index: index_without_text(index).to_bytes(),
             search_text: index.search_text.clone(),
         })
     }
 }
 
-/// The row of `contents` for this content, created (with its search text) if new.
+/// `index` with an empty search text, as stored in `contents.idx` (migration 4).
+fn index_without_text(index: &MessageIndex) -> MessageIndex {
+    MessageIndex {
+        size: index.size,
+        header_len: index.header_len,
+        summary: index.summary.clone(),
+        envelope: index.envelope.clone(),
+        body: index.body.clone(),
+        search_text: String::new(),
+        has_attachments: index.has_attachments,
+    }
+}
+
+/// The full index of a stored content: `idx` with the `search_text` column put back. A NULL
+/// column marks a content stored before migration 4, whose `idx` holds the text itself.
+pub(super) fn index_with_text(
+    bytes: &[u8],
+    search_text: Option<String>,
+) -> Result<MessageIndex, postwerk_message::MessageError> {
+    let mut index = MessageIndex::from_bytes(bytes)?;
+    if let Some(text) = search_text {
+        index.search_text = text;
+    }
+    Ok(index)
+}
+
+/// A content as stored: a new row, or the row of the same bytes stored before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Upserted {
+    /// A new row: the full-text indexer has something to do after the commit.
+    New(i64),
+    /// The content was known already.
+    Known(i64),
+}
+
+impl Upserted {
+    /// The content id.
+    pub(super) fn id(self) -> i64 {
+        match self {
+            Upserted::New(id) | Upserted::Known(id) => id,
+        }
+    }
+}
+
+/// The row of `contents` for this content, created (with its search text) if new. The
+/// full-text index is not touched: the indexer picks new rows up after the commit.
 pub(super) async fn upsert_content(
     conn: &mut SqliteConnection,
     content: &Content,
-) -> Result<i64, StoreError> {
+) -> Result<Upserted, StoreError> {
     const WHAT: &str = "storing a message content";
     // New content is the common case: one statement, which returns nothing when the content
     // is known already.
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO contents (hash, size, subject, from_addr, sent_date, message_id, \
-         has_attachments, idx, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         has_attachments, idx, search_text, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
          ON CONFLICT (hash) DO NOTHING RETURNING id",
     )
     .bind(content.blob.as_str())
@@ -76,24 +125,20 @@ pub(super) async fn upsert_content(
     .bind(&content.message_id)
     .bind(content.has_attachments)
     .bind(&content.index)
+    .bind(&content.search_text)
     .bind(now())
     .fetch_optional(&mut *conn)
     .await
     .ctx(WHAT)?;
-    let Some(id) = inserted else {
-        return sqlx::query_scalar("SELECT id FROM contents WHERE hash = ?1")
-            .bind(content.blob.as_str())
-            .fetch_one(&mut *conn)
-            .await
-            .ctx(WHAT);
-    };
-    sqlx::query("INSERT INTO content_text (rowid, text) VALUES (?1, ?2)")
-        .bind(id)
-        .bind(&content.search_text)
-        .execute(&mut *conn)
+    if let Some(id) = inserted {
+        return Ok(Upserted::New(id));
+    }
+    let id = sqlx::query_scalar("SELECT id FROM contents WHERE hash = ?1")
+        .bind(content.blob.as_str())
+        .fetch_one(&mut *conn)
         .await
-        .ctx("indexing a message for search")?;
-    Ok(id)
+        .ctx(WHAT)?;
+    Ok(Upserted::Known(id))
 }
 
 /// Remove a blob written for a store that failed, unless some content uses it.
@@ -117,12 +162,15 @@ pub(super) async fn discard_blob_tx(
 /// lock, so no write can start referencing them), then their rows, then commit. A crash after
 /// the files are gone leaves rows that the next collection finds unreferenced again; a content
 /// stored meanwhile rewrites its blob (see `mail::store_tx`).
+///
+/// Returns the ids of the contents removed, whose rows the full-text indexer may now purge.
 pub(super) fn collect_garbage<'c>(
     conn: &'c mut SqliteConnection,
     blobs: &'c Arc<dyn BlobStore>,
-) -> BoxFuture<'c, Result<(), StoreError>> {
+) -> BoxFuture<'c, Result<Vec<i64>, StoreError>> {
     Box::pin(async move {
         const WHAT: &str = "collecting unreferenced contents";
+        let mut collected = Vec::new();
         loop {
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
             let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -145,7 +193,6 @@ pub(super) fn collect_garbage<'c>(
             blobs.remove_many(&ids).await?;
             for (id, _) in &rows {
                 for statement in [
-                    "DELETE FROM content_text WHERE rowid = ?1",
                     "DELETE FROM contents WHERE id = ?1",
                     "DELETE FROM content_gc WHERE content_id = ?1",
                 ] {
@@ -165,8 +212,9 @@ pub(super) fn collect_garbage<'c>(
                     .ctx(WHAT)?;
             }
             tx.commit().await.ctx(WHAT)?;
+            collected.extend(rows.iter().map(|(id, _)| *id));
             if last {
-                return Ok(());
+                return Ok(collected);
             }
         }
     })

@@ -2,7 +2,8 @@
 //!
 //! Layout: `folders` (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ per folder), `messages` (one row
 //! per message in a folder: UID, MODSEQ, flags, dates) and `contents` (one row per distinct
-//! content: blob id, size, the parse-once index and the columns pulled out of it). A
+//! content: blob id, size, the parse-once index, the columns pulled out of it and the search
+//! text, which the full-text indexer of [`super::search`] picks up after the commit). A
 //! content is shared by every message made of the same bytes, so a delivery to fifty
 //! mailboxes, a COPY or a MOVE never copies the content.
 //!
@@ -24,9 +25,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 use tokio::sync::broadcast;
 
-use super::contents::{Content, discard_blob_tx, upsert_content};
+use super::contents::{Content, Upserted, discard_blob_tx, index_with_text, upsert_content};
 use super::writer::Written;
-use super::{SqliteStore, conflict_or, int, now, parse};
+use super::{SqliteStore, conflict_or, int, now, parse, search};
 use crate::error::Context;
 use crate::{
     BlobId, BlobStore, Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags,
@@ -39,9 +40,6 @@ const INBOX: &str = "INBOX";
 
 /// Attempts to store a message whose blob a concurrent collection removed meanwhile.
 const STORE_ATTEMPTS: usize = 3;
-
-/// Trigram search needs at least three characters; shorter needles scan the indexes.
-const TRIGRAM: usize = 3;
 
 macro_rules! folder_select {
     () => {
@@ -84,7 +82,7 @@ where
     row.as_ref().map(folder_from_row).transpose()
 }
 
-async fn require_folder<'e, E>(e: E, id: FolderId) -> Result<Folder, StoreError>
+pub(super) async fn require_folder<'e, E>(e: E, id: FolderId) -> Result<Folder, StoreError>
 where
     E: Executor<'e, Database = Sqlite>,
 {
@@ -338,7 +336,8 @@ async fn store_tx(
     if !blobs.exists(&content.blob).await? {
         return Ok(Written::value(None));
     }
-    let content_id = upsert_content(conn, &content).await?;
+    let upserted = upsert_content(conn, &content).await?;
+    let content_id = upserted.id();
     let saved_at = now();
     let mut stored = Vec::with_capacity(targets.len());
     let mut events = Vec::with_capacity(targets.len());
@@ -380,7 +379,11 @@ async fn store_tx(
             kind: FolderEventKind::Appended { uids: vec![uid] },
         });
     }
-    Ok(Written::with_events(Some(stored), events))
+    let written = Written::with_events(Some(stored), events);
+    Ok(match upserted {
+        Upserted::New(_) => written.new_contents(),
+        Upserted::Known(_) => written,
+    })
 }
 
 // ---- Folder writes.
@@ -1088,8 +1091,9 @@ impl MailStore for SqliteStore {
         let Some((low, high)) = uids.bounds() else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(i64, Vec<u8>, String)> = sqlx::query_as(
-            "SELECT m.uid, c.idx, c.hash FROM messages m JOIN contents c ON c.id = m.content_id \
+        let rows: Vec<(i64, Vec<u8>, Option<String>, String)> = sqlx::query_as(
+            "SELECT m.uid, c.idx, c.search_text, c.hash FROM messages m \
+             JOIN contents c ON c.id = m.content_id \
              WHERE m.folder_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid",
         )
         .bind(folder.0)
@@ -1102,12 +1106,12 @@ impl MailStore for SqliteStore {
             require_folder(&self.pool, folder).await?;
         }
         let mut indexes = Vec::with_capacity(rows.len());
-        for (uid, bytes, hash) in rows {
+        for (uid, bytes, search_text, hash) in rows {
             let uid: u32 = int(uid, WHAT)?;
             if !uids.contains(uid) {
                 continue;
             }
-            let index = match MessageIndex::from_bytes(&bytes) {
+            let index = match index_with_text(&bytes, search_text) {
                 Ok(index) => index,
                 Err(error) => {
                     // An index from an older format (or damaged): the message itself is the
@@ -1214,31 +1218,6 @@ impl MailStore for SqliteStore {
     }
 
     async fn search_text(&self, folder: FolderId, needle: &str) -> Result<Vec<u32>, StoreError> {
-        const WHAT: &str = "searching messages";
-        require_folder(&self.pool, folder).await?;
-        if needle.chars().count() >= TRIGRAM {
-            // A quoted FTS5 string is a phrase of trigrams, which matches exactly the texts
-            // containing the needle (case-folded by the tokenizer).
-            let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
-            let uids: Vec<i64> = sqlx::query_scalar(
-                "SELECT m.uid FROM messages m WHERE m.folder_id = ?1 AND m.content_id IN \
-                 (SELECT rowid FROM content_text WHERE content_text MATCH ?2) ORDER BY m.uid",
-            )
-            .bind(folder.0)
-            .bind(phrase)
-            .fetch_all(&self.pool)
-            .await
-            .ctx(WHAT)?;
-            return uids.into_iter().map(|uid| int(uid, WHAT)).collect();
-        }
-        // Too short for trigrams: scan the stored texts of this folder.
-        let needle = needle.to_lowercase();
-        let mut found = Vec::new();
-        for (uid, index) in self.message_indexes(folder, &UidSet::all()).await? {
-            if index.search_text.to_lowercase().contains(&needle) {
-                found.push(uid);
-            }
-        }
-        Ok(found)
+        search::search_folder(&self.pool, &self.blobs, folder, needle).await
     }
 }

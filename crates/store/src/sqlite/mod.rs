@@ -5,11 +5,15 @@
 //! [`writer`]); reads use a pool of read-only connections, which WAL lets run beside the
 //! writer. All SQL of the backend lives in this module: [`directory`], [`mail`] and
 //! [`contents`], one file per area; the schema is in `migrations/sqlite/`.
+//!
+//! The full-text index is derived data in a second file, `<data_dir>/search.sqlite3`, kept by
+//! an indexer task after the commits (see [`search`]) and attached to the read connections.
 
 mod contents;
 mod directory;
 mod mail;
 mod queue;
+mod search;
 mod writer;
 
 use std::path::Path;
@@ -27,9 +31,11 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use crate::blob::{BlobStore, FsBlobStore};
 use crate::error::Context;
 use crate::{Events, StoreError, Stores};
+use search::{Indexer, Signal};
 use writer::Writer;
 
 pub use queue::QUEUE_FOLDER;
+pub use search::SEARCH_DATABASE_FILE;
 
 /// The database file inside the data folder.
 pub const DATABASE_FILE: &str = "postwerk.sqlite3";
@@ -81,19 +87,19 @@ pub(crate) async fn open_with_blobs(
         .run_direct(None, &mut write_conn, false)
         .await
         .map_err(|e| StoreError::backend("migrating the database", e))?;
-    let pool = SqlitePoolOptions::new()
-        .max_connections(READ_CONNECTIONS)
-        // Read-only: a write on the pool would bypass the writer and its group commit.
-        .connect_with(options.read_only(true))
-        .await
-        .ctx("opening the read connections")?;
+    // Before the read connections, which attach it.
+    let search_conn = search::open(data_dir).await?;
+    let pool = read_pool(data_dir, options).await?;
     let events = Events::new();
+    let signal = Arc::new(Signal::default());
     let writer = Writer::start(
         write_conn,
         events.clone(),
         blobs.clone(),
         contents::collect_garbage,
+        signal.clone(),
     );
+    let indexer = Indexer::start(search_conn, pool.clone(), blobs.clone(), signal);
     // The queue keeps its contents in a folder of its own: mailbox content collection and
     // queue removals never touch each other's files.
     let queue_blobs: Arc<dyn BlobStore> =
@@ -106,6 +112,7 @@ pub(crate) async fn open_with_blobs(
     let store = Arc::new(SqliteStore {
         pool,
         writer,
+        indexer,
         blobs: blobs.clone(),
         events: events.clone(),
     });
@@ -115,8 +122,48 @@ pub(crate) async fn open_with_blobs(
         queue,
         blobs,
         events,
-        closer: store,
+        backend: store,
     })
+}
+
+/// The read connections: read-only (a write on the pool would bypass the writer and its group
+/// commit), with the search file attached as `search`. It must exist already (see
+/// [`search::open`]).
+pub(super) async fn read_pool(
+    data_dir: &Path,
+    options: SqliteConnectOptions,
+) -> Result<SqlitePool, StoreError> {
+    let search_file = search::search_path(data_dir);
+    let search_file = search_file
+        .to_str()
+        .ok_or_else(|| {
+            StoreError::backend(
+                "opening the read connections",
+                format!("the path {} is not UTF-8", search_file.display()),
+            )
+        })?
+        .to_owned();
+    SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
+        .after_connect(move |conn, _| {
+            let search_file = search_file.clone();
+            Box::pin(async move {
+                // Attached databases share the connection's flags, so this one is read-only too.
+                let attached = sqlx::query("ATTACH DATABASE ?1 AS search")
+                    .bind(&search_file)
+                    .execute(conn)
+                    .await;
+                if let Err(error) = attached {
+                    // The file was removed while the store runs: searches on this connection
+                    // fail until the next start rebuilds it, everything else keeps working.
+                    tracing::error!(%error, file = search_file, "attaching the search index");
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.read_only(true))
+        .await
+        .ctx("opening the read connections")
 }
 
 /// The migrations, embedded in the binary so it needs no files beside it.
@@ -146,6 +193,11 @@ fn migrator() -> Migrator {
             "queue",
             include_str!("../../migrations/sqlite/0003_queue.sql"),
         ),
+        migration(
+            4,
+            "search",
+            include_str!("../../migrations/sqlite/0004_search.sql"),
+        ),
     ])
 }
 
@@ -154,15 +206,22 @@ fn migrator() -> Migrator {
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
     writer: Writer,
+    indexer: Indexer,
     blobs: Arc<dyn BlobStore>,
     events: Events,
 }
 
 #[async_trait]
-impl crate::Close for SqliteStore {
+impl crate::Backend for SqliteStore {
     async fn close(&self) {
+        // Committed mail first; the index is derived and resumes at the next start.
         self.writer.close().await;
+        self.indexer.close().await;
         self.pool.close().await;
+    }
+
+    async fn wait_indexed(&self) -> Result<(), StoreError> {
+        self.indexer.wait_indexed().await
     }
 }
 

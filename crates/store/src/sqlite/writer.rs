@@ -1,8 +1,8 @@
 //! Group commit: the one task that writes to the database.
 //!
 //! ```text
-//!  caller ─┐ Job{op, reply}                 ┌─► reply (after COMMIT) ─► caller
-//!  caller ─┼──► mpsc ──► writer task ───────┤
+//!  caller ─┐ Job{op, reply}                 ┌─► wake the full-text indexer (new contents)
+//!  caller ─┼──► mpsc ──► writer task ───────┼─► reply (after COMMIT) ─► caller
 //!  caller ─┘            BEGIN IMMEDIATE      └─► FolderEvents (after COMMIT)
 //!                       SAVEPOINT / op / RELEASE   (one per job, up to MAX_BATCH)
 //!                       COMMIT  ← one fsync for the whole batch (synchronous=FULL)
@@ -18,8 +18,10 @@
 //! freed (blob files included), so whoever deletes a mailbox finds its content gone (ADDR-8).
 //!
 //! Measured (see `examples/insert_bench.rs`): the fsync is not the only cost; each job's
-//! statements travel to sqlx's connection thread and back one by one, and the trigram
-//! full-text index of a 2 KB message costs about as much as the rest of its insert.
+//! statements travel to sqlx's connection thread and back one by one. The trigram full-text
+//! index used to cost about as much as the rest of a 2 KB message's insert; it is now built
+//! after the commit by the indexer (see [`super::search`]), on a connection and a core of its
+//! own, so the writer only wakes it.
 //!
 //! `BEGIN IMMEDIATE` takes SQLite's write lock up front, so another process writing the same
 //! file (the admin CLI) makes us wait `busy_timeout` rather than fail halfway through a batch.
@@ -33,6 +35,7 @@ use futures::future::BoxFuture;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::search::Signal;
 use crate::{BlobStore, Events, FolderEvent, StoreError};
 
 /// Most jobs in one transaction: bounds the latency of the first job of a long queue and the
@@ -50,6 +53,8 @@ pub(crate) struct Written<T> {
     pub events: Vec<FolderEvent>,
     /// The job deleted messages: look for contents no longer referenced after the commit.
     pub garbage: bool,
+    /// The job stored new contents: wake the full-text indexer after the commit.
+    pub indexable: bool,
 }
 
 impl<T> Written<T> {
@@ -59,6 +64,7 @@ impl<T> Written<T> {
             value,
             events: Vec::new(),
             garbage: false,
+            indexable: false,
         }
     }
 
@@ -68,12 +74,19 @@ impl<T> Written<T> {
             value,
             events,
             garbage: false,
+            indexable: false,
         }
     }
 
     /// Mark that the write deleted messages.
     pub fn collect_garbage(mut self) -> Written<T> {
         self.garbage = true;
+        self
+    }
+
+    /// Mark that the write stored new contents, which the full-text indexer must pick up.
+    pub fn new_contents(mut self) -> Written<T> {
+        self.indexable = true;
         self
     }
 }
@@ -100,11 +113,12 @@ enum Command {
 }
 
 /// Runs after each commit that deleted messages, inside its own transaction: removes the
-/// contents nobody references any more (see `contents::collect_garbage`).
+/// contents nobody references any more and returns their ids (see
+/// `contents::collect_garbage`).
 pub(crate) type Collector = for<'c> fn(
     &'c mut SqliteConnection,
     &'c Arc<dyn BlobStore>,
-) -> BoxFuture<'c, Result<(), StoreError>>;
+) -> BoxFuture<'c, Result<Vec<i64>, StoreError>>;
 
 /// The handle callers use to submit writes. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -119,9 +133,10 @@ impl Writer {
         events: Events,
         blobs: Arc<dyn BlobStore>,
         collector: Collector,
+        signal: Arc<Signal>,
     ) -> Writer {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(conn, receiver, events, blobs, collector));
+        tokio::spawn(run(conn, receiver, events, blobs, collector, signal));
         Writer { sender }
     }
 
@@ -142,6 +157,7 @@ impl Writer {
                     value: Box::new(w.value) as AnyValue,
                     events: w.events,
                     garbage: w.garbage,
+                    indexable: w.indexable,
                 })
             })
         });
@@ -183,10 +199,12 @@ async fn run(
     events: Events,
     blobs: Arc<dyn BlobStore>,
     collector: Collector,
+    signal: Arc<Signal>,
 ) {
     // Contents left unreferenced by a crash between a commit and its collection.
-    if let Err(error) = collector(&mut conn, &blobs).await {
-        tracing::error!(%error, "collecting unreferenced message contents at start");
+    match collector(&mut conn, &blobs).await {
+        Ok(collected) => signal.contents_collected(collected),
+        Err(error) => tracing::error!(%error, "collecting unreferenced message contents at start"),
     }
     let mut close = None;
     while close.is_none() {
@@ -208,17 +226,18 @@ async fn run(
             continue;
         }
         let (jobs, started) = (batch.len(), std::time::Instant::now());
-        let deferred = run_batch(&mut conn, batch, &events).await;
+        let deferred = run_batch(&mut conn, batch, &events, &signal).await;
         tracing::debug!(
             jobs,
             elapsed_us = started.elapsed().as_micros(),
             "group commit"
         );
         if !deferred.is_empty() {
-            if let Err(error) = collector(&mut conn, &blobs).await {
+            match collector(&mut conn, &blobs).await {
+                Ok(collected) => signal.contents_collected(collected),
                 // The contents stay queued in the database and are collected next time; the
                 // deletions themselves are committed, so their callers still get success.
-                tracing::error!(%error, "collecting unreferenced message contents");
+                Err(error) => tracing::error!(%error, "collecting unreferenced message contents"),
             }
             for (reply, value) in deferred {
                 let _ = reply.send(Ok(value));
@@ -240,6 +259,7 @@ async fn run_batch(
     conn: &mut SqliteConnection,
     batch: Vec<Job>,
     events: &Events,
+    signal: &Signal,
 ) -> Vec<(Reply, AnyValue)> {
     let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
@@ -312,6 +332,9 @@ async fn run_batch(
     };
     match committed {
         Ok(()) => {
+            if done.iter().any(|(_, written)| written.indexable) {
+                signal.contents_stored();
+            }
             let mut deferred = Vec::new();
             for (reply, written) in done {
                 for event in written.events {

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod durability;
 pub mod mail;
 pub mod queue;
+pub mod search;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -81,6 +82,11 @@ macro_rules! conformance {
             reopen_after_close_keeps_everything_and_counters_continue,
             second_store_on_same_folder_waits_instead_of_failing,
             writes_after_close_fail_cleanly,
+        ]);
+        conformance!(@module $backend, search [
+            search_finds_a_delivery_at_once_and_after_indexing,
+            search_forgets_expunged_and_deleted_messages,
+            search_index_resumes_after_reopen,
         ]);
         conformance!(@module $backend, queue [
             snd_2_queue_round_trips_envelope_dsn_parameters_and_content,

@@ -1,0 +1,893 @@
+//! The full-text index (IMAP SEARCH TEXT/BODY): derived data, kept off the delivery path.
+//!
+//! ```text
+//!  writer ── COMMIT (new contents) ──► Signal::contents_stored ──► indexer task
+//!                                                                  │ read pool: contents with
+//!                                                                  │   id > progress, in id order
+//!  search.sqlite3 (WAL, synchronous=NORMAL) ◄── BEGIN IMMEDIATE ───┘ trigram rows + progress
+//!        ▲                                       COMMIT, repeat until caught up
+//!        └── ATTACHed as `search` on every read connection
+//! ```
+//!
+//! The index lives in `<data_dir>/search.sqlite3`, written by one connection of its own, so
+//! its cost (the trigram rows were the largest part of a delivery) runs on another core than
+//! the main writer and never holds the main database's write lock. `progress.indexed` is the
+//! highest content id such that every content up to it is indexed (or was collected); it is
+//! committed with the rows it covers, so a crash loses both or neither, and a restart resumes
+//! from it. Content ids come from an AUTOINCREMENT column and are given out under the main
+//! database's write lock, in commit order (also when the admin CLI writes beside the server),
+//! so no content with a smaller id can appear after the indexer passed it.
+//!
+//! Searches stay exact while the indexer lags: [`search_folder`] reads the progress and the
+//! trigram rows in one snapshot of the search file, and scans the search text of the folder's
+//! contents above the progress itself. Results always go through the live `messages` rows, so
+//! rows of collected contents that linger in the index never show; the indexer purges them
+//! when it is idle, from the ids the writer's collection hands it. Ids collected while the
+//! process was down (a crash, another process) stay as dead rows until the file is rebuilt,
+//! which is harmless: ids are never reused.
+//!
+//! The file is rebuilt from `contents` whenever it is missing, unreadable, of another schema
+//! version, or ahead of the main database (restored from an older backup).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use postwerk_message::MessageIndex;
+use postwerk_model::FolderId;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::{BUSY_TIMEOUT, int, mail};
+use crate::error::Context;
+use crate::{BlobId, BlobStore, StoreError};
+
+/// The search file inside the data folder: derived data, which may be deleted at any time the
+/// store is closed (it is rebuilt at the next start).
+pub const SEARCH_DATABASE_FILE: &str = "search.sqlite3";
+
+/// Version of the search file's schema (`PRAGMA user_version`); a file of another version is
+/// rebuilt.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "\
+CREATE TABLE progress (
+    id       INTEGER PRIMARY KEY CHECK (id = 0),
+    indexed  INTEGER NOT NULL  -- every content with an id up to this one is indexed
+);
+INSERT INTO progress (id, indexed) VALUES (0, 0);
+-- Substring search over contents.search_text, one row per content (rowid = contents.id).
+-- Contentless: the text is in the main database already.
+CREATE VIRTUAL TABLE content_text USING fts5 (
+    text,
+    content = '',
+    contentless_delete = 1,
+    tokenize = 'trigram'
+);
+PRAGMA user_version = 1;
+";
+
+/// Most contents indexed in one transaction of the search file.
+const BATCH_ROWS: usize = 256;
+
+/// Most search text (bytes) indexed in one transaction: one text may be 2 MiB.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Collected contents purged from the index per transaction.
+const PURGE_CHUNK: usize = 512;
+
+/// How often an idle indexer looks for contents written by another process (the admin CLI),
+/// which cannot wake it.
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// How long a woken indexer waits for more commits before it reads: indexing each small
+/// commit on its own would spend more on round trips than on the rows (searches do not wait
+/// for the index, so this delay costs nothing but lag).
+const COALESCE: Duration = Duration::from_millis(10);
+
+/// Longest pause after a failure before the indexer tries again.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Trigram search needs at least three characters; shorter needles scan the texts.
+const TRIGRAM: usize = 3;
+
+/// What the main writer tells the indexer; shared by both.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    wake: Notify,
+    /// Ids of contents collected since the indexer last purged.
+    collected: Mutex<Vec<i64>>,
+    stopping: AtomicBool,
+}
+
+impl Signal {
+    /// A commit stored new contents.
+    pub(crate) fn contents_stored(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A collection removed these contents (after its commit).
+    pub(crate) fn contents_collected(&self, ids: Vec<i64>) {
+        if ids.is_empty() {
+            return;
+        }
+        self.collected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(ids);
+        self.wake.notify_one();
+    }
+
+    fn take_collected(&self) -> Vec<i64> {
+        std::mem::take(
+            &mut *self
+                .collected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// The path of the search file of `data_dir`.
+pub(super) fn search_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SEARCH_DATABASE_FILE)
+}
+
+/// Open the search file for writing, creating or rebuilding it when missing, unreadable or of
+/// another schema version. Must run before the read connections attach it.
+pub(super) async fn open(data_dir: &Path) -> Result<SqliteConnection, StoreError> {
+    let file = search_path(data_dir);
+    match open_file(&file).await {
+        Ok(conn) => Ok(conn),
+        Err(error) => {
+            // Derived data: start again from nothing rather than refuse to start.
+            tracing::warn!(%error, file = %file.display(), "rebuilding the search index");
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                match std::fs::remove_file(&name) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io(Path::new(&name), e)),
+                }
+            }
+            open_file(&file).await
+        }
+    }
+}
+
+async fn open_file(file: &Path) -> Result<SqliteConnection, StoreError> {
+    const WHAT: &str = "opening the search index";
+    let mut conn = SqliteConnectOptions::new()
+        .filename(file)
+        .busy_timeout(BUSY_TIMEOUT)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Derived data: a commit lost to a power cut is indexed again from `contents`, so the
+        // fsync per commit that FULL costs buys nothing here.
+        .synchronous(SqliteSynchronous::Normal)
+        .connect()
+        .await
+        .ctx(WHAT)?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+    match version {
+        0 => {
+            sqlx::raw_sql(SCHEMA).execute(&mut *tx).await.ctx(WHAT)?;
+        }
+        SCHEMA_VERSION => {}
+        other => {
+            return Err(StoreError::backend(
+                WHAT,
+                format!("the search file has schema version {other}, not {SCHEMA_VERSION}"),
+            ));
+        }
+    }
+    tx.commit().await.ctx(WHAT)?;
+    Ok(conn)
+}
+
+/// The running indexer, owned by the store. Dropping it stops the task too.
+#[derive(Debug)]
+pub(crate) struct Indexer {
+    signal: Arc<Signal>,
+    progress: watch::Receiver<i64>,
+    pool: SqlitePool,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Indexer {
+    /// Start the indexer on `conn` (from [`open`]), reading contents through `pool`.
+    pub(super) fn start(
+        conn: SqliteConnection,
+        pool: SqlitePool,
+        blobs: Arc<dyn BlobStore>,
+        signal: Arc<Signal>,
+    ) -> Indexer {
+        let (progress_tx, progress) = watch::channel(0);
+        let task = tokio::spawn(run(conn, pool.clone(), blobs, signal.clone(), progress_tx));
+        Indexer {
+            signal,
+            progress,
+            pool,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// Wait until every content committed before the call is indexed.
+    pub(super) async fn wait_indexed(&self) -> Result<(), StoreError> {
+        let target = content_sequence(&self.pool).await?;
+        self.signal.contents_stored();
+        let mut progress = self.progress.clone();
+        progress
+            .wait_for(|indexed| *indexed >= target)
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::backend("waiting for the search index", "it has stopped"))
+    }
+
+    /// Stop the task after its current transaction. What is not indexed yet is indexed at the
+    /// next start; searches meanwhile scan it.
+    pub(super) async fn close(&self) {
+        self.signal.stop();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "the search indexer failed");
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.signal.stop();
+    }
+}
+
+/// The highest content id ever given out (0 before the first): an indexer whose progress has
+/// reached it has indexed everything committed so far.
+async fn content_sequence<'e, E>(e: E) -> Result<i64, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT seq FROM main.sqlite_sequence WHERE name = 'contents'), 0)",
+    )
+    .fetch_one(e)
+    .await
+    .ctx("reading the content sequence")
+}
+
+/// What one round of the indexer found.
+enum Round {
+    /// More contents are waiting.
+    More,
+    /// Everything committed is indexed.
+    CaughtUp,
+}
+
+async fn run(
+    mut conn: SqliteConnection,
+    pool: SqlitePool,
+    blobs: Arc<dyn BlobStore>,
+    signal: Arc<Signal>,
+    progress: watch::Sender<i64>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    let mut checked = false;
+    while !signal.stopping() {
+        let outcome = async {
+            if !checked {
+                reset_if_ahead(&mut conn, &pool).await?;
+                checked = true;
+            }
+            let round = index_batch(&mut conn, &pool, &blobs, &progress).await?;
+            if matches!(round, Round::CaughtUp) {
+                purge(&mut conn, &signal).await?;
+            }
+            Ok::<_, StoreError>(round)
+        }
+        .await;
+        match outcome {
+            Ok(Round::More) => {}
+            Ok(Round::CaughtUp) => {
+                backoff = Duration::from_secs(1);
+                tokio::select! {
+                    () = signal.wake.notified() => {}
+                    () = tokio::time::sleep(IDLE_TICK) => {}
+                }
+                // Let the commits of the next few milliseconds join this round: one
+                // transaction per commit would cost more than the rows themselves.
+                tokio::time::sleep(COALESCE).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "indexing messages for search");
+                // Commits keep waking the indexer; only a stop cuts the pause short, so a
+                // broken search file costs one attempt per pause, not one per delivery.
+                let until = tokio::time::Instant::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                while !signal.stopping() {
+                    tokio::select! {
+                        () = signal.wake.notified() => {}
+                        () = tokio::time::sleep_until(until) => break,
+                    }
+                }
+            }
+        }
+    }
+    if let Err(error) = conn.close().await {
+        tracing::warn!(%error, "closing the search index");
+    }
+}
+
+/// Start from nothing if the index is ahead of the main database (restored from a backup, or
+/// a search file from another data folder): its rows would name other contents.
+async fn reset_if_ahead(conn: &mut SqliteConnection, pool: &SqlitePool) -> Result<(), StoreError> {
+    const WHAT: &str = "checking the search index";
+    let sequence = content_sequence(pool).await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
+    let indexed: i64 = sqlx::query_scalar("SELECT indexed FROM progress")
+        .fetch_one(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+    if indexed > sequence {
+        tracing::warn!(
+            indexed,
+            sequence,
+            "the search index is ahead of the database; rebuilding it"
+        );
+        for statement in [
+            "INSERT INTO content_text (content_text) VALUES ('delete-all')",
+            "UPDATE progress SET indexed = 0",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await.ctx(WHAT)?;
+        }
+    }
+    tx.commit().await.ctx(WHAT)
+}
+
+/// Index the next batch of contents above the progress.
+async fn index_batch(
+    conn: &mut SqliteConnection,
+    pool: &SqlitePool,
+    blobs: &Arc<dyn BlobStore>,
+    progress: &watch::Sender<i64>,
+) -> Result<Round, StoreError> {
+    const WHAT: &str = "indexing messages for search";
+    let start: i64 = sqlx::query_scalar("SELECT indexed FROM progress")
+        .fetch_one(&mut *conn)
+        .await
+        .ctx(WHAT)?;
+    progress.send_replace(start);
+    // One snapshot of the main database: the sequence and the rows below it agree.
+    let mut read = pool.begin().await.ctx(WHAT)?;
+    let sequence = content_sequence(&mut *read).await?;
+    if sequence <= start {
+        return Ok(Round::CaughtUp);
+    }
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    let mut cut = false;
+    {
+        let mut stream = sqlx::query_as::<_, TextRow>(
+            "SELECT id, search_text, CASE WHEN search_text IS NULL THEN idx END, hash \
+             FROM contents WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+        )
+        .bind(start)
+        .bind(sequence)
+        .bind(i64::try_from(BATCH_ROWS).unwrap_or(i64::MAX))
+        .fetch(&mut *read);
+        while let Some(row) = stream.try_next().await.ctx(WHAT)? {
+            bytes += row.1.as_ref().map_or(0, String::len) + row.2.as_ref().map_or(0, Vec::len);
+            rows.push(row);
+            if bytes >= BATCH_BYTES {
+                cut = true;
+                break;
+            }
+        }
+    }
+    read.rollback().await.ctx(WHAT)?;
+    // Every content up to `sequence` was read unless the batch was cut short.
+    let reached = if cut || rows.len() == BATCH_ROWS {
+        rows.last().map_or(start, |row| row.0)
+    } else {
+        sequence
+    };
+    let mut texts = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.0;
+        texts.push((id, text_of(row, blobs).await));
+    }
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
+    // Another process sharing the data folder may have indexed some of these meanwhile.
+    let indexed: i64 = sqlx::query_scalar("SELECT indexed FROM progress")
+        .fetch_one(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+    for (id, text) in texts.iter().filter(|(id, _)| *id > indexed) {
+        sqlx::query("INSERT INTO content_text (rowid, text) VALUES (?1, ?2)")
+            .bind(id)
+            .bind(text)
+            .execute(&mut *tx)
+            .await
+            .ctx(WHAT)?;
+    }
+    let now = indexed.max(reached);
+    sqlx::query("UPDATE progress SET indexed = ?1")
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+    tx.commit().await.ctx(WHAT)?;
+    progress.send_replace(now);
+    tracing::debug!(contents = texts.len(), indexed = now, "indexed for search");
+    Ok(if reached < sequence {
+        Round::More
+    } else {
+        Round::CaughtUp
+    })
+}
+
+/// Remove the rows of the contents collected since the last purge.
+///
+/// Runs between batches, never between reading a batch and indexing it: a content collected
+/// after a batch read it is indexed first and purged here after. Ids above the progress were
+/// never indexed and never will be (they are gone from `contents`).
+async fn purge(conn: &mut SqliteConnection, signal: &Signal) -> Result<(), StoreError> {
+    const WHAT: &str = "purging collected contents from the search index";
+    let collected = signal.take_collected();
+    for (n, chunk) in collected.chunks(PURGE_CHUNK).enumerate() {
+        if let Err(error) = purge_chunk(conn, chunk).await {
+            // Try these again next time.
+            signal.contents_collected(collected[n * PURGE_CHUNK..].to_vec());
+            return Err(error).ctx(WHAT);
+        }
+    }
+    Ok(())
+}
+
+async fn purge_chunk(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let indexed: i64 = sqlx::query_scalar("SELECT indexed FROM progress")
+        .fetch_one(&mut *tx)
+        .await?;
+    for id in ids.iter().filter(|id| **id <= indexed) {
+        sqlx::query("DELETE FROM content_text WHERE rowid = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// A content's id, its search text column, its index when that column is NULL, its blob id.
+type TextRow = (i64, Option<String>, Option<Vec<u8>>, String);
+
+/// A message's UID, then its content as in [`TextRow`].
+type UidTextRow = (i64, i64, Option<String>, Option<Vec<u8>>, String);
+
+/// The search text of a content row. Contents stored before migration 4 keep it in their
+/// index; if that index cannot be read, the message itself is parsed again.
+async fn text_of(row: TextRow, blobs: &Arc<dyn BlobStore>) -> String {
+    let (id, text, index, hash) = row;
+    if let Some(text) = text {
+        return text;
+    }
+    if let Some(index) = index
+        .as_deref()
+        .and_then(|b| MessageIndex::from_bytes(b).ok())
+    {
+        return index.search_text;
+    }
+    let Some(blob) = BlobId::parse(&hash) else {
+        tracing::error!(id, hash, "a content with a bad blob id cannot be searched");
+        return String::new();
+    };
+    match blobs.read(&blob).await {
+        Ok(raw) => MessageIndex::parse(&raw).search_text,
+        Err(error) => {
+            tracing::error!(%error, id, "a content whose message is unreadable cannot be searched");
+            String::new()
+        }
+    }
+}
+
+/// The UIDs of the messages of `folder` whose search text contains `needle`, case-insensitively.
+///
+/// Exact whatever the indexer's lag: contents up to the progress are matched in the trigram
+/// index, those above it by scanning their text, all in one read transaction so the progress
+/// and the rows it covers agree.
+pub(super) async fn search_folder(
+    pool: &SqlitePool,
+    blobs: &Arc<dyn BlobStore>,
+    folder: FolderId,
+    needle: &str,
+) -> Result<Vec<u32>, StoreError> {
+    const WHAT: &str = "searching messages";
+    let mut tx = pool.begin().await.ctx(WHAT)?;
+    mail::require_folder(&mut *tx, folder).await?;
+    let (mut found, scan_above) = if needle.chars().count() >= TRIGRAM {
+        let indexed: i64 = sqlx::query_scalar("SELECT indexed FROM search.progress")
+            .fetch_one(&mut *tx)
+            .await
+            .ctx(WHAT)?;
+        // A quoted FTS5 string is a phrase of trigrams, which matches exactly the texts
+        // containing the needle (case-folded by the tokenizer).
+        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+        let uids: Vec<i64> = sqlx::query_scalar(
+            "SELECT m.uid FROM messages m WHERE m.folder_id = ?1 AND m.content_id IN \
+             (SELECT rowid FROM search.content_text WHERE content_text MATCH ?2)",
+        )
+        .bind(folder.0)
+        .bind(phrase)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+        let uids = uids
+            .into_iter()
+            .map(|uid| int(uid, WHAT))
+            .collect::<Result<Vec<u32>, _>>()?;
+        (uids, indexed)
+    } else {
+        // Too short for trigrams: scan every text of the folder.
+        (Vec::new(), 0)
+    };
+    let rows: Vec<UidTextRow> = sqlx::query_as(
+        "SELECT m.uid, c.id, c.search_text, CASE WHEN c.search_text IS NULL THEN c.idx END, \
+         c.hash FROM messages m JOIN contents c ON c.id = m.content_id \
+         WHERE m.folder_id = ?1 AND m.content_id > ?2",
+    )
+    .bind(folder.0)
+    .bind(scan_above)
+    .fetch_all(&mut *tx)
+    .await
+    .ctx(WHAT)?;
+    tx.rollback().await.ctx(WHAT)?;
+    let needle = needle.to_lowercase();
+    for (uid, id, text, index, hash) in rows {
+        if text_of((id, text, index, hash), blobs)
+            .await
+            .to_lowercase()
+            .contains(&needle)
+        {
+            found.push(int(uid, WHAT)?);
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use postwerk_model::{AddressId, AddressKind, Domain, LocalPart, Permissions, ServiceFeatures};
+    use sqlx::Executor;
+
+    use super::*;
+    use crate::sqlite::{DATABASE_FILE, open_sqlite};
+    use crate::{DeliveryTarget, FlagOp, Flags, FsBlobStore, NewAddress, NewService, Stores};
+    use crate::{SystemFlags, UidSet};
+
+    /// Generous: the machine running the tests is shared.
+    const DEADLINE: Duration = Duration::from_secs(60);
+
+    /// A store in `dir` with one mailbox; returns its INBOX.
+    async fn store_with_inbox(dir: &Path) -> (Stores, AddressId, FolderId) {
+        let stores = open_sqlite(dir).await.expect("open");
+        let org = stores.directory.create_org("Org").await.expect("org");
+        let service = stores
+            .directory
+            .create_service(NewService {
+                org: org.id,
+                domain: Domain::parse("abc.xyz").expect("domain"),
+                address_quota: 10,
+                features: ServiceFeatures::default(),
+                default_permissions: Permissions::READ_SEND,
+                signature_templates: Vec::new(),
+                dkim: None,
+            })
+            .await
+            .expect("service");
+        let toto = stores
+            .directory
+            .create_address(NewAddress {
+                service: service.id,
+                local: LocalPart::parse("toto").expect("local part"),
+                kind: AddressKind::Mailbox,
+                password_hash: None,
+                redirect: None,
+                storage_limit: None,
+            })
+            .await
+            .expect("address");
+        let inbox = stores
+            .mail
+            .folder_by_name(toto.id, "INBOX")
+            .await
+            .expect("lookup")
+            .expect("INBOX")
+            .id;
+        (stores, toto.id, inbox)
+    }
+
+    /// Wait for the indexer, failing the test past the deadline instead of hanging.
+    async fn indexed(stores: &Stores) {
+        tokio::time::timeout(DEADLINE, stores.wait_indexed())
+            .await
+            .expect("the indexer caught up before the deadline")
+            .expect("the indexer runs");
+    }
+
+    fn message(subject: &str, body: &str) -> (Vec<u8>, MessageIndex) {
+        let raw = format!("Subject: {subject}\r\n\r\n{body}\r\n").into_bytes();
+        let index = MessageIndex::parse(&raw);
+        (raw, index)
+    }
+
+    async fn deliver(stores: &Stores, mailbox: AddressId, subject: &str, body: &str) {
+        let (raw, index) = message(subject, body);
+        stores
+            .mail
+            .deliver(
+                &raw,
+                &index,
+                &[DeliveryTarget::inbox(mailbox)],
+                &Flags::none(),
+                0,
+            )
+            .await
+            .expect("deliver");
+    }
+
+    fn remove_search_file(dir: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = search_path(dir).into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(&name);
+        }
+    }
+
+    /// The read connections the store would open on `dir`.
+    async fn main_pool(dir: &Path) -> SqlitePool {
+        let options = SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE));
+        crate::sqlite::read_pool(dir, options).await.expect("pool")
+    }
+
+    /// Rows of the trigram index matching `needle`.
+    async fn matches(conn: &mut SqliteConnection, needle: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM content_text WHERE content_text MATCH ?1")
+            .bind(format!("\"{needle}\""))
+            .fetch_one(&mut *conn)
+            .await
+            .expect("match")
+    }
+
+    /// The unindexed tail is scanned: searches agree before and after the index has the rows,
+    /// whatever the progress.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn searches_agree_before_and_after_indexing() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        for (subject, body) in [("a", "Lemon tart."), ("b", "Lemon curd."), ("c", "Pear.")] {
+            deliver(&stores, toto, subject, body).await;
+        }
+        stores.close().await;
+        // No indexer runs from here on: this test drives it by hand.
+        remove_search_file(dir.path());
+        let mut conn = open(dir.path()).await.expect("search file");
+        let pool = main_pool(dir.path()).await;
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(FsBlobStore::open(&dir.path().join(crate::BLOB_FOLDER)).expect("blobs"));
+        let search = |needle: &'static str| {
+            let (pool, blobs) = (pool.clone(), blobs.clone());
+            async move {
+                search_folder(&pool, &blobs, inbox, needle)
+                    .await
+                    .expect("search")
+            }
+        };
+        assert_eq!(matches(&mut conn, "lemon").await, 0, "nothing indexed yet");
+        assert_eq!(search("LEMON").await, vec![1, 2]);
+        assert_eq!(search("pear").await, vec![3]);
+        assert_eq!(search("on").await, vec![1, 2]);
+        let (progress, _) = watch::channel(0);
+        assert!(matches!(
+            index_batch(&mut conn, &pool, &blobs, &progress)
+                .await
+                .expect("index"),
+            Round::CaughtUp
+        ));
+        assert_eq!(*progress.borrow(), 3);
+        assert_eq!(matches(&mut conn, "lemon").await, 2);
+        assert_eq!(search("LEMON").await, vec![1, 2]);
+        assert_eq!(search("pear").await, vec![3]);
+        assert!(search("plum").await.is_empty());
+        // Removing a row that is not there (a content collected before it was indexed) is
+        // harmless.
+        conn.execute("DELETE FROM content_text WHERE rowid = 4242")
+            .await
+            .expect("delete a missing row");
+        assert_eq!(matches(&mut conn, "lemon").await, 2);
+        conn.close().await.expect("close");
+        pool.close().await;
+    }
+
+    async fn stored_progress(dir: &Path) -> i64 {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(search_path(dir))
+            .read_only(true)
+            .connect()
+            .await
+            .expect("search file");
+        let indexed = sqlx::query_scalar("SELECT indexed FROM progress")
+            .fetch_one(&mut conn)
+            .await
+            .expect("progress");
+        conn.close().await.expect("close");
+        indexed
+    }
+
+    /// A restart resumes from the stored progress instead of indexing everything again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn indexing_resumes_from_the_stored_progress() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        for subject in ["a", "b", "c"] {
+            deliver(&stores, toto, subject, "Damson jam.").await;
+        }
+        indexed(&stores).await;
+        stores.close().await;
+        assert_eq!(stored_progress(dir.path()).await, 3);
+
+        let stores = open_sqlite(dir.path()).await.expect("reopen");
+        for subject in ["d", "e"] {
+            deliver(&stores, toto, subject, "Damson jam.").await;
+        }
+        indexed(&stores).await;
+        assert_eq!(
+            stores
+                .mail
+                .search_text(inbox, "damson")
+                .await
+                .expect("search"),
+            vec![1, 2, 3, 4, 5]
+        );
+        stores.close().await;
+        assert_eq!(stored_progress(dir.path()).await, 5);
+        let mut conn = open(dir.path()).await.expect("search file");
+        assert_eq!(
+            matches(&mut conn, "damson").await,
+            5,
+            "each content indexed once"
+        );
+        conn.close().await.expect("close");
+    }
+
+    /// The rows of collected contents leave the index once the indexer is idle.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn collected_contents_are_purged_from_the_index() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        deliver(&stores, toto, "a", "Quince jelly.").await;
+        deliver(&stores, toto, "b", "Quince paste.").await;
+        indexed(&stores).await;
+        let mut watcher = SqliteConnectOptions::new()
+            .filename(search_path(dir.path()))
+            .read_only(true)
+            .connect()
+            .await
+            .expect("search file");
+        assert_eq!(matches(&mut watcher, "quince").await, 2);
+        stores
+            .mail
+            .set_flags(
+                inbox,
+                &UidSet::single(1),
+                FlagOp::Add,
+                &Flags::system(SystemFlags::DELETED),
+                None,
+            )
+            .await
+            .expect("flag");
+        stores.mail.expunge(inbox, None).await.expect("expunge");
+        assert_eq!(
+            stores
+                .mail
+                .search_text(inbox, "quince")
+                .await
+                .expect("search"),
+            vec![2]
+        );
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        while matches(&mut watcher, "quince").await != 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the collected content left the index"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(matches(&mut watcher, "jelly").await, 0);
+        watcher.close().await.expect("close");
+        stores.close().await;
+    }
+
+    /// A data folder written before migration 4 (search text inside `idx`, trigram rows in the
+    /// main database) keeps its messages searchable, and its indexes whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upgrade_from_migration_3_keeps_messages_searchable() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        deliver(&stores, toto, "old", "Medlar compote.").await;
+        deliver(&stores, toto, "damaged", "Rowan berries.").await;
+        stores.close().await;
+        // Turn the file back into what version 3 wrote.
+        let mut conn = SqliteConnectOptions::new()
+            .filename(dir.path().join(DATABASE_FILE))
+            .connect()
+            .await
+            .expect("database");
+        let legacy = message("old", "Medlar compote.").1.to_bytes();
+        for statement in [
+            "DELETE FROM _sqlx_migrations WHERE version = 4",
+            "CREATE VIRTUAL TABLE content_text USING fts5 (text, content = '', \
+             contentless_delete = 1, tokenize = 'trigram')",
+            "INSERT INTO content_text (rowid, text) SELECT id, search_text FROM contents",
+            "ALTER TABLE contents DROP COLUMN search_text",
+        ] {
+            conn.execute(statement).await.expect(statement);
+        }
+        sqlx::query("UPDATE contents SET idx = ?1 WHERE id = 1")
+            .bind(&legacy)
+            .execute(&mut conn)
+            .await
+            .expect("legacy index");
+        // An index a later version cannot read: the message is parsed again.
+        sqlx::query("UPDATE contents SET idx = x'ff' WHERE id = 2")
+            .execute(&mut conn)
+            .await
+            .expect("unreadable index");
+        conn.close().await.expect("close");
+        remove_search_file(dir.path());
+
+        let stores = open_sqlite(dir.path()).await.expect("upgraded");
+        let search = |needle: &'static str| {
+            let mail = stores.mail.clone();
+            async move { mail.search_text(inbox, needle).await.expect("search") }
+        };
+        assert_eq!(search("medlar").await, vec![1]);
+        assert_eq!(search("rowan").await, vec![2]);
+        indexed(&stores).await;
+        assert_eq!(search("medlar").await, vec![1]);
+        assert_eq!(search("rowan").await, vec![2]);
+        assert!(search("compote berries").await.is_empty());
+        let indexes = stores
+            .mail
+            .message_indexes(inbox, &UidSet::all())
+            .await
+            .expect("indexes");
+        assert_eq!(indexes[0].1, message("old", "Medlar compote.").1);
+        assert_eq!(indexes[1].1, message("damaged", "Rowan berries.").1);
+        stores.close().await;
+    }
+}
