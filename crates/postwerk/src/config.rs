@@ -88,7 +88,7 @@ impl Default for SmtpConfig {
             max_recipients: 100,
             max_line_length: 4096,
             max_errors: 20,
-            max_commands: 10_000,
+            max_commands: 100_000,
             idle_timeout: 300,
             session_timeout: 3600,
             max_connections: 1000,

@@ -66,7 +66,7 @@ impl Default for Limits {
             max_recipients: 100,
             max_line_length: 4096,
             max_errors: 20,
-            max_commands: 10_000,
+            max_commands: 100_000,
             idle_timeout: Duration::from_secs(300),
             session_timeout: Duration::from_secs(3600),
         }

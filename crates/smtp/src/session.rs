@@ -83,13 +83,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         reply.write_to(&mut self.output);
     }
 
-    /// Sends the queued replies.
+    /// Sends the queued replies. A client that stops reading gets the idle time to drain them
+    /// and then loses the session, so it cannot pin a task and its buffers forever.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.output.is_empty() {
-            self.io.write_all(&self.output).await?;
-            self.output.clear();
+        let write = async {
+            if !self.output.is_empty() {
+                self.io.write_all(&self.output).await?;
+                self.output.clear();
+            }
+            self.io.flush().await
+        };
+        let until = (Instant::now() + self.idle).min(self.deadline);
+        match tokio::time::timeout_at(until, write).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
         }
-        self.io.flush().await
     }
 
     /// Flushes the replies, then waits for more input (RFC 2920: replies go out before the
@@ -412,5 +420,28 @@ impl Session {
             | Request::Atrn { .. }
             | Request::Burl { .. } => self.answer(conn, reply::not_implemented()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client that never reads must not hold the session: the flush gives up after the
+    /// idle time (paused clock, so the test neither sleeps nor measures time).
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_loses_the_session() {
+        let (server_side, _client_side_never_read) = tokio::io::duplex(64);
+        let idle = Duration::from_secs(300);
+        let mut conn = Conn::new(
+            server_side,
+            idle,
+            Instant::now() + Duration::from_secs(3600),
+        );
+        for _ in 0..100 {
+            conn.push(&reply::timeout("mail.example.test"));
+        }
+        let error = conn.flush().await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
     }
 }
