@@ -13,8 +13,10 @@
 //!
 //! ```text
 //! MailStore::deliver(raw, index, targets)
-//!   ├─ BlobStore::put(raw)        temp file → fsync → rename → fsync dir   (caller's task)
-//!   └─ writer queue ─► BEGIN IMMEDIATE … SAVEPOINT per caller … COMMIT     (one fsync, shared)
+//!   ├─ BlobStore::put(raw)        temp file → fsync → rename → fsync dir   (caller's task;
+//!   │                             only above INLINE_CONTENT_MAX octets)
+//!   └─ writer queue ─► BEGIN IMMEDIATE … SAVEPOINT per caller … COMMIT     (one fsync, shared;
+//!                                 a smaller content's bytes are rows of this transaction)
 //!        └─ wake the indexer, answer each caller, then publish FolderEvents
 //!             └─► indexer task: full-text rows in search.sqlite3, after the commit
 //!                 (its own connection and file; searches scan what it has not reached)
@@ -47,7 +49,9 @@ pub use mail::{
     Keyword, MailStore, MessageMeta, Stored, SystemFlags, TargetFolder, UidSet,
 };
 pub use queue::{DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient};
-pub use sqlite::{BLOB_FOLDER, DATABASE_FILE, QUEUE_FOLDER, SEARCH_DATABASE_FILE, open_sqlite};
+pub use sqlite::{
+    BLOB_FOLDER, DATABASE_FILE, INLINE_CONTENT_MAX, QUEUE_FOLDER, SEARCH_DATABASE_FILE, open_sqlite,
+};
 
 /// An open store: what the server wires into its services.
 ///
@@ -60,6 +64,8 @@ pub struct Stores {
     /// Folders and messages.
     pub mail: Arc<dyn MailStore>,
     /// Message contents (for streaming large bodies without reading them through the store).
+    /// Only contents larger than [`INLINE_CONTENT_MAX`] octets (and those stored before inline
+    /// contents existed) are here; `MailStore::read_message` returns every content.
     pub blobs: Arc<dyn BlobStore>,
     /// The durable outbound queue (forwards and remote recipients, drained by the outbound
     /// delivery).

@@ -289,7 +289,9 @@ pub struct MessageMeta {
     pub saved_at: i64,
     /// RFC822.SIZE in octets.
     pub size: u64,
-    /// Where the content lives.
+    /// The content's id (its SHA-256). Contents of at most [`crate::INLINE_CONTENT_MAX`]
+    /// octets are stored in the database, not in the blob store: read them with
+    /// [`MailStore::read_message`].
     pub blob: BlobId,
     /// Decoded Subject, for lists and SORT.
     pub subject: Option<String>,

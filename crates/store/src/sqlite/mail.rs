@@ -11,7 +11,8 @@
 //! removes the blob files of contents no message references, then the rows, then commits.
 //! Writes that reference a blob check that its file exists under the same lock, so a content
 //! that a concurrent delete is collecting is written again instead of being lost (see
-//! [`store_tx`]).
+//! [`store_tx`]). Small contents have no file: their bytes are a row of `content_bodies`
+//! written by the same transaction as their messages (see `contents::INLINE_CONTENT_MAX`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,7 +26,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 use tokio::sync::broadcast;
 
-use super::contents::{Content, Upserted, discard_blob_tx, index_with_text, upsert_content};
+use super::contents::{
+    Content, Upserted, adopt_known, discard_blob_tx, index_with_text, is_inline, read_content,
+    upsert_content,
+};
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, now, parse, search};
 use crate::error::Context;
@@ -323,7 +327,7 @@ impl From<&Flags> for StoredFlags {
 
 /// Store one content as a message in each target. `None` if the blob file vanished (a
 /// concurrent collection removed it after the caller wrote it): the caller writes it again
-/// and retries.
+/// and retries. An inline content needs no retry: its bytes are written here.
 async fn store_tx(
     conn: &mut SqliteConnection,
     blobs: Arc<dyn BlobStore>,
@@ -332,11 +336,33 @@ async fn store_tx(
     flags: StoredFlags,
     internal_date: i64,
 ) -> Result<Written<Option<Vec<Stored>>>, StoreError> {
-    // Under the write lock, collections cannot run: if the file is here now, it stays.
-    if !blobs.exists(&content.blob).await? {
-        return Ok(Written::value(None));
-    }
-    let upserted = upsert_content(conn, &content).await?;
+    let upserted = match &content.inline {
+        None => {
+            // Under the write lock, collections cannot run: if the file is here now, it stays.
+            if !blobs.exists(&content.blob).await? {
+                return Ok(Written::value(None));
+            }
+            let upserted = upsert_content(conn, &content).await?;
+            if let Upserted::Known { has_body: true, .. } = upserted {
+                // Stored inline by a build with a larger threshold: the bytes are in the
+                // database, the file just written is not needed (a content is never both).
+                blobs.remove(&content.blob).await?;
+            }
+            upserted
+        }
+        Some(body) => {
+            let upserted = upsert_content(conn, &content).await?;
+            if let Upserted::Known {
+                id,
+                has_body: false,
+            } = upserted
+            {
+                // The same bytes stored as a file before migration 5.
+                adopt_known(conn, &blobs, id, &content.blob, body).await?;
+            }
+            upserted
+        }
+    };
     let content_id = upserted.id();
     let saved_at = now();
     let mut stored = Vec::with_capacity(targets.len());
@@ -382,7 +408,7 @@ async fn store_tx(
     let written = Written::with_events(Some(stored), events);
     Ok(match upserted {
         Upserted::New(_) => written.new_contents(),
-        Upserted::Known(_) => written,
+        Upserted::Known { .. } => written,
     })
 }
 
@@ -836,7 +862,8 @@ fn meta_from_row(row: &SqliteRow) -> Result<MessageMeta, StoreError> {
 }
 
 impl SqliteStore {
-    /// Write the blob, then store the messages; see [`store_tx`] for the retry.
+    /// Write the blob (unless the content is small enough to be stored inline), then store the
+    /// messages; see [`store_tx`] for the retry.
     async fn store(
         &self,
         raw: &[u8],
@@ -852,8 +879,14 @@ impl SqliteStore {
                 "the store is closed",
             ));
         }
-        // RCV-12: the content is on stable storage before the metadata commit.
-        let blob = self.blobs.put(raw).await?;
+        // RCV-12: the content is on stable storage before the metadata commit, or, inline, in
+        // the commit itself.
+        let inline = is_inline(raw.len());
+        let blob = if inline {
+            BlobId::of(raw)
+        } else {
+            self.blobs.put(raw).await?
+        };
         let content = Arc::new(Content::new(blob.clone(), raw, index)?);
         let flags = StoredFlags::from(flags);
         for _ in 0..STORE_ATTEMPTS {
@@ -882,7 +915,9 @@ impl SqliteStore {
                     self.blobs.put(raw).await?;
                 }
                 Err(error) => {
-                    self.discard_blob(blob).await;
+                    if !inline {
+                        self.discard_blob(blob).await;
+                    }
                     return Err(error);
                 }
             }
@@ -1091,8 +1126,8 @@ impl MailStore for SqliteStore {
         let Some((low, high)) = uids.bounds() else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(i64, Vec<u8>, Option<String>, String)> = sqlx::query_as(
-            "SELECT m.uid, c.idx, c.search_text, c.hash FROM messages m \
+        let rows: Vec<(i64, Vec<u8>, Option<String>, i64, String)> = sqlx::query_as(
+            "SELECT m.uid, c.idx, c.search_text, c.id, c.hash FROM messages m \
              JOIN contents c ON c.id = m.content_id \
              WHERE m.folder_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid",
         )
@@ -1106,7 +1141,7 @@ impl MailStore for SqliteStore {
             require_folder(&self.pool, folder).await?;
         }
         let mut indexes = Vec::with_capacity(rows.len());
-        for (uid, bytes, search_text, hash) in rows {
+        for (uid, bytes, search_text, id, hash) in rows {
             let uid: u32 = int(uid, WHAT)?;
             if !uids.contains(uid) {
                 continue;
@@ -1117,10 +1152,7 @@ impl MailStore for SqliteStore {
                     // An index from an older format (or damaged): the message itself is the
                     // truth, so parse it again rather than fail the FETCH.
                     tracing::warn!(%error, uid, "rebuilding a message index");
-                    let blob = BlobId::parse(&hash).ok_or_else(|| {
-                        StoreError::backend(WHAT, format!("bad blob id {hash:?}"))
-                    })?;
-                    MessageIndex::parse(&self.blobs.read(&blob).await?)
+                    MessageIndex::parse(&read_content(&self.pool, &self.blobs, id, &hash).await?)
                 }
             };
             indexes.push((uid, index));
@@ -1129,8 +1161,10 @@ impl MailStore for SqliteStore {
     }
 
     async fn read_message(&self, folder: FolderId, uid: u32) -> Result<Vec<u8>, StoreError> {
-        let hash: Option<String> = sqlx::query_scalar(
-            "SELECT c.hash FROM messages m JOIN contents c ON c.id = m.content_id \
+        // One statement, so the inline body and the row that names it come from one snapshot.
+        let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT c.hash, b.body FROM messages m JOIN contents c ON c.id = m.content_id \
+             LEFT JOIN content_bodies b ON b.content_id = c.id \
              WHERE m.folder_id = ?1 AND m.uid = ?2",
         )
         .bind(folder.0)
@@ -1138,11 +1172,14 @@ impl MailStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .ctx("reading a message")?;
-        let hash = hash.ok_or_else(|| {
+        let (hash, body) = row.ok_or_else(|| {
             StoreError::NotFound(format!(
                 "there is no message with UID {uid} in folder {folder}"
             ))
         })?;
+        if let Some(body) = body {
+            return Ok(body);
+        }
         let blob = BlobId::parse(&hash).ok_or_else(|| {
             StoreError::backend("reading a message", format!("bad blob id {hash:?}"))
         })?;

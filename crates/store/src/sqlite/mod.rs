@@ -34,6 +34,7 @@ use crate::{Events, StoreError, Stores};
 use search::{Indexer, Signal};
 use writer::Writer;
 
+pub use contents::INLINE_CONTENT_MAX;
 pub use queue::QUEUE_FOLDER;
 pub use search::SEARCH_DATABASE_FILE;
 
@@ -198,6 +199,11 @@ fn migrator() -> Migrator {
             "search",
             include_str!("../../migrations/sqlite/0004_search.sql"),
         ),
+        migration(
+            5,
+            "inline contents",
+            include_str!("../../migrations/sqlite/0005_inline_contents.sql"),
+        ),
     ])
 }
 
@@ -350,7 +356,9 @@ mod tests {
             })
             .await
             .expect("address");
-        let raw = b"Subject: vanishing\r\n\r\nBody.\r\n".to_vec();
+        // Above the inline threshold: only a content with a blob file can lose it.
+        let mut raw = b"Subject: vanishing\r\n\r\n".to_vec();
+        raw.resize(INLINE_CONTENT_MAX + 1, b'x');
         let index = MessageIndex::parse(&raw);
         let stored = stores
             .mail

@@ -42,9 +42,9 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::{BUSY_TIMEOUT, int, mail};
+use super::{BUSY_TIMEOUT, contents, int, mail};
 use crate::error::Context;
-use crate::{BlobId, BlobStore, StoreError};
+use crate::{BlobStore, StoreError};
 
 /// The search file inside the data folder: derived data, which may be deleted at any time the
 /// store is closed (it is rebuilt at the next start).
@@ -417,7 +417,7 @@ async fn index_batch(
     let mut texts = Vec::with_capacity(rows.len());
     for row in rows {
         let id = row.0;
-        texts.push((id, text_of(row, blobs).await));
+        texts.push((id, text_of(row, pool, blobs).await));
     }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
     // Another process sharing the data folder may have indexed some of these meanwhile.
@@ -488,8 +488,9 @@ type TextRow = (i64, Option<String>, Option<Vec<u8>>, String);
 type UidTextRow = (i64, i64, Option<String>, Option<Vec<u8>>, String);
 
 /// The search text of a content row. Contents stored before migration 4 keep it in their
-/// index; if that index cannot be read, the message itself is parsed again.
-async fn text_of(row: TextRow, blobs: &Arc<dyn BlobStore>) -> String {
+/// index; if that index cannot be read, the message itself is parsed again (from its inline
+/// body or its blob file).
+async fn text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> String {
     let (id, text, index, hash) = row;
     if let Some(text) = text {
         return text;
@@ -500,11 +501,7 @@ async fn text_of(row: TextRow, blobs: &Arc<dyn BlobStore>) -> String {
     {
         return index.search_text;
     }
-    let Some(blob) = BlobId::parse(&hash) else {
-        tracing::error!(id, hash, "a content with a bad blob id cannot be searched");
-        return String::new();
-    };
-    match blobs.read(&blob).await {
+    match contents::read_content(pool, blobs, id, &hash).await {
         Ok(raw) => MessageIndex::parse(&raw).search_text,
         Err(error) => {
             tracing::error!(%error, id, "a content whose message is unreadable cannot be searched");
@@ -566,7 +563,7 @@ pub(super) async fn search_folder(
     tx.rollback().await.ctx(WHAT)?;
     let needle = needle.to_lowercase();
     for (uid, id, text, index, hash) in rows {
-        if text_of((id, text, index, hash), blobs)
+        if text_of((id, text, index, hash), pool, blobs)
             .await
             .to_lowercase()
             .contains(&needle)

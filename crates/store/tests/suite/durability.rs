@@ -78,7 +78,7 @@ pub async fn group_commit_concurrent_deliveries_all_answered_and_present_after_r
     let per_folder = uids_per_folder(&answers);
     let total: usize = per_folder.values().map(Vec::len).sum();
     assert_eq!(total, 240 + 80);
-    assert_eq!(h.blob_files().len(), 240);
+    assert_eq!(h.stored_contents().await, 240);
 
     h.reopen().await;
     let mail = &h.stores().mail;

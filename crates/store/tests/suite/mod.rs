@@ -38,6 +38,10 @@ pub trait Backend: Sync {
     fn blob_dir(&self, dir: &Path) -> PathBuf {
         dir.join(postwerk_store::BLOB_FOLDER)
     }
+
+    /// How many message contents the backend keeps inside its database rather than as blob
+    /// files (those of at most `INLINE_CONTENT_MAX` octets) for the data folder `dir`.
+    fn inline_contents(&self, dir: &Path) -> impl Future<Output = usize> + Send;
 }
 
 /// Expand to one test per check of the suite for `$backend` (a path to a unit struct that
@@ -154,6 +158,11 @@ impl<'b, B: Backend> Harness<'b, B> {
         stores
     }
 
+    /// Every distinct message content stored: blob files plus inline contents.
+    pub async fn stored_contents(&self) -> usize {
+        self.blob_files().len() + self.backend.inline_contents(self.dir.path()).await
+    }
+
     /// Every blob file on disk (temporary files excluded).
     pub fn blob_files(&self) -> Vec<PathBuf> {
         let root = self.backend.blob_dir(self.dir.path());
@@ -249,6 +258,13 @@ pub fn message(subject: &str, body: &str) -> (Vec<u8>, MessageIndex) {
     .into_bytes();
     let index = MessageIndex::parse(&raw);
     (raw, index)
+}
+
+/// A message body long enough to put the message above the inline threshold: it is stored as
+/// a blob file.
+pub fn large_body() -> String {
+    let line = "A line of a long message body, repeated to pass the inline threshold.\r\n";
+    line.repeat(postwerk_store::INLINE_CONTENT_MAX / line.len() + 1)
 }
 
 /// Deliver a fresh message to the INBOX of each mailbox.
