@@ -11,6 +11,8 @@
 
 mod contents;
 mod directory;
+#[cfg(test)]
+mod fixture;
 mod mail;
 mod queue;
 mod search;
@@ -283,10 +285,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use postwerk_message::MessageIndex;
-    use postwerk_model::{AddressKind, Domain, LocalPart, Permissions, ServiceFeatures};
 
     use super::*;
-    use crate::{BlobId, DeliveryTarget, Flags, NewAddress, NewService, UidSet};
+    use crate::{BlobId, DeliveryTarget, Flags, UidSet};
 
     /// A blob store whose first `put` loses the file right after writing it, as if a
     /// collection in another process removed it between the put and the commit.
@@ -330,32 +331,7 @@ mod tests {
         let stores = open_with_blobs(dir.path(), blobs.clone())
             .await
             .expect("open");
-        let org = stores.directory.create_org("Org").await.expect("org");
-        let service = stores
-            .directory
-            .create_service(NewService {
-                org: org.id,
-                domain: Domain::parse("abc.xyz").expect("domain"),
-                address_quota: 1,
-                features: ServiceFeatures::default(),
-                default_permissions: Permissions::READ_SEND,
-                signature_templates: Vec::new(),
-                dkim: None,
-            })
-            .await
-            .expect("service");
-        let toto = stores
-            .directory
-            .create_address(NewAddress {
-                service: service.id,
-                local: LocalPart::parse("toto").expect("local part"),
-                kind: AddressKind::Mailbox,
-                password_hash: None,
-                redirect: None,
-                storage_limit: None,
-            })
-            .await
-            .expect("address");
+        let toto = fixture::mailbox_toto(&stores, 1).await;
         // Above the inline threshold: only a content with a blob file can lose it.
         let mut raw = b"Subject: vanishing\r\n\r\n".to_vec();
         raw.resize(INLINE_CONTENT_MAX + 1, b'x');

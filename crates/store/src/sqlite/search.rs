@@ -578,12 +578,12 @@ pub(super) async fn search_folder(
 
 #[cfg(test)]
 mod tests {
-    use postwerk_model::{AddressId, AddressKind, Domain, LocalPart, Permissions, ServiceFeatures};
+    use postwerk_model::AddressId;
     use sqlx::Executor;
 
     use super::*;
     use crate::sqlite::{DATABASE_FILE, open_sqlite};
-    use crate::{DeliveryTarget, FlagOp, Flags, FsBlobStore, NewAddress, NewService, Stores};
+    use crate::{DeliveryTarget, FlagOp, Flags, FsBlobStore, Stores};
     use crate::{SystemFlags, UidSet};
 
     /// Generous: the machine running the tests is shared.
@@ -592,32 +592,7 @@ mod tests {
     /// A store in `dir` with one mailbox; returns its INBOX.
     async fn store_with_inbox(dir: &Path) -> (Stores, AddressId, FolderId) {
         let stores = open_sqlite(dir).await.expect("open");
-        let org = stores.directory.create_org("Org").await.expect("org");
-        let service = stores
-            .directory
-            .create_service(NewService {
-                org: org.id,
-                domain: Domain::parse("abc.xyz").expect("domain"),
-                address_quota: 10,
-                features: ServiceFeatures::default(),
-                default_permissions: Permissions::READ_SEND,
-                signature_templates: Vec::new(),
-                dkim: None,
-            })
-            .await
-            .expect("service");
-        let toto = stores
-            .directory
-            .create_address(NewAddress {
-                service: service.id,
-                local: LocalPart::parse("toto").expect("local part"),
-                kind: AddressKind::Mailbox,
-                password_hash: None,
-                redirect: None,
-                storage_limit: None,
-            })
-            .await
-            .expect("address");
+        let toto = super::super::fixture::mailbox_toto(&stores, 10).await;
         let inbox = stores
             .mail
             .folder_by_name(toto.id, "INBOX")
