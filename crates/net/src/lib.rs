@@ -7,9 +7,11 @@
 //! listeners wrap the stream first; STARTTLS upgrades later with the same [`TlsAcceptor`]).
 #![forbid(unsafe_code)]
 
+mod conn;
 mod listener;
 mod tls;
 
+pub use conn::{Conn, Stop, TlsInfo, Wire, accept_tls};
 pub use listener::{ServeOptions, Shutdown, serve};
 pub use tls::{TlsError, TlsSource, load_tls};
 pub use tokio_rustls::TlsAcceptor;

@@ -422,6 +422,12 @@ pub fn internal() -> Reply {
     )
 }
 
+impl postwerk_net::Wire for Reply {
+    fn write_to(&self, out: &mut Vec<u8>) {
+        Reply::write_to(self, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

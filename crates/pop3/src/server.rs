@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use postwerk_core::MailboxAuth;
-use postwerk_net::{Shutdown, TlsAcceptor};
+use postwerk_net::{Shutdown, TlsAcceptor, accept_tls};
 use postwerk_store::MailStore;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -108,7 +108,9 @@ impl Server {
         session.reset_after_tls();
         // RFC 2595 §4: no new greeting after the handshake. STLS inside TLS is refused by its
         // op, so the loop can only end here.
-        let _ = session.run(Conn::new(tls, self.limits.idle_timeout)).await;
+        let _ = session
+            .run(Conn::new(tls, self.limits.idle_timeout, None))
+            .await;
     }
 
     /// Greets and runs the loop; returns the stream when STLS was accepted.
@@ -116,7 +118,7 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        let mut conn = Conn::new(stream, self.limits.idle_timeout);
+        let mut conn = Conn::new(stream, self.limits.idle_timeout, None);
         if self.shutdown.is_triggered() {
             conn.push(&reply::shutting_down());
             conn.close().await;
@@ -133,28 +135,8 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let Some(acceptor) = &self.tls else {
-            tracing::warn!("TLS requested but no certificate is configured");
-            return None;
-        };
         let until = Instant::now() + self.limits.idle_timeout;
-        let tls = match tokio::time::timeout_at(until, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(error)) => {
-                tracing::info!(%error, "TLS handshake failed");
-                return None;
-            }
-            Err(_) => {
-                tracing::info!("TLS handshake timed out");
-                return None;
-            }
-        };
-        let (_, connection) = tls.get_ref();
-        let version = connection
-            .protocol_version()
-            .map(|v| format!("{v:?}"))
-            .unwrap_or_default();
-        tracing::Span::current().record("tls", version.as_str());
+        let (tls, _) = accept_tls(self.tls.as_ref(), stream, until).await?;
         Some(tls)
     }
 }

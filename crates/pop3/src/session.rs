@@ -19,13 +19,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use postwerk_core::Login;
 use postwerk_model::FolderId;
-use postwerk_net::Shutdown;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::command::{Command, ParseError};
 use crate::framing::{Line, LineReader};
@@ -35,124 +32,10 @@ use crate::ops;
 use crate::reply::{self, Reply};
 use crate::server::Server;
 
-/// Read buffer growth step.
-const READ_CHUNK: usize = 16 * 1024;
-
 /// Output held before it is written without waiting for the next read (large RETR).
 const FLUSH_AT: usize = 256 * 1024;
 
-/// Why the session stopped reading.
-#[derive(Debug)]
-pub(crate) enum Stop {
-    /// The client closed the connection.
-    Eof,
-    /// Nothing arrived for `idle_timeout` (RFC 1939 §3 autologout).
-    Timeout,
-    /// The server is shutting down (only between commands).
-    Shutdown,
-    /// The connection failed.
-    Io(std::io::Error),
-}
-
-/// The byte stream with its input and output buffers.
-pub(crate) struct Conn<S> {
-    io: S,
-    input: Vec<u8>,
-    start: usize,
-    output: Vec<u8>,
-    idle: Duration,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    pub(crate) fn new(io: S, idle: Duration) -> Conn<S> {
-        Conn {
-            io,
-            input: Vec::new(),
-            start: 0,
-            output: Vec::new(),
-            idle,
-        }
-    }
-
-    fn buffered(&self) -> &[u8] {
-        &self.input[self.start..]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.input.len());
-        if self.start == self.input.len() {
-            self.input.clear();
-            self.start = 0;
-        }
-    }
-
-    /// Queues a response (sent at the next flush).
-    pub(crate) fn push(&mut self, reply: &Reply) {
-        reply.write_to(&mut self.output);
-    }
-
-    /// Sends the queued responses. A client that stops reading gets `idle` to take them
-    /// (a large RETR included) before the connection is given up.
-    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        let write = async {
-            if !self.output.is_empty() {
-                self.io.write_all(&self.output).await?;
-                self.output.clear();
-            }
-            self.io.flush().await
-        };
-        match tokio::time::timeout(self.idle, write).await {
-            Ok(result) => result,
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-        }
-    }
-
-    /// Flushes, then waits for more input, at most `idle`; a server shutdown interrupts the
-    /// wait when `shutdown` is given.
-    async fn fill(&mut self, shutdown: Option<&Shutdown>) -> Result<(), Stop> {
-        self.flush().await.map_err(Stop::Io)?;
-        if self.start > 0 {
-            self.input.drain(..self.start);
-            self.start = 0;
-        }
-        let len = self.input.len();
-        self.input.resize(len + READ_CHUNK, 0);
-        let until = Instant::now() + self.idle;
-        let read = self.io.read(&mut self.input[len..]);
-        let outcome = match shutdown {
-            Some(shutdown) => tokio::select! {
-                _ = shutdown.triggered() => None,
-                read = tokio::time::timeout_at(until, read) => Some(read),
-            },
-            None => Some(tokio::time::timeout_at(until, read).await),
-        };
-        let result = match outcome {
-            None => Err(Stop::Shutdown),
-            Some(Err(_)) => Err(Stop::Timeout),
-            Some(Ok(Err(error))) => Err(Stop::Io(error)),
-            Some(Ok(Ok(0))) => Err(Stop::Eof),
-            Some(Ok(Ok(n))) => {
-                self.input.truncate(len + n);
-                return Ok(());
-            }
-        };
-        self.input.truncate(len);
-        result
-    }
-
-    /// Gives the stream back for the STLS handshake, dropping buffered input: commands a
-    /// client pipelined after STLS in clear text must not run inside TLS (the POP3 form of
-    /// CVE-2011-0411; RFC 2595 §4 makes TLS start right after the `+OK`).
-    pub(crate) fn into_inner(self) -> S {
-        self.io
-    }
-
-    /// Closes the write side after flushing.
-    pub(crate) async fn close(mut self) {
-        let _ = self.flush().await;
-        let _ = self.io.shutdown().await;
-    }
-}
+pub(crate) use postwerk_net::{Conn, Stop};
 
 /// What the TRANSACTION state holds: the login, the INBOX snapshot and its lock.
 #[derive(Debug)]
@@ -303,7 +186,7 @@ impl Session {
             };
             match flow {
                 Flow::Continue => {
-                    if conn.output.len() >= FLUSH_AT
+                    if conn.pending_output() >= FLUSH_AT
                         && let Err(error) = conn.flush().await
                     {
                         tracing::debug!(%error, "connection failed");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use postwerk_core::{Delivery, MailboxAuth};
-use postwerk_net::{Shutdown, TlsAcceptor};
+use postwerk_net::{Shutdown, TlsAcceptor, accept_tls};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -105,7 +105,7 @@ impl Server {
             return;
         };
         session.reset_after_tls(info);
-        let conn = Conn::new(tls, self.limits.idle_timeout, deadline);
+        let conn = Conn::new(tls, self.limits.idle_timeout, Some(deadline));
         // RFC 3207 §4.2: no new greeting; the client sends EHLO again. STARTTLS inside TLS is
         // refused by its op, so the loop can only end here.
         let _ = session.run(conn).await;
@@ -121,7 +121,7 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        let mut conn = Conn::new(stream, self.limits.idle_timeout, deadline);
+        let mut conn = Conn::new(stream, self.limits.idle_timeout, Some(deadline));
         if self.shutdown.is_triggered() {
             conn.push(&reply::shutting_down(&self.hostname));
             conn.close().await;
@@ -142,35 +142,7 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let Some(acceptor) = &self.tls else {
-            tracing::warn!("TLS requested but no certificate is configured");
-            return None;
-        };
         let until = (Instant::now() + self.limits.idle_timeout).min(deadline);
-        let tls = match tokio::time::timeout_at(until, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(error)) => {
-                tracing::info!(%error, "TLS handshake failed");
-                return None;
-            }
-            Err(_) => {
-                tracing::info!("TLS handshake timed out");
-                return None;
-            }
-        };
-        let (_, connection) = tls.get_ref();
-        let info = TlsInfo {
-            version: connection
-                .protocol_version()
-                .map(|v| format!("{v:?}"))
-                .unwrap_or_default(),
-            cipher: connection
-                .negotiated_cipher_suite()
-                .map(|c| format!("{:?}", c.suite()))
-                .unwrap_or_default(),
-        };
-        tracing::Span::current().record("tls", info.version.as_str());
-        tracing::debug!(cipher = %info.cipher, "TLS established");
-        Some((tls, info))
+        accept_tls(self.tls.as_ref(), stream, until).await
     }
 }

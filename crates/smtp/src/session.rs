@@ -14,158 +14,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use postwerk_core::{DsnRet, EnvelopeRecipient, Login};
 use smtp_proto::Request;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::framing::{Chunks, Line, LineReader};
 use crate::ops;
 use crate::reply::{self, Reply};
 use crate::server::Server;
 
-/// Read buffer growth step.
-const READ_CHUNK: usize = 16 * 1024;
-
-/// Why the session stopped reading.
-#[derive(Debug)]
-pub(crate) enum Stop {
-    /// The client closed the connection.
-    Eof,
-    /// Nothing arrived for `idle_timeout`, or the session ran out of time.
-    Timeout,
-    /// The server is shutting down (only between commands).
-    Shutdown,
-    /// The connection failed.
-    Io(std::io::Error),
-}
-
-/// The byte stream with its input and output buffers and deadlines.
-pub(crate) struct Conn<S> {
-    io: S,
-    input: Vec<u8>,
-    start: usize,
-    output: Vec<u8>,
-    idle: Duration,
-    deadline: Instant,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    pub(crate) fn new(io: S, idle: Duration, deadline: Instant) -> Conn<S> {
-        Conn {
-            io,
-            input: Vec::new(),
-            start: 0,
-            output: Vec::new(),
-            idle,
-            deadline,
-        }
-    }
-
-    /// The input received and not consumed yet.
-    pub(crate) fn buffered(&self) -> &[u8] {
-        &self.input[self.start..]
-    }
-
-    /// Marks `n` buffered bytes as consumed.
-    pub(crate) fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.input.len());
-        if self.start == self.input.len() {
-            self.input.clear();
-            self.start = 0;
-        }
-    }
-
-    /// Queues a reply (sent at the next flush).
-    pub(crate) fn push(&mut self, reply: &Reply) {
-        reply.write_to(&mut self.output);
-    }
-
-    /// Sends the queued replies. A client that stops reading gets the idle time to drain them
-    /// and then loses the session, so it cannot pin a task and its buffers forever.
-    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        let write = async {
-            if !self.output.is_empty() {
-                self.io.write_all(&self.output).await?;
-                self.output.clear();
-            }
-            self.io.flush().await
-        };
-        let until = (Instant::now() + self.idle).min(self.deadline);
-        match tokio::time::timeout_at(until, write).await {
-            Ok(result) => result,
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-        }
-    }
-
-    /// Flushes the replies, then waits for more input (RFC 2920: replies go out before the
-    /// server blocks). With `shutdown`, a server shutdown interrupts the wait.
-    pub(crate) async fn fill(
-        &mut self,
-        shutdown: Option<&postwerk_net::Shutdown>,
-    ) -> Result<(), Stop> {
-        self.flush().await.map_err(Stop::Io)?;
-        if self.start > 0 {
-            self.input.drain(..self.start);
-            self.start = 0;
-        }
-        let len = self.input.len();
-        self.input.resize(len + READ_CHUNK, 0);
-        let until = (Instant::now() + self.idle).min(self.deadline);
-        let read = self.io.read(&mut self.input[len..]);
-        let outcome = match shutdown {
-            Some(shutdown) => tokio::select! {
-                _ = shutdown.triggered() => None,
-                read = tokio::time::timeout_at(until, read) => Some(read),
-            },
-            None => Some(tokio::time::timeout_at(until, read).await),
-        };
-        let result = match outcome {
-            None => Err(Stop::Shutdown),
-            Some(Err(_)) => Err(Stop::Timeout),
-            Some(Ok(Err(error))) => Err(Stop::Io(error)),
-            Some(Ok(Ok(0))) => Err(Stop::Eof),
-            Some(Ok(Ok(n))) => {
-                self.input.truncate(len + n);
-                return Ok(());
-            }
-        };
-        self.input.truncate(len);
-        result
-    }
-
-    /// Reads exactly `n` bytes (a BDAT chunk), handing them to `sink` as they come.
-    pub(crate) async fn read_exact_into(
-        &mut self,
-        mut n: usize,
-        mut sink: impl FnMut(&[u8]),
-    ) -> Result<(), Stop> {
-        loop {
-            let take = n.min(self.buffered().len());
-            sink(&self.buffered()[..take]);
-            self.consume(take);
-            n -= take;
-            if n == 0 {
-                return Ok(());
-            }
-            self.fill(None).await?;
-        }
-    }
-
-    /// Gives the stream back (STARTTLS), dropping whatever input was buffered: RFC 3207 §4.2
-    /// says nothing received before the handshake may be acted upon after it.
-    pub(crate) fn into_inner(self) -> S {
-        self.io
-    }
-
-    /// Closes the write side after flushing.
-    pub(crate) async fn close(mut self) {
-        let _ = self.flush().await;
-        let _ = self.io.shutdown().await;
-    }
-}
+pub(crate) use postwerk_net::{Conn, Stop, TlsInfo};
 
 /// The client's EHLO or HELO.
 #[derive(Debug, Clone)]
@@ -213,13 +72,6 @@ pub(crate) enum Flow {
     Continue,
     Close,
     StartTls,
-}
-
-/// TLS facts for logs and `Received:`.
-#[derive(Debug, Clone)]
-pub(crate) struct TlsInfo {
-    pub version: String,
-    pub cipher: String,
 }
 
 /// The state of one connection, independent of the stream (it survives STARTTLS).
@@ -420,28 +272,5 @@ impl Session {
             | Request::Atrn { .. }
             | Request::Burl { .. } => self.answer(conn, reply::not_implemented()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A client that never reads must not hold the session: the flush gives up after the
-    /// idle time (paused clock, so the test neither sleeps nor measures time).
-    #[tokio::test(start_paused = true)]
-    async fn a_client_that_stops_reading_loses_the_session() {
-        let (server_side, _client_side_never_read) = tokio::io::duplex(64);
-        let idle = Duration::from_secs(300);
-        let mut conn = Conn::new(
-            server_side,
-            idle,
-            Instant::now() + Duration::from_secs(3600),
-        );
-        for _ in 0..100 {
-            conn.push(&reply::timeout("mail.example.test"));
-        }
-        let error = conn.flush().await.unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
     }
 }
