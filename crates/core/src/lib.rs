@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod error;
 pub mod password;
 pub mod records;
+pub mod sasl;
 pub mod submission;
 
 pub use admin::{Actor, Admin, CreateAddress, CreateUser, Created, Deleted};

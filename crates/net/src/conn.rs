@@ -215,6 +215,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.io
     }
 
+    /// Gives the stream back with the input received and not consumed yet, for a layer that
+    /// starts right after the last command and must see those octets first (IMAP COMPRESS,
+    /// RFC 4978 §3).
+    pub fn into_parts(mut self) -> (S, Vec<u8>) {
+        let pending = self.input.split_off(self.start);
+        (self.io, pending)
+    }
+
     /// Closes the write side after flushing.
     pub async fn close(mut self) {
         let _ = self.flush().await;

@@ -8,7 +8,6 @@
 //! STLS); `END` expects the server to close the connection. A test may hold several clients
 //! and act on the store between their lines.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +15,10 @@ use base64::Engine;
 use postwerk_core::{Actor, Admin, CreateAddress, FailureLimiter, FailurePolicy, MailboxAuth};
 use postwerk_message::MessageIndex;
 use postwerk_model::{AddressId, AddressKind, FolderId};
-use postwerk_net::{Shutdown, TlsAcceptor, TlsSource};
+use postwerk_net::Shutdown;
 use postwerk_pop3::{Limits, ListenerKind, MaildropLocks, Server};
 use postwerk_store::{DeliveryTarget, FlagOp, Flags, Stores, SystemFlags, UidSet};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use postwerk_testkit::transcript::{Client, TlsPair};
 
 const TOTO: &str = "toto@example.test";
 const PASSWORD: &str = "mailbox-secret-1";
@@ -34,14 +31,10 @@ const MESSAGES: [&str; 3] = [
     "From: c@remote.example\r\nSubject: three\r\n\r\nline 1\r\nline 2\r\nline 3\r\n",
 ];
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
 struct Fixture {
     _dir: tempfile::TempDir,
     stores: Stores,
-    tls: TlsAcceptor,
-    connector: tokio_rustls::TlsConnector,
+    tls: TlsPair,
     toto: AddressId,
     inbox: FolderId,
     locks: Arc<MaildropLocks>,
@@ -104,25 +97,11 @@ async fn fixture() -> Fixture {
         .unwrap()
         .unwrap()
         .id;
-    let tls_dir = dir.path().join("tls");
-    let tls = postwerk_net::load_tls(&TlsSource::SelfSigned {
-        hostname: "mail.example.test".into(),
-        dir: tls_dir.clone(),
-    })
-    .unwrap();
-    let pem = std::fs::read(tls_dir.join("self-signed.crt")).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = TlsPair::self_signed(&dir.path().join("tls"));
     Fixture {
         _dir: dir,
         stores,
         tls,
-        connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
         toto,
         inbox,
         locks: MaildropLocks::new(),
@@ -146,7 +125,7 @@ fn server_with(
         )),
         mail: stores.mail.clone(),
         locks: f.locks.clone(),
-        tls: Some(f.tls.clone()),
+        tls: Some(f.tls.acceptor.clone()),
         shutdown: Shutdown::new(),
     })
 }
@@ -155,124 +134,21 @@ fn server(f: &Fixture, kind: ListenerKind) -> Arc<Server> {
     server_with(f, kind, Limits::default(), FailurePolicy::default())
 }
 
-/// One client connection to a fresh session.
-struct Client {
-    io: Box<dyn Io>,
-    pending: Vec<u8>,
-    session: tokio::task::JoinHandle<()>,
-    connector: tokio_rustls::TlsConnector,
-}
-
-impl Client {
-    async fn connect(f: &Fixture, server: &Arc<Server>) -> Client {
-        let (client, server_side) = tokio::io::duplex(1 << 20);
-        let peer: SocketAddr = "192.0.2.1:4000".parse().unwrap();
-        let session = tokio::spawn(server.clone().handle(server_side, peer));
-        let mut client = Client {
-            io: Box::new(client),
-            pending: Vec::new(),
-            session,
-            connector: f.connector.clone(),
-        };
-        if server.kind == ListenerKind::Pop3s {
-            client.tls().await;
-        }
-        client
+/// A client connected to a fresh session of `server` (TLS first on pop3s).
+async fn connect(f: &Fixture, server: &Arc<Server>) -> Client {
+    let session = server.clone();
+    let mut client = Client::connect(&f.tls.connector, move |io, peer| session.handle(io, peer));
+    if server.kind == ListenerKind::Pop3s {
+        client.tls().await;
     }
-
-    async fn tls(&mut self) {
-        let name = ServerName::try_from("mail.example.test").unwrap();
-        let io = std::mem::replace(&mut self.io, Box::new(empty_duplex()));
-        self.io = Box::new(self.connector.connect(name, io).await.unwrap());
-    }
-
-    async fn script(&mut self, script: &str) {
-        for (number, line) in script.lines().map(str::trim).enumerate() {
-            let at = || format!("script line {}: {line}", number + 1);
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if line == "C:" {
-                self.io.write_all(b"\r\n").await.unwrap();
-            } else if let Some(text) = line.strip_prefix("C: ") {
-                self.io
-                    .write_all(format!("{text}\r\n").as_bytes())
-                    .await
-                    .unwrap();
-            } else if let Some(text) = line.strip_prefix("C~ ") {
-                let bytes = text.replace("\\r", "\r").replace("\\n", "\n");
-                self.io.write_all(bytes.as_bytes()).await.unwrap();
-            } else if let Some(pattern) = line.strip_prefix("S: ") {
-                let got = self.read_line().await;
-                let got = got.unwrap_or_else(|| panic!("{}: connection closed", at()));
-                assert!(glob(pattern, &got), "{}: got {got:?}", at());
-            } else if line == "S:" {
-                let got = self.read_line().await;
-                assert_eq!(got.as_deref(), Some(""), "{}", at());
-            } else if line == "TLS" {
-                self.tls().await;
-            } else if line == "END" {
-                let got = self.read_line().await;
-                assert_eq!(got, None, "{}: expected the end", at());
-            } else {
-                panic!("bad script line {line:?}");
-            }
-        }
-    }
-
-    async fn read_line(&mut self) -> Option<String> {
-        loop {
-            if let Some(end) = self.pending.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.pending[..end]).into_owned();
-                self.pending.drain(..end + 2);
-                return Some(line);
-            }
-            let mut buf = [0u8; 4096];
-            match self.io.read(&mut buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
-            }
-        }
-    }
-
-    /// Hangs up and waits for the session task to end.
-    async fn finish(self) {
-        drop(self.io);
-        self.session.await.unwrap();
-    }
-}
-
-/// A placeholder stream while the real one is moved into the TLS connector.
-fn empty_duplex() -> tokio::io::DuplexStream {
-    tokio::io::duplex(1).0
+    client
 }
 
 /// Runs `script` against a fresh session of `server` and waits for its end.
 async fn run(f: &Fixture, server: Arc<Server>, script: &str) {
-    let mut client = Client::connect(f, &server).await;
+    let mut client = connect(f, &server).await;
     client.script(script).await;
     client.finish().await;
-}
-
-/// `*` matches any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let Some((first, rest)) = parts.split_first() else {
-        return text.is_empty();
-    };
-    let Some(mut text) = text.strip_prefix(first) else {
-        return false;
-    };
-    for (i, part) in rest.iter().enumerate() {
-        if i + 1 == rest.len() {
-            return text.ends_with(part);
-        }
-        match text.find(part) {
-            Some(at) => text = &text[at + part.len()..],
-            None => return false,
-        }
-    }
-    text.is_empty()
 }
 
 async fn inbox_uids(f: &Fixture) -> Vec<u32> {
@@ -570,7 +446,7 @@ async fn rfc_1939_dele_marks_rset_unmarks_and_only_quit_deletes() {
         S: +OK *",
         MESSAGES[1].len() + MESSAGES[2].len()
     );
-    let mut client = Client::connect(&f, &server(&f, ListenerKind::Pop3s)).await;
+    let mut client = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     client.script(&script).await;
     assert_eq!(inbox_uids(&f).await, before, "nothing deleted before QUIT");
     client
@@ -781,9 +657,9 @@ async fn a_disabled_mailbox_is_refused_with_sys_perm() {
 async fn rfc_2449_a_second_pop3_session_on_the_maildrop_is_refused_in_use() {
     let f = fixture().await;
     // The two listeners share the lock table.
-    let mut first = Client::connect(&f, &server(&f, ListenerKind::Pop3s)).await;
+    let mut first = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     first.script(LOGIN_POP3S).await;
-    let mut second = Client::connect(&f, &server(&f, ListenerKind::Pop3)).await;
+    let mut second = connect(&f, &server(&f, ListenerKind::Pop3)).await;
     second
         .script(
             "
@@ -818,7 +694,7 @@ async fn rfc_2449_a_second_pop3_session_on_the_maildrop_is_refused_in_use() {
 #[tokio::test]
 async fn uidl_is_stable_across_sessions_and_never_reused() {
     let f = fixture().await;
-    let mut first = Client::connect(&f, &server(&f, ListenerKind::Pop3s)).await;
+    let mut first = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     first.script(LOGIN_POP3S).await;
     first.script("C: UIDL 2").await;
     let second_id = first.read_line().await.unwrap();
@@ -843,7 +719,7 @@ async fn uidl_is_stable_across_sessions_and_never_reused() {
         .unwrap();
     let id = |line: &str| line.split(' ').nth(2).unwrap_or_default().to_owned();
     let (second_id, third_id) = (id(&second_id), id(&third_id));
-    let mut again = Client::connect(&f, &server(&f, ListenerKind::Pop3s)).await;
+    let mut again = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     again
         .script(&format!(
             "
@@ -873,7 +749,7 @@ async fn uidl_is_stable_across_sessions_and_never_reused() {
 async fn messages_expunged_by_another_client_are_handled_without_error() {
     let f = fixture().await;
     let uids = inbox_uids(&f).await;
-    let mut client = Client::connect(&f, &server(&f, ListenerKind::Pop3s)).await;
+    let mut client = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     client.script(LOGIN_POP3S).await;
     // An IMAP client deletes message 2 while the POP3 session holds its snapshot.
     let mail = &f.stores.mail;
@@ -945,7 +821,7 @@ async fn quit_leaves_messages_flagged_deleted_by_imap_but_not_marked_here() {
 async fn id_6_a_password_change_ends_the_session_without_update() {
     let f = fixture().await;
     let before = inbox_uids(&f).await;
-    let mut client = Client::connect(&f, &server(&f, ListenerKind::Pop3s)).await;
+    let mut client = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     client.script(LOGIN_POP3S).await;
     client.script("C: DELE 1\nS: +OK *").await;
     Admin::new(f.stores.directory.clone())
@@ -1086,7 +962,7 @@ async fn shutdown_ends_sessions_between_commands_without_update() {
     let f = fixture().await;
     let before = inbox_uids(&f).await;
     let server = server(&f, ListenerKind::Pop3s);
-    let mut client = Client::connect(&f, &server).await;
+    let mut client = connect(&f, &server).await;
     client.script(LOGIN_POP3S).await;
     client.script("C: DELE 1\nS: +OK *").await;
     server.shutdown.trigger();

@@ -56,6 +56,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// POP3 session limits (`[pop3]`).
     pub pop3: Pop3Config,
+    /// IMAP session limits (`[imap]`).
+    pub imap: ImapConfig,
     /// Login failure limits shared by SMTP, IMAP and POP3 (`[auth]`).
     pub auth: AuthConfig,
 }
@@ -117,6 +119,36 @@ impl Default for Pop3Config {
             max_errors: 20,
             idle_timeout: 600,
             max_connections: 1000,
+        }
+    }
+}
+
+/// The `[imap]` table: limits of every IMAP session, both listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    /// Longest command line in octets, literals not included.
+    pub max_line_length: u64,
+    /// Largest literal in octets, hence largest APPEND (advertised as APPENDLIMIT, RFC 7889).
+    pub max_literal: u64,
+    /// Bad commands before the session is closed with BYE.
+    pub max_errors: u64,
+    /// Seconds without a command before login.
+    pub login_timeout: u64,
+    /// Seconds without a command once logged in (RFC 9051 §5.4: at least 30 minutes).
+    pub idle_timeout: u64,
+    /// Connections served at once per IMAP listener.
+    pub max_connections: u64,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            max_line_length: 64 * 1024,
+            max_literal: 64 * 1024 * 1024,
+            max_errors: 50,
+            login_timeout: 60,
+            idle_timeout: 30 * 60,
+            max_connections: 10_000,
         }
     }
 }
@@ -206,6 +238,7 @@ impl Default for Config {
             },
             smtp: SmtpConfig::default(),
             pop3: Pop3Config::default(),
+            imap: ImapConfig::default(),
             auth: AuthConfig::default(),
         }
     }
@@ -243,7 +276,7 @@ impl Config {
             &table,
             "",
             &[
-                "hostname", "data_dir", "listen", "tls", "log", "smtp", "pop3", "auth",
+                "hostname", "data_dir", "listen", "tls", "log", "smtp", "pop3", "imap", "auth",
             ],
         );
         if let Some(hostname) = reader.string(&table, "", "hostname") {
@@ -327,6 +360,20 @@ impl Config {
                 ("max_connections", &mut c.max_connections, 1),
             ];
             reader.numbers(pop3, "pop3", keys);
+        }
+        if let Some(imap) = reader.table(&table, "", "imap") {
+            let c = &mut config.imap;
+            let keys: [(&str, &mut u64, u64); 6] = [
+                // RFC 7162 §4: lines of at least 8192 octets.
+                ("max_line_length", &mut c.max_line_length, 8192),
+                ("max_literal", &mut c.max_literal, 1024),
+                ("max_errors", &mut c.max_errors, 1),
+                ("login_timeout", &mut c.login_timeout, 1),
+                // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+                ("idle_timeout", &mut c.idle_timeout, 1800),
+                ("max_connections", &mut c.max_connections, 1),
+            ];
+            reader.numbers(imap, "imap", keys);
         }
         if let Some(auth) = reader.table(&table, "", "auth") {
             let c = &mut config.auth;
@@ -566,6 +613,18 @@ mod tests {
         for path in ["smtp.max_line_length:", "smtp.max_errors:", "smtp.size:"] {
             assert!(errors.contains(path), "missing {path} in:\n{errors}");
         }
+    }
+
+    #[test]
+    fn imap_limits_parse_and_are_checked() {
+        let config = Config::parse("[imap]\nmax_literal = 2048\nidle_timeout = 3600\n").unwrap();
+        assert_eq!(config.imap.max_literal, 2048);
+        assert_eq!(config.imap.idle_timeout, 3600);
+        assert_eq!(Config::default().imap.idle_timeout, 1800, "RFC 9051 §5.4");
+        let error = Config::parse("[imap]\nidle_timeout = 60\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("imap.idle_timeout:"), "{error}");
     }
 
     #[test]

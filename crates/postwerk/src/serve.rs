@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use postwerk_core::{Delivery, FailureLimiter, FailurePolicy, MailboxAuth};
+use postwerk_imap::{Limits as ImapLimits, ListenerKind as ImapKind, Server as ImapServer};
 use postwerk_net::{ServeOptions, Shutdown, TlsSource};
 use postwerk_pop3::{
     Limits as Pop3Limits, ListenerKind as Pop3Kind, MaildropLocks, Server as Pop3Server,
@@ -24,7 +25,16 @@ use crate::http;
 
 /// Protocols whose servers exist in this build; the other configured listeners are reported
 /// and left unbound rather than accepting connections nobody answers.
-const SERVED: &[&str] = &["http", "smtp", "submission", "submissions", "pop3", "pop3s"];
+const SERVED: &[&str] = &[
+    "http",
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+];
 
 /// Loads the configuration a command was pointed at: `--config FILE`, else defaults, with
 /// `--data-dir` overriding either.
@@ -139,6 +149,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     move |stream, peer| server.clone().handle(stream, peer),
                 ));
             }
+            "imap" | "imaps" => {
+                let kind = if key == "imap" {
+                    ImapKind::Imap
+                } else {
+                    ImapKind::Imaps
+                };
+                let server = Arc::new(ImapServer {
+                    hostname: config.hostname.clone(),
+                    kind,
+                    limits: imap_limits(&config),
+                    auth: auth.clone(),
+                    mail: stores.mail.clone(),
+                    tls: Some(tls.clone()),
+                    shutdown: shutdown.clone(),
+                });
+                let options = ServeOptions {
+                    protocol: kind.key(),
+                    max_connections: usize::try_from(config.imap.max_connections)
+                        .unwrap_or(usize::MAX),
+                };
+                shutdown.tracker().spawn(postwerk_net::serve(
+                    listener,
+                    options,
+                    shutdown.clone(),
+                    move |stream, peer| server.clone().handle(stream, peer),
+                ));
+            }
             "pop3" | "pop3s" => {
                 let kind = if key == "pop3" {
                     Pop3Kind::Pop3
@@ -194,6 +231,18 @@ fn smtp_limits(config: &Config) -> Limits {
         max_commands: u32::try_from(c.max_commands).unwrap_or(u32::MAX),
         idle_timeout: Duration::from_secs(c.idle_timeout),
         session_timeout: Duration::from_secs(c.session_timeout),
+    }
+}
+
+/// The `[imap]` table as the IMAP server's limits.
+fn imap_limits(config: &Config) -> ImapLimits {
+    let c = &config.imap;
+    ImapLimits {
+        max_line_length: usize::try_from(c.max_line_length).unwrap_or(usize::MAX),
+        max_literal: c.max_literal,
+        max_errors: u32::try_from(c.max_errors).unwrap_or(u32::MAX),
+        login_timeout: Duration::from_secs(c.login_timeout),
+        idle_timeout: Duration::from_secs(c.idle_timeout),
     }
 }
 

@@ -1,36 +1,25 @@
 //! Conversation scripts run against the real session over an in-memory stream, with the real
 //! `core` services over a real embedded store in a temporary folder.
 //!
-//! Script lines: `C: text` is sent with CRLF; `C~ text` is sent as is, after turning `\r`
-//! and `\n` into CR and LF (for bytes a well-behaved client never sends); `S: pattern` must
-//! match the next line the server sends, where `*` matches any run of characters; `TLS` runs
-//! a TLS handshake as a client (after the server's `220` to STARTTLS); `END` expects the
-//! server to close the connection.
+//! Script syntax: `postwerk_testkit::transcript`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use postwerk_core::{
     Actor, Admin, CreateAddress, Delivery, FailureLimiter, FailurePolicy, MailboxAuth,
 };
 use postwerk_model::AddressKind;
-use postwerk_net::{Shutdown, TlsAcceptor, TlsSource};
+use postwerk_net::Shutdown;
 use postwerk_smtp::{Limits, ListenerKind, Server};
 use postwerk_store::Stores;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use postwerk_testkit::transcript::{Client, TlsPair};
 
 const PASSWORD: &str = "mailbox-secret-1";
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 struct Fixture {
     _dir: tempfile::TempDir,
     stores: Stores,
-    tls: TlsAcceptor,
-    connector: tokio_rustls::TlsConnector,
+    tls: TlsPair,
 }
 
 /// example.test with toto (alias tata), a no-reply address and a redirection outside.
@@ -81,25 +70,11 @@ async fn fixture() -> Fixture {
         .add_alias(op, "toto@example.test", "tata@example.test")
         .await
         .unwrap();
-    let tls_dir = dir.path().join("tls");
-    let tls = postwerk_net::load_tls(&TlsSource::SelfSigned {
-        hostname: "mx.example.test".into(),
-        dir: tls_dir.clone(),
-    })
-    .unwrap();
-    let pem = std::fs::read(tls_dir.join("self-signed.crt")).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = TlsPair::self_signed(&dir.path().join("tls"));
     Fixture {
         _dir: dir,
         stores,
         tls,
-        connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
     }
 }
 
@@ -118,92 +93,28 @@ fn server(fixture: &Fixture, kind: ListenerKind, limits: Limits) -> Arc<Server> 
             stores.directory.clone(),
             Arc::new(FailureLimiter::new(FailurePolicy::default())),
         )),
-        tls: Some(fixture.tls.clone()),
+        tls: Some(fixture.tls.acceptor.clone()),
         shutdown: Shutdown::new(),
     })
 }
 
+/// A client connected to a fresh session of `server` (TLS first on submissions).
+async fn connect(fixture: &Fixture, server: &Arc<Server>) -> Client {
+    let session = server.clone();
+    let mut client = Client::connect(&fixture.tls.connector, move |io, peer| {
+        session.handle(io, peer)
+    });
+    if server.kind == ListenerKind::Submissions {
+        client.tls().await;
+    }
+    client
+}
+
 /// Runs `script` against a fresh session of `server`.
 async fn run(fixture: &Fixture, server: Arc<Server>, script: &str) {
-    let (client, server_side) = tokio::io::duplex(1 << 20);
-    let peer: SocketAddr = "192.0.2.1:4000".parse().unwrap();
-    let session = tokio::spawn(server.clone().handle(server_side, peer));
-    let mut io: Box<dyn Io> = Box::new(client);
-    if server.kind == ListenerKind::Submissions {
-        io = tls(fixture, io).await;
-    }
-    let mut pending = Vec::new();
-    for (number, line) in script.lines().map(str::trim).enumerate() {
-        let at = || format!("script line {}: {line}", number + 1);
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if line == "C:" {
-            io.write_all(b"\r\n").await.unwrap();
-        } else if let Some(text) = line.strip_prefix("C: ") {
-            io.write_all(format!("{text}\r\n").as_bytes())
-                .await
-                .unwrap();
-        } else if let Some(text) = line.strip_prefix("C~ ") {
-            let bytes = text.replace("\\r", "\r").replace("\\n", "\n");
-            io.write_all(bytes.as_bytes()).await.unwrap();
-        } else if let Some(pattern) = line.strip_prefix("S: ") {
-            let got = read_line(&mut io, &mut pending).await;
-            let got = got.unwrap_or_else(|| panic!("{}: connection closed", at()));
-            assert!(glob(pattern, &got), "{}: got {got:?}", at());
-        } else if line == "TLS" {
-            io = tls(fixture, io).await;
-        } else if line == "END" {
-            let got = read_line(&mut io, &mut pending).await;
-            assert_eq!(got, None, "{}: expected the end", at());
-        } else {
-            panic!("bad script line {line:?}");
-        }
-    }
-    drop(io);
-    session.await.unwrap();
-}
-
-async fn tls(fixture: &Fixture, io: Box<dyn Io>) -> Box<dyn Io> {
-    let name = ServerName::try_from("localhost").unwrap();
-    Box::new(fixture.connector.connect(name, io).await.unwrap())
-}
-
-async fn read_line(io: &mut Box<dyn Io>, pending: &mut Vec<u8>) -> Option<String> {
-    loop {
-        if let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
-            let line = String::from_utf8_lossy(&pending[..end]).into_owned();
-            pending.drain(..end + 2);
-            return Some(line);
-        }
-        let mut buf = [0u8; 4096];
-        match io.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// `*` matches any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let Some((first, rest)) = parts.split_first() else {
-        return text.is_empty();
-    };
-    let Some(mut text) = text.strip_prefix(first) else {
-        return false;
-    };
-    for (i, part) in rest.iter().enumerate() {
-        let last = i + 1 == rest.len();
-        if last {
-            return text.ends_with(part);
-        }
-        match text.find(part) {
-            Some(at) => text = &text[at + part.len()..],
-            None => return false,
-        }
-    }
-    text.is_empty()
+    let mut client = connect(fixture, &server).await;
+    client.script(script).await;
+    client.finish().await;
 }
 
 async fn inbox(fixture: &Fixture, address: &str) -> Vec<Vec<u8>> {
@@ -603,20 +514,13 @@ async fn rcv_10_non_ascii_header_needs_smtputf8_and_vrfy_discloses_nothing() {
 async fn id_6_a_password_change_ends_the_session_at_the_next_transaction() {
     let f = fixture().await;
     let server = server(&f, ListenerKind::Submissions, Limits::default());
-    let (client, server_side) = tokio::io::duplex(1 << 16);
-    let session = tokio::spawn(
-        server
-            .clone()
-            .handle(server_side, "192.0.2.9:1".parse().unwrap()),
-    );
-    let mut io = tls(&f, Box::new(client)).await;
-    let mut pending = Vec::new();
-    io.write_all(b"EHLO c\r\nAUTH PLAIN AHRvdG9AZXhhbXBsZS50ZXN0AG1haWxib3gtc2VjcmV0LTE=\r\n")
-        .await
-        .unwrap();
+    let mut client = connect(&f, &server).await;
+    client
+        .send(b"EHLO c\r\nAUTH PLAIN AHRvdG9AZXhhbXBsZS50ZXN0AG1haWxib3gtc2VjcmV0LTE=\r\n")
+        .await;
     let mut last = String::new();
     while !last.starts_with("235") {
-        last = read_line(&mut io, &mut pending).await.unwrap();
+        last = client.read_line().await.unwrap();
     }
     let admin = Admin::new(f.stores.directory.clone());
     admin
@@ -627,13 +531,11 @@ async fn id_6_a_password_change_ends_the_session_at_the_next_transaction() {
         )
         .await
         .unwrap();
-    io.write_all(b"MAIL FROM:<toto@example.test>\r\n")
-        .await
-        .unwrap();
-    let reply = read_line(&mut io, &mut pending).await.unwrap();
+    client.send(b"MAIL FROM:<toto@example.test>\r\n").await;
+    let reply = client.read_line().await.unwrap();
     assert!(reply.starts_with("421 4.7.0"), "{reply}");
-    assert_eq!(read_line(&mut io, &mut pending).await, None);
-    session.await.unwrap();
+    assert_eq!(client.read_line().await, None);
+    client.finish().await;
 }
 
 #[tokio::test]
@@ -664,19 +566,12 @@ async fn rcv_11_an_idle_session_is_closed_with_421() {
 async fn ops_2_shutdown_ends_an_idle_session_with_421() {
     let f = fixture().await;
     let server = server(&f, ListenerKind::Mx, Limits::default());
-    let (client, server_side) = tokio::io::duplex(1 << 16);
-    let session = tokio::spawn(
-        server
-            .clone()
-            .handle(server_side, "192.0.2.9:1".parse().unwrap()),
-    );
-    let mut io: Box<dyn Io> = Box::new(client);
-    let mut pending = Vec::new();
-    let greeting = read_line(&mut io, &mut pending).await.unwrap();
+    let mut client = connect(&f, &server).await;
+    let greeting = client.read_line().await.unwrap();
     assert!(greeting.starts_with("220 "), "{greeting}");
     server.shutdown.trigger();
-    let reply = read_line(&mut io, &mut pending).await.unwrap();
+    let reply = client.read_line().await.unwrap();
     assert!(reply.starts_with("421 4.3.2"), "{reply}");
-    assert_eq!(read_line(&mut io, &mut pending).await, None);
-    session.await.unwrap();
+    assert_eq!(client.read_line().await, None);
+    client.finish().await;
 }

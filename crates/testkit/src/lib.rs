@@ -3,6 +3,8 @@
 //!
 //! Each test starts its own server, so failures stay independent and tests run in parallel.
 
+pub mod transcript;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
