@@ -21,6 +21,7 @@ use std::fmt;
 use std::ops::Range;
 
 use chrono::{DateTime, Datelike, Timelike};
+pub(crate) use postwerk_message::header_end;
 use postwerk_message::{BodyStructure, MessageIndex, write_bodystructure, write_envelope};
 use postwerk_store::{Flags, MessageMeta, SystemFlags};
 
@@ -386,8 +387,7 @@ fn binary_bytes<'a>(
         return Ok(Some(Cow::Borrowed(content)));
     }
     let index = msg.index.ok_or(FetchError::MissingIndex)?;
-    let (Some(ranges), Some(node)) = (index.section(content, part), find_part(&index.body, part))
-    else {
+    let (Some(ranges), Some(node)) = (index.section(content, part), index.body.part(part)) else {
         return Ok(None);
     };
     let body = slice(content, &ranges.body);
@@ -413,40 +413,6 @@ fn decode_transfer_encoding<'a>(
         "quoted-printable" => Ok(Cow::Owned(decode_quoted_printable(body))),
         _ => Err(FetchError::UnknownCte(encoding.to_string())),
     }
-}
-
-/// The node of the part numbered `path`, resolved as [`MessageIndex::section`] does (RFC 9051
-/// §6.4.5: a non-multipart message body is part 1; a message/rfc822 part's numbers continue into
-/// the encapsulated message).
-fn find_part<'a>(root: &'a BodyStructure, path: &[u32]) -> Option<&'a BodyStructure> {
-    let mut container = root;
-    let mut is_message_root = true;
-    for (i, &number) in path.iter().enumerate() {
-        let index = usize::try_from(number.checked_sub(1)?).ok()?;
-        let target = match container {
-            BodyStructure::Multipart { parts, .. } => parts.get(index)?,
-            BodyStructure::Single { .. } if is_message_root && index == 0 => container,
-            BodyStructure::Single { .. } => return None,
-        };
-        if i + 1 == path.len() {
-            return Some(target);
-        }
-        match target {
-            BodyStructure::Multipart { .. } => {
-                container = target;
-                is_message_root = false;
-            }
-            BodyStructure::Single {
-                message: Some(inner),
-                ..
-            } => {
-                container = &inner.1;
-                is_message_root = true;
-            }
-            BodyStructure::Single { .. } => return None,
-        }
-    }
-    None
 }
 
 /// `bytes[range]`, empty when the range does not fit (an index never yields such a range for
@@ -534,23 +500,6 @@ fn line_end(bytes: &[u8], from: usize) -> usize {
         Some(i) => from + i + 1,
         None => bytes.len(),
     }
-}
-
-/// Where the body of `raw` starts: just after the first empty line (CRLF or bare LF line end),
-/// or the end when there is none (RFC 5322 §2.1). The same rule as the message crate's parser
-/// uses for the header of unparsable messages, so `BODY[HEADER]` never depends on whether the
-/// index happened to be loaded.
-pub(crate) fn header_end(raw: &[u8]) -> usize {
-    let mut line_start = 0;
-    while line_start < raw.len() {
-        let end = line_end(raw, line_start);
-        let line = &raw[line_start..end];
-        if line == b"\r\n" || line == b"\n" {
-            return end;
-        }
-        line_start = end;
-    }
-    raw.len()
 }
 
 /// Writes `[1.2.HEADER.FIELDS (FROM SUBJECT)]` for a section.
@@ -1553,16 +1502,6 @@ begin 644 x\r\n\
                 (b"C", b"3\n"),
             ]
         );
-        let cases: &[(&[u8], usize)] = &[
-            (b"A: b\r\n\r\nbody", 8),
-            (b"A: b\n\nbody", 6),
-            (b"\r\nbody", 2),
-            (b"no blank line", 13),
-            (b"", 0),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(header_end(input), *expected, "{input:?}");
-        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use postwerk_core::MailboxAuth;
 use postwerk_net::{Conn, Shutdown, TlsAcceptor, accept_tls};
-use postwerk_store::MailStore;
+use postwerk_store::{Directory, MailStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -41,6 +41,8 @@ pub struct Server {
     pub auth: Arc<MailboxAuth>,
     /// The folders and messages.
     pub mail: Arc<dyn MailStore>,
+    /// The mailboxes' directory entries (the ADDR-10 storage limit for QUOTA).
+    pub directory: Arc<dyn Directory>,
     /// TLS for STARTTLS and implicit TLS; `None` leaves STARTTLS unadvertised (and makes an
     /// imaps listener refuse every connection).
     pub tls: Option<TlsAcceptor>,

@@ -96,6 +96,7 @@ fn server_with(f: &Fixture, kind: ListenerKind, limits: Limits) -> Arc<Server> {
             Arc::new(FailureLimiter::new(FailurePolicy::default())),
         )),
         mail: f.stores.mail.clone(),
+        directory: f.stores.directory.clone(),
         tls: Some(f.tls.acceptor.clone()),
         shutdown: Shutdown::new(),
     })
@@ -225,6 +226,7 @@ async fn rfc_9051_6_3_2_select_reports_the_folder_state() {
         S: * OK [UIDVALIDITY {validity}] UIDs valid
         S: * OK [UIDNEXT {next}] Predicted next UID
         S: * OK [UNSEEN 1] First unseen
+        S: * OK [HIGHESTMODSEQ *] Highest
         S: a1 OK [READ-WRITE] SELECT completed
         C: a2 ENABLE IMAP4rev2 CONDSTORE
         S: * ENABLED IMAP4REV2 CONDSTORE
@@ -263,6 +265,7 @@ async fn rfc_2177_idle_reports_a_delivery_at_once_and_ends_with_done() {
             "{LOGIN_IMAPS}
             C: a1 SELECT INBOX
             S: * 2 EXISTS
+            S: *
             S: *
             S: *
             S: *

@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 pub use body::{BodyStructure, Disposition, MAX_DEPTH};
 pub use envelope::{Envelope, EnvelopeAddr, MISSING_HOST, MISSING_MAILBOX, parse_address_list};
 pub use imap::{write_bodystructure, write_envelope, write_nstring, write_string};
+pub use raw::header_end;
 pub use section::SectionRanges;
 pub use summary::{Addr, HeaderSummary, SEARCH_TEXT_LIMIT};
 

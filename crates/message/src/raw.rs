@@ -90,11 +90,11 @@ pub(crate) fn clamp(len: usize, range: Range<usize>) -> Range<usize> {
     range.start.min(end)..end
 }
 
-/// Offset just after the blank line that ends the header of `raw`, or `raw.len()` without one.
-///
-/// Only used when `mail-parser` finds no header at all (RFC 5322 §2.1: the header is everything up
-/// to the first empty line).
-pub(crate) fn header_end(raw: &[u8]) -> usize {
+/// Offset just after the blank line (CRLF or bare LF) that ends the header of `raw`, or
+/// `raw.len()` without one (RFC 5322 §2.1: the header is everything up to the first empty
+/// line). The parser uses it when `mail-parser` finds no header at all; IMAP `BODY[HEADER]`
+/// and POP3 TOP use it so they never depend on an index.
+pub fn header_end(raw: &[u8]) -> usize {
     let mut line_start = 0;
     for (i, &b) in raw.iter().enumerate() {
         if b == b'\n' {

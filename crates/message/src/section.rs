@@ -51,7 +51,7 @@ impl MessageIndex {
                 text: Some(header_len..len),
             }
         } else {
-            part_ranges(resolve(&self.body, path)?)
+            part_ranges(self.body.part(path)?)
         };
         let within = |r: &Range<u64>| r.start <= r.end && r.end <= len;
         let all_within = within(&ranges.body)
@@ -62,8 +62,17 @@ impl MessageIndex {
     }
 }
 
+impl BodyStructure {
+    /// The part numbered `path` (`[1, 2]` for `1.2`) of this message body, as IMAP numbers
+    /// parts (RFC 9051 §6.4.5); `None` when there is no such part. An empty path names nothing:
+    /// the whole message is not a part.
+    pub fn part(&self, path: &[u32]) -> Option<&BodyStructure> {
+        part_of(self, path)
+    }
+}
+
 /// Finds the part numbered `path` below `root`, the root body of a message.
-fn resolve<'a>(root: &'a BodyStructure, path: &[u32]) -> Option<&'a BodyStructure> {
+fn part_of<'a>(root: &'a BodyStructure, path: &[u32]) -> Option<&'a BodyStructure> {
     // `container` is where the next number is looked up; `is_message_root` tells whether it is
     // the root body of a message (where a non-multipart body is part 1).
     let mut container = root;

@@ -97,7 +97,7 @@ pub fn write_multiline(out: &mut Vec<u8>, content: &[u8]) {
 /// The part of a message TOP returns (RFC 1939 §7): the header, the blank line after it, and
 /// the first `lines` lines of the body. A message without a blank line is all header.
 pub fn top(message: &[u8], lines: u32) -> &[u8] {
-    let body = body_start(message);
+    let body = postwerk_message::header_end(message);
     let mut end = body;
     for _ in 0..lines {
         if end >= message.len() {
@@ -109,24 +109,6 @@ pub fn top(message: &[u8], lines: u32) -> &[u8] {
         };
     }
     &message[..end]
-}
-
-/// Offset just after the blank line that ends the header (RFC 5322 §2.1), or the length of the
-/// message when there is none.
-fn body_start(message: &[u8]) -> usize {
-    let mut at = 0;
-    while at < message.len() {
-        let end = message[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(message.len(), |lf| at + lf + 1);
-        let line = &message[at..end];
-        if line == b"\r\n" || line == b"\n" {
-            return end;
-        }
-        at = end;
-    }
-    message.len()
 }
 
 #[cfg(test)]

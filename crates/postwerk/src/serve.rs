@@ -161,6 +161,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     limits: imap_limits(&config),
                     auth: auth.clone(),
                     mail: stores.mail.clone(),
+                    directory: stores.directory.clone(),
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
                 });

@@ -142,6 +142,12 @@ pub(crate) fn enable_condstore(session: &mut Session, conn: &mut Connection) {
     }
 }
 
+/// The tagged answer when some messages asked for were expunged by another session and the
+/// client has not been told yet (RFC 5530 §3).
+pub(crate) fn expunge_issued(tag: &str) -> Status {
+    Status::no(tag, "Some of the requested messages no longer exist").code("EXPUNGEISSUED")
+}
+
 /// Pairs items listed by UID (ascending, as the store lists them) with the UIDs they belong
 /// to: one slot per UID of `uids` (ascending), `None` where the store had nothing.
 pub(crate) fn align<T>(
@@ -196,15 +202,17 @@ async fn respond(
         .list_messages(folder, &uids)
         .await
         .map_err(Stop::Store)?;
-    // Messages expunged by others but still known to this session are simply not listed:
-    // RFC 9051 §7.5.1 lets the server omit them.
+    // Messages expunged by others but still known to this session are not listed: the others
+    // are answered, then a tagged NO says some are gone (RFC 2180 §4.1.2, RFC 5530
+    // EXPUNGEISSUED), so a client never takes a missing response for an empty message.
     let mut messages = with_sequence_numbers(targets, listed);
+    let mut failure: Option<Status> = (messages.len() < targets.len()).then(|| expunge_issued(tag));
     if let Some(since) = request.changed_since {
         // RFC 7162 §3.1.4.1: only messages whose MODSEQ is bigger than CHANGEDSINCE.
         messages.retain(|(_, meta)| meta.modseq > since);
     }
     if messages.is_empty() {
-        return Ok(done);
+        return Ok(failure.unwrap_or(done));
     }
     // RFC 9051 §6.4.5: a body fetch without .PEEK sets \Seen, except on EXAMINE (§6.3.3).
     let seen_now = if fetch::sets_seen(&request.items) && !read_only {
@@ -226,13 +234,15 @@ async fn respond(
         Vec::new()
     };
     let condstore = session.enabled.condstore;
-    let mut failure: Option<Status> = None;
     for (at, (seq, meta)) in messages.iter().enumerate() {
         let content = if needs.content {
             match mail.read_message(folder, meta.uid).await {
                 Ok(content) => Some(content),
-                // Expunged since it was listed: left out like any message gone meanwhile.
-                Err(StoreError::NotFound(_)) => continue,
+                // Expunged since it was listed: like any message gone meanwhile.
+                Err(StoreError::NotFound(_)) => {
+                    failure.get_or_insert_with(|| expunge_issued(tag));
+                    continue;
+                }
                 Err(error) => return Err(Stop::Store(error)),
             }
         } else {

@@ -6,12 +6,11 @@
 //! rounded down. There is no limit on the number of messages or folders, so MESSAGE (§5.2)
 //! and MAILBOX (§5.3) are never listed (§4.2.1 lists only resources that have a limit).
 //!
-//! ADDR-10 says a mailbox has no storage limit unless one is set, and the limit is on the
-//! mailbox's directory entry, which this listener cannot read yet (its `Server` holds the
-//! mail store and the login service only). Until it can, every mailbox is reported as
-//! unlimited: `* QUOTA "" ()`, an empty resource list, which the grammar of §7 allows
-//! (`quota-list = "(" [quota-resource *(SP quota-resource)] ")"`) and clients read as "no
-//! limit". The root still exists, so GETQUOTA "" and GETQUOTAROOT agree.
+//! ADDR-10: a mailbox has no storage limit unless the administrator set one. A QUOTA response
+//! must give a limit with every resource (§7: `quota-resource = resource-name SP
+//! resource-usage SP resource-limit`, at least one per list), so a mailbox without a limit
+//! has no quota root at all: `* QUOTAROOT INBOX` (§4.2.2 allows zero roots), and GETQUOTA of
+//! `""` is answered `NO [NONEXISTENT]`. Its usage is in STATUS SIZE (RFC 8438).
 
 use std::io::Write as _;
 
@@ -35,7 +34,11 @@ pub(crate) async fn get_quota(
         return session.answer(conn, status);
     }
     let storage = match storage(session, tag).await {
-        Ok(storage) => storage,
+        Ok(Some(storage)) => storage,
+        Ok(None) => {
+            let status = Status::no(tag, "This mailbox has no quota").code("NONEXISTENT");
+            return session.answer(conn, status);
+        }
         Err(status) => return session.answer(conn, status),
     };
     write_quota(conn.output(), storage);
@@ -58,13 +61,17 @@ pub(crate) async fn get_quota_root(
         Err(status) => return session.answer(conn, status),
     };
     let mut out = Vec::new();
-    // RFC 9208 §4.2.2: `QUOTAROOT mailbox root`.
+    // RFC 9208 §4.2.2: `QUOTAROOT mailbox *(SP root)`.
     out.extend_from_slice(b"* QUOTAROOT ");
     write_folder_name(session, &mut out, &folder.name);
-    out.push(b' ');
-    write::astring(&mut out, ROOT);
-    out.extend_from_slice(b"\r\n");
-    write_quota(&mut out, storage);
+    if let Some(storage) = storage {
+        out.push(b' ');
+        write::astring(&mut out, ROOT);
+        out.extend_from_slice(b"\r\n");
+        write_quota(&mut out, storage);
+    } else {
+        out.extend_from_slice(b"\r\n");
+    }
     conn.output().extend_from_slice(&out);
     session.answer(conn, Status::ok(tag, "GETQUOTAROOT completed"))
 }
@@ -99,7 +106,11 @@ async fn storage(session: &Session, tag: &str) -> Result<Option<Storage>, Status
     let Some(login) = &session.login else {
         return Err(Status::bad(tag, "Log in first"));
     };
-    let Some(limit) = storage_limit(session) else {
+    let limit = match session.server.directory.address(login.mailbox).await {
+        Ok(address) => address.and_then(|a| a.storage_limit),
+        Err(error) => return Err(store_error(tag, error)),
+    };
+    let Some(limit) = limit else {
         return Ok(None);
     };
     let usage = session
@@ -111,30 +122,19 @@ async fn storage(session: &Session, tag: &str) -> Result<Option<Storage>, Status
     Ok(Some(Storage::from_octets(usage, limit)))
 }
 
-/// The ADDR-10 storage limit of the logged-in mailbox in octets, `None` for unlimited. Always
-/// `None` for now: see the module documentation.
-fn storage_limit(_session: &Session) -> Option<u64> {
-    None
-}
-
-/// Writes `* QUOTA "" (STORAGE usage limit)\r\n`, or `* QUOTA "" ()\r\n` without a limit
-/// (RFC 9208 §4.2.1).
-fn write_quota(out: &mut Vec<u8>, storage: Option<Storage>) {
+/// Writes `* QUOTA "" (STORAGE usage limit)\r\n` (RFC 9208 §4.2.1).
+fn write_quota(out: &mut Vec<u8>, Storage { usage, limit }: Storage) {
     out.extend_from_slice(b"* QUOTA ");
     write::astring(out, ROOT);
-    out.extend_from_slice(b" (");
-    if let Some(Storage { usage, limit }) = storage {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "STORAGE {usage} {limit}");
-    }
-    out.extend_from_slice(b")\r\n");
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, " (STORAGE {usage} {limit})\r\n");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn quota(storage: Option<Storage>) -> String {
+    fn quota(storage: Storage) -> String {
         let mut out = Vec::new();
         write_quota(&mut out, storage);
         String::from_utf8(out).expect("ASCII")
@@ -156,14 +156,11 @@ mod tests {
     }
 
     #[test]
-    fn quota_lines_with_and_without_a_limit() {
-        assert_eq!(
-            quota(Some(Storage {
-                usage: 10,
-                limit: 512
-            })),
-            "* QUOTA \"\" (STORAGE 10 512)\r\n"
-        );
-        assert_eq!(quota(None), "* QUOTA \"\" ()\r\n");
+    fn quota_lines_give_usage_and_limit() {
+        let storage = Storage {
+            usage: 10,
+            limit: 512,
+        };
+        assert_eq!(quota(storage), "* QUOTA \"\" (STORAGE 10 512)\r\n");
     }
 }

@@ -121,13 +121,13 @@ fn write_folder_state(
         // IMAP4rev1 only: the first unseen message (dropped by RFC 9051).
         let _ = write!(out, "* OK [UNSEEN {}] First unseen\r\n", at + 1);
     }
-    if session.enabled.condstore {
-        let _ = write!(
-            out,
-            "* OK [HIGHESTMODSEQ {}] Highest\r\n",
-            folder.highest_modseq
-        );
-    }
+    // RFC 7162 §3.1.2.1: a server that keeps mod-sequences sends HIGHESTMODSEQ with every
+    // successful SELECT and EXAMINE, whether or not the client enabled CONDSTORE.
+    let _ = write!(
+        out,
+        "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+        folder.highest_modseq
+    );
     if session.enabled.rev2 {
         // RFC 9051 §6.3.2: the folder's LIST response, with its canonical name.
         out.extend_from_slice(b"* LIST () \"/\" ");
