@@ -33,6 +33,26 @@ use crate::server::{BoxStream, Server};
 /// Output held before it is written without waiting for the next read (large FETCH).
 const FLUSH_AT: usize = 256 * 1024;
 
+/// Literal size before login: enough for LOGIN and AUTHENTICATE, nothing a client that has
+/// proven nothing could use to make the server hold megabytes (Dovecot's login process has a
+/// similar cap).
+const LOGIN_LITERAL_MAX: u64 = 8 * 1024;
+
+/// The framing limits of a session: the configured ones once logged in, small ones before.
+fn reader_limits(server: &Server, logged_in: bool) -> framing::Limits {
+    let max_line = server.limits.max_line_length;
+    let max_literal = if logged_in {
+        server.limits.max_literal
+    } else {
+        LOGIN_LITERAL_MAX.min(server.limits.max_literal)
+    };
+    framing::Limits {
+        max_line,
+        max_literal,
+        max_command: max_literal.saturating_add(max_line as u64 * 4),
+    }
+}
+
 /// The connection type every op works with.
 pub(crate) type Connection = Conn<BoxStream>;
 
@@ -95,6 +115,8 @@ pub(crate) struct Session {
     pub events: Option<broadcast::Receiver<FolderEvent>>,
     /// Cuts the input into commands.
     pub reader: CommandReader,
+    /// Set when the session must end after the current command (its folder was deleted).
+    pub closing: bool,
     /// Bad commands so far.
     pub errors: u32,
     /// Commands so far.
@@ -103,14 +125,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(server: Arc<Server>, peer: SocketAddr) -> Session {
-        let reader = CommandReader::new(framing::Limits {
-            max_line: server.limits.max_line_length,
-            max_literal: server.limits.max_literal,
-            max_command: server
-                .limits
-                .max_literal
-                .saturating_add(server.limits.max_line_length as u64 * 4),
-        });
+        let reader = CommandReader::new(reader_limits(&server, false));
         Session {
             server,
             peer,
@@ -122,9 +137,15 @@ impl Session {
             saved_search: Vec::new(),
             events: None,
             reader,
+            closing: false,
             errors: 0,
             commands: 0,
         }
+    }
+
+    /// Raises the command size limits once the client has logged in.
+    pub(crate) fn logged_in(&mut self) {
+        self.reader.set_limits(reader_limits(&self.server, true));
     }
 
     /// How long to wait for the next command in the current state.
@@ -178,7 +199,10 @@ impl Session {
                 }
             };
             self.commands += 1;
-            let flow = self.dispatch(&mut conn, &command).await;
+            let mut flow = self.dispatch(&mut conn, &command).await;
+            if self.closing {
+                flow = Flow::Close;
+            }
             match flow {
                 Flow::Continue => {
                     conn.set_idle(self.timeout());

@@ -340,3 +340,24 @@ async fn rfc_7889_a_literal_over_the_limit_is_refused_and_the_session_goes_on() 
     );
     run(&f, server_with(&f, ListenerKind::Imaps, limits), &script).await;
 }
+
+#[tokio::test]
+async fn rfc_9051_4_3_before_login_only_small_literals_are_invited() {
+    let f = fixture().await;
+    run(
+        &f,
+        server(&f, ListenerKind::Imaps),
+        "
+        S: * OK *
+        C: a1 LOGIN {50000000}
+        S: a1 NO [TOOBIG] Literal too big
+        C: a2 LOGIN {17}
+        S: + Ready for literal data
+        C~ toto@example.test {16+}\\r\\nmailbox-secret-1\\r\\n
+        S: a2 OK [CAPABILITY *] Logged in
+        C: a3 APPEND INBOX {50000}
+        S: + Ready for literal data
+        ",
+    )
+    .await;
+}

@@ -130,6 +130,7 @@ async fn finish(
             tracing::info!("logged in");
             session.events = Some(session.server.mail.subscribe());
             session.login = Some(login);
+            session.logged_in();
             let code = format!("CAPABILITY {}", capability::list(session));
             session.answer(conn, Status::ok(tag, "Logged in").code(code))
         }

@@ -83,10 +83,9 @@ pub(crate) async fn delete(
     };
     if has_children(&folders, &name) {
         // RFC 9051 §6.3.5 lets a server keep such a folder as a `\Noselect` level; the store
-        // refuses instead (as Dovecot does). INUSE rather than CANNOT: the folders below are
-        // what stands in the way, and the DELETE works once they are gone.
+        // refuses instead, with the HASCHILDREN code §6.3.5 and §7.1 name for this case.
         let status = Status::no(tag, "The folder has subfolders; delete them first");
-        return session.answer(conn, status.code("INUSE"));
+        return session.answer(conn, status.code("HASCHILDREN"));
     }
     let was_selected = selected_folder(session) == Some(folder.id);
     if let Err(error) = session.server.mail.delete_folder(folder.id).await {

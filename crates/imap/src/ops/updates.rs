@@ -7,6 +7,7 @@ use std::io::Write as _;
 use postwerk_store::{MessageMeta, UidSet};
 
 use crate::ops::expunge;
+use crate::response::Status;
 use crate::session::{Connection, Session};
 
 /// Writes the changes the client may be told about now (see [`crate::selected`]).
@@ -15,11 +16,13 @@ pub(crate) async fn report(session: &mut Session, conn: &mut Connection, with_ex
         return;
     };
     if selected.is_gone() {
-        // Another session deleted the folder: the session is back in the authenticated
-        // state, which the CLOSED response code says (RFC 7162 §3.2.11, RFC 9051 §7.1).
+        // Another session deleted the folder (RFC 2180 §3.3). Leaving the selected state
+        // silently would make the client's next FETCH a BAD it cannot explain, so the session
+        // ends, as Dovecot's does; the client reconnects and sees the folder list as it is.
+        tracing::info!("closing: the selected folder was deleted");
+        conn.push(&Status::bye("The selected folder was deleted"));
         session.selected = None;
-        conn.output()
-            .extend_from_slice(b"* OK [CLOSED] The selected folder was deleted\r\n");
+        session.closing = true;
         return;
     }
     if !selected.has_pending() {
