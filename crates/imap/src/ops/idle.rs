@@ -81,7 +81,10 @@ async fn wait_for_done(
             }
             Ok(Some(Wake::Event(Ok(event)))) => {
                 // News about this mailbox is only for a client whose password still holds.
-                let ours = session.login.as_ref().is_some_and(|l| l.mailbox == event.mailbox);
+                let ours = session
+                    .login
+                    .as_ref()
+                    .is_some_and(|l| l.mailbox == event.mailbox);
                 if ours && !session.credentials_still_valid().await {
                     conn.push(&Status::bye("Credentials changed; log in again").code("ALERT"));
                     return Flow::Close;
