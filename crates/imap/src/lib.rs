@@ -34,6 +34,7 @@ mod server;
 mod session;
 pub mod sort;
 pub mod thread;
+mod uids;
 
 pub use config::{Limits, ListenerKind};
 pub use server::Server;

@@ -14,6 +14,7 @@ use postwerk_model::FolderId;
 use postwerk_store::{FolderEvent, FolderEventKind};
 
 use crate::proto::SequenceSet;
+use crate::uids::UidList;
 
 /// A change to the folder that the client has not been told about.
 #[derive(Debug, Default)]
@@ -49,8 +50,9 @@ pub(crate) struct Selected {
     pub name: String,
     /// EXAMINE: no change may be made, and `\Seen` is not set by FETCH.
     pub read_only: bool,
-    /// The UIDs of the messages the client knows, ascending: message `n` is `uids[n - 1]`.
-    uids: Vec<u32>,
+    /// The UIDs of the messages the client knows, ascending: message `n` is at position
+    /// `n - 1`.
+    uids: UidList,
     /// The highest MODSEQ the session has seen.
     pub modseq: u64,
     /// HIGHESTMODSEQ when the folder was read at SELECT: events at or below it were already
@@ -69,7 +71,7 @@ impl Selected {
         folder: FolderId,
         name: String,
         read_only: bool,
-        uids: Vec<u32>,
+        uids: UidList,
         modseq: u64,
     ) -> Selected {
         Selected {
@@ -86,25 +88,22 @@ impl Selected {
 
     /// The number of messages the client knows (the last `EXISTS`).
     pub(crate) fn exists(&self) -> u32 {
-        u32::try_from(self.uids.len()).unwrap_or(u32::MAX)
+        self.uids.len()
     }
 
     /// The UIDs the client knows, ascending.
-    pub(crate) fn uids(&self) -> &[u32] {
+    pub(crate) fn uids(&self) -> &UidList {
         &self.uids
     }
 
     /// The sequence number of `uid`, if the client knows that message.
     pub(crate) fn seq(&self, uid: u32) -> Option<u32> {
-        self.uids
-            .binary_search(&uid)
-            .ok()
-            .and_then(|at| u32::try_from(at + 1).ok())
+        self.uids.position(uid).map(|at| at + 1)
     }
 
     /// The largest UID the client knows (what `*` means in a UID set); 0 when empty.
     pub(crate) fn last_uid(&self) -> u32 {
-        self.uids.last().copied().unwrap_or(0)
+        self.uids.last().unwrap_or(0)
     }
 
     /// `(seq, uid)` of the messages a sequence set names, ascending. With `uid`, the set is
@@ -118,10 +117,15 @@ impl Selected {
             // above it still names that last message.
             let largest = self.last_uid();
             for (low, high) in set.resolved(largest) {
-                let start = self.uids.partition_point(|&u| u < low);
-                let end = self.uids.partition_point(|&u| u <= high);
+                let start = self.uids.count_below(low);
+                let end = self.uids.count_below(high.saturating_add(1));
+                let end = if high == u32::MAX {
+                    self.uids.len()
+                } else {
+                    end
+                };
                 for at in start..end {
-                    found.push((at, self.uids[at]));
+                    found.extend(self.uids.get(at).map(|uid| (at, uid)));
                 }
             }
         } else {
@@ -129,17 +133,13 @@ impl Selected {
             for (low, high) in set.resolved(largest) {
                 let high = high.min(largest);
                 for seq in low.max(1)..=high {
-                    let at = (seq - 1) as usize;
-                    found.push((at, self.uids[at]));
+                    found.extend(self.uids.get(seq - 1).map(|uid| (seq - 1, uid)));
                 }
             }
         }
         found.sort_unstable();
         found.dedup();
-        found
-            .into_iter()
-            .map(|(at, uid)| (u32::try_from(at + 1).unwrap_or(u32::MAX), uid))
-            .collect()
+        found.into_iter().map(|(at, uid)| (at + 1, uid)).collect()
     }
 
     /// Whether every message sequence number in `set` exists (RFC 9051 §6.4.5: a sequence
@@ -198,7 +198,7 @@ impl Selected {
     /// appended, and those changed after the last known MODSEQ get their flags reported.
     pub(crate) fn reconcile(&mut self, current: &[(u32, u64)]) {
         let present: HashSet<u32> = current.iter().map(|&(uid, _)| uid).collect();
-        for &uid in &self.uids {
+        for uid in self.uids.iter() {
             if !present.contains(&uid) {
                 self.pending.expunged.insert(uid);
             }
@@ -226,11 +226,10 @@ impl Selected {
     pub(crate) fn remove_own(&mut self, uids: &[u32]) -> Vec<(u32, u32)> {
         let mut reported = Vec::with_capacity(uids.len());
         for &uid in uids {
-            if let Some(seq) = self.seq(uid) {
-                self.uids.remove((seq - 1) as usize);
+            if let Some(at) = self.uids.remove(uid) {
                 self.pending.flags.remove(&uid);
                 self.pending.expunged.remove(&uid);
-                reported.push((seq, uid));
+                reported.push((at + 1, uid));
             }
         }
         reported
@@ -255,17 +254,17 @@ impl Selected {
         let flags = std::mem::take(&mut self.pending.flags);
         if with_expunges {
             for uid in std::mem::take(&mut self.pending.expunged) {
-                if let Some(seq) = self.seq(uid) {
-                    self.uids.remove((seq - 1) as usize);
-                    updates.expunged.push((seq, uid));
+                if let Some(at) = self.uids.remove(uid) {
+                    updates.expunged.push((at + 1, uid));
                 }
             }
         }
         if with_expunges || self.pending.expunged.is_empty() {
             let appended = std::mem::take(&mut self.pending.appended);
             let before = self.uids.len();
-            let last = self.last_uid();
-            self.uids.extend(appended.into_iter().filter(|&u| u > last));
+            for uid in appended {
+                self.uids.push(uid);
+            }
             if self.uids.len() != before {
                 updates.exists = Some(self.exists());
             }
@@ -295,7 +294,13 @@ mod tests {
     }
 
     fn selected() -> Selected {
-        Selected::new(FolderId(1), "INBOX".into(), false, vec![3, 5, 9], 10)
+        Selected::new(
+            FolderId(1),
+            "INBOX".into(),
+            false,
+            UidList::from_sorted([3, 5, 9]),
+            10,
+        )
     }
 
     fn set(ranges: &[(SeqNumber, SeqNumber)]) -> SequenceSet {
@@ -340,7 +345,7 @@ mod tests {
         let after = s.take_updates(true);
         assert_eq!(after.expunged, vec![(2, 5)]);
         assert_eq!(after.exists, Some(4));
-        assert_eq!(s.uids(), &[3, 9, 10, 11]);
+        assert_eq!(s.uids().iter().collect::<Vec<_>>(), [3, 9, 10, 11]);
         assert!(!s.has_pending());
     }
 
@@ -375,7 +380,7 @@ mod tests {
         assert_eq!(updates.expunged, vec![(2, 5)]);
         assert_eq!(updates.exists, Some(3));
         assert_eq!(updates.flags, vec![(2, 9)]);
-        assert_eq!(s.uids(), &[3, 9, 12]);
+        assert_eq!(s.uids().iter().collect::<Vec<_>>(), [3, 9, 12]);
     }
 
     #[test]

@@ -417,7 +417,13 @@ mod tests {
     use crate::proto::SeqNumber::{self, Largest, Value};
 
     fn selected(uids: &[u32]) -> Selected {
-        Selected::new(FolderId(1), "INBOX".into(), false, uids.to_vec(), 10)
+        Selected::new(
+            FolderId(1),
+            "INBOX".into(),
+            false,
+            crate::uids::UidList::from_sorted(uids.iter().copied()),
+            10,
+        )
     }
 
     fn set(ranges: &[(SeqNumber, SeqNumber)]) -> SequenceSet {

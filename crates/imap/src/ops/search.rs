@@ -280,9 +280,9 @@ async fn fast_path(
         last_uid: selected.last_uid(),
     };
     let found = (1u32..)
-        .zip(selected.uids())
-        .filter(|&(seq, &uid)| text_matches(key, seq, uid, place, &hits))
-        .map(|(seq, &uid)| Found {
+        .zip(selected.uids().iter())
+        .filter(|&(seq, uid)| text_matches(key, seq, uid, place, &hits))
+        .map(|(seq, uid)| Found {
             seq,
             uid,
             meta: None,
@@ -320,7 +320,7 @@ async fn scan(
     selected: &Selected,
     key: &SearchKey,
 ) -> Result<Vec<Found>, StoreError> {
-    let (Some(&first), Some(&last)) = (selected.uids().first(), selected.uids().last()) else {
+    let (Some(first), Some(last)) = (selected.uids().first(), selected.uids().last()) else {
         return Ok(Vec::new());
     };
     let mail = &session.server.mail;

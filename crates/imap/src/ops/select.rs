@@ -12,6 +12,7 @@ use crate::proto::{MailboxName, QResync, SelectParams};
 use crate::response::Status;
 use crate::selected::Selected;
 use crate::session::{Connection, Flow, Session};
+use crate::uids::UidList;
 
 /// SELECT or EXAMINE.
 pub(crate) async fn run(
@@ -51,7 +52,7 @@ pub(crate) async fn run(
     };
     let mut out = Vec::with_capacity(512);
     write_folder_state(session, &mut out, &folder, &messages, read_only);
-    let uids = messages.iter().map(|m| m.uid).collect();
+    let uids = UidList::from_sorted(messages.iter().map(|m| m.uid));
     let display = String::from_utf8_lossy(&name.0).into_owned();
     let selected = Selected::new(folder.id, display, read_only, uids, folder.highest_modseq);
     session.selected = Some(selected);
