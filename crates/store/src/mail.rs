@@ -460,7 +460,9 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Vec<MessageMeta>, StoreError>;
 
     /// The parse-once results (ENVELOPE, BODYSTRUCTURE, part offsets) of the messages whose UID
-    /// is in `uids`, ascending by UID, in one query.
+    /// is in `uids`, ascending by UID, in one query. Their `search_text` is empty: full-text
+    /// search goes through [`MailStore::search_text`], and FETCH must not read megabytes of
+    /// text it never sends.
     async fn message_indexes(
         &self,
         folder: FolderId,

@@ -52,7 +52,7 @@ pub(super) struct Content {
     message_id: Option<String>,
     has_attachments: bool,
     /// The index without its search text, which has a column of its own: the text is stored
-    /// once (see [`index_with_text`]).
+    /// once.
     index: Vec<u8>,
     search_text: String,
 }
@@ -98,19 +98,6 @@ fn index_without_text(index: &MessageIndex) -> MessageIndex {
         search_text: String::new(),
         has_attachments: index.has_attachments,
     }
-}
-
-/// The full index of a stored content: `idx` with the `search_text` column put back. A NULL
-/// column marks a content stored before migration 4, whose `idx` holds the text itself.
-pub(super) fn index_with_text(
-    bytes: &[u8],
-    search_text: Option<String>,
-) -> Result<MessageIndex, postwerk_message::MessageError> {
-    let mut index = MessageIndex::from_bytes(bytes)?;
-    if let Some(text) = search_text {
-        index.search_text = text;
-    }
-    Ok(index)
 }
 
 /// A content as stored: a new row, or the row of the same bytes stored before.

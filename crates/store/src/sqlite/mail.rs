@@ -27,8 +27,7 @@ use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 use tokio::sync::broadcast;
 
 use super::contents::{
-    Content, Upserted, adopt_known, discard_blob_tx, index_with_text, is_inline, read_content,
-    upsert_content,
+    Content, Upserted, adopt_known, discard_blob_tx, is_inline, read_content, upsert_content,
 };
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, now, parse, search};
@@ -1126,8 +1125,10 @@ impl MailStore for SqliteStore {
         let Some((low, high)) = uids.bounds() else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(i64, Vec<u8>, Option<String>, i64, String)> = sqlx::query_as(
-            "SELECT m.uid, c.idx, c.search_text, c.id, c.hash FROM messages m \
+        // The search text is left out: it can be megabytes per message and only full-text
+        // search reads it, through `search_text`.
+        let rows: Vec<(i64, Vec<u8>, i64, String)> = sqlx::query_as(
+            "SELECT m.uid, c.idx, c.id, c.hash FROM messages m \
              JOIN contents c ON c.id = m.content_id \
              WHERE m.folder_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid",
         )
@@ -1141,12 +1142,12 @@ impl MailStore for SqliteStore {
             require_folder(&self.pool, folder).await?;
         }
         let mut indexes = Vec::with_capacity(rows.len());
-        for (uid, bytes, search_text, id, hash) in rows {
+        for (uid, bytes, id, hash) in rows {
             let uid: u32 = int(uid, WHAT)?;
             if !uids.contains(uid) {
                 continue;
             }
-            let index = match index_with_text(&bytes, search_text) {
+            let mut index = match MessageIndex::from_bytes(&bytes) {
                 Ok(index) => index,
                 Err(error) => {
                     // An index from an older format (or damaged): the message itself is the
@@ -1155,6 +1156,8 @@ impl MailStore for SqliteStore {
                     MessageIndex::parse(&read_content(&self.pool, &self.blobs, id, &hash).await?)
                 }
             };
+            // Indexes written before migration 4 still hold their text inline.
+            index.search_text = String::new();
             indexes.push((uid, index));
         }
         Ok(indexes)

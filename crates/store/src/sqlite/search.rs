@@ -858,8 +858,18 @@ mod tests {
             .message_indexes(inbox, &UidSet::all())
             .await
             .expect("indexes");
-        assert_eq!(indexes[0].1, message("old", "Medlar compote.").1);
-        assert_eq!(indexes[1].1, message("damaged", "Rowan berries.").1);
+        let without_text = |(_, mut index): (Vec<u8>, MessageIndex)| {
+            index.search_text.clear();
+            index
+        };
+        assert_eq!(
+            indexes[0].1,
+            without_text(message("old", "Medlar compote."))
+        );
+        assert_eq!(
+            indexes[1].1,
+            without_text(message("damaged", "Rowan berries."))
+        );
         stores.close().await;
     }
 }

@@ -442,7 +442,15 @@ pub async fn append_list_read_and_index_round_trip<B: Backend>(backend: &B) {
         .message_indexes(drafts.id, &UidSet::all())
         .await
         .expect("indexes");
-    assert_eq!(indexes, vec![(1, index), (2, index2)]);
+    // Without their search text, which only full-text search reads.
+    let without_text = |mut index: postwerk_message::MessageIndex| {
+        index.search_text.clear();
+        index
+    };
+    assert_eq!(
+        indexes,
+        vec![(1, without_text(index)), (2, without_text(index2))]
+    );
     assert_not_found(
         mail.list_messages(postwerk_model::FolderId(999), &UidSet::all())
             .await,

@@ -84,13 +84,14 @@ pub async fn search_finds_a_delivery_at_once_and_after_indexing<B: Backend>(back
         "shorter than a trigram"
     );
     assert!(search(mail, inbox, "number 020").await.is_empty());
-    // The full index, search text included, still comes back from the store.
+    // The index comes back from the store without its search text, which only search reads.
     let indexes = mail
         .message_indexes(inbox, &UidSet::single(3))
         .await
         .expect("indexes");
-    assert!(indexes[0].1.search_text.contains("Parcel number 002."));
-    assert_eq!(indexes[0].1, message("batch 2", "Parcel number 002.").1);
+    let mut expected = message("batch 2", "Parcel number 002.").1;
+    expected.search_text.clear();
+    assert_eq!(indexes[0].1, expected);
 }
 
 pub async fn search_forgets_expunged_and_deleted_messages<B: Backend>(backend: &B) {
