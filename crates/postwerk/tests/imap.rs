@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 use postwerk_testkit::TestServer;
+
+mod common;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_postwerk");
@@ -2702,4 +2704,32 @@ fn issue_5_pop3_retr_and_imap_body_return_the_same_bytes() {
         assert_eq!(pop_body, imap_body, "message {seq}");
         assert_eq!(imap_body, stored[seq as usize - 1]);
     }
+}
+
+#[test]
+fn issue_5_fetchmail_delivers_what_imap_returns_byte_for_byte() {
+    let server = server();
+    deliver(&server, &[lunch(), photos(), report()]);
+    let run = toto(
+        &server,
+        json!([
+            ["examine", "INBOX"],
+            ["fetch", "1:3", "(BODY.PEEK[])"],
+            ["logout"]
+        ]),
+    );
+    let mut from_imap: Vec<Vec<u8>> = (1..=3u32)
+        .map(|seq| run.fetch(2, seq, "BODY[]").bytes("BODY[]").to_vec())
+        .collect();
+    from_imap.sort();
+    let (from_fetchmail, log) = common::fetchmail(&server, "pop3s", TOTO, TOTO_PASSWORD);
+    assert_eq!(from_fetchmail.len(), 3, "{log}");
+    for (got, want) in from_fetchmail.iter().zip(&from_imap) {
+        assert_eq!(
+            String::from_utf8_lossy(got),
+            String::from_utf8_lossy(want),
+            "fetchmail's file is IMAP's BODY[]\n{log}"
+        );
+    }
+    assert_eq!(from_fetchmail, from_imap);
 }
