@@ -23,7 +23,7 @@ use std::ops::Range;
 use chrono::{DateTime, Datelike, Timelike};
 pub(crate) use postwerk_message::header_end;
 use postwerk_message::{BodyStructure, MessageIndex, write_bodystructure, write_envelope};
-use postwerk_store::{Flags, MessageMeta, SystemFlags};
+use postwerk_store::MessageMeta;
 
 use crate::proto::{FetchAttr, Section, SectionText};
 
@@ -236,7 +236,7 @@ fn write_item(
         FetchAttr::Flags => {
             if written.begin(out, FLAGS) {
                 out.extend_from_slice(b"FLAGS ");
-                write_flags(out, &meta.flags);
+                crate::proto::write::flags(out, &meta.flags);
             }
         }
         FetchAttr::ModSeq => {
@@ -617,26 +617,6 @@ fn write_literal(out: &mut Vec<u8>, bytes: &[u8], binary: bool) {
     }
 }
 
-/// Writes a flag list: `(\Seen \Flagged $Forwarded)` (RFC 9051 §7.5.2). `\Recent` is never set
-/// (see [`SystemFlags`]).
-fn write_flags(out: &mut Vec<u8>, flags: &Flags) {
-    out.push(b'(');
-    let mut first = true;
-    let names = SystemFlags::NAMES
-        .iter()
-        .filter(|(flag, _)| flags.system.contains(*flag))
-        .map(|(_, name)| name.as_bytes())
-        .chain(flags.keywords.iter().map(|k| k.as_str().as_bytes()));
-    for name in names {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
-        out.extend_from_slice(name);
-    }
-    out.push(b')');
-}
-
 /// Latest second a `date-time` can show: 9999-12-31 23:59:59 UTC (`date-year = 4DIGIT`).
 const MAX_DATE_TIME: i64 = 253_402_300_799;
 
@@ -782,7 +762,7 @@ fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use postwerk_store::{BlobId, Keyword};
+    use postwerk_store::{BlobId, Flags, Keyword, SystemFlags};
 
     use super::*;
 

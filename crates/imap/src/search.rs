@@ -387,8 +387,12 @@ pub fn write_search(out: &mut Vec<u8>, numbers: &[u32], modseq: Option<u64>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes the `ESEARCH` response (RFC 4731 §3.1, RFC 9051 §7.3.4) for the ascending `numbers`
-/// that matched: `* ESEARCH (TAG "a1") UID MIN 2 MAX 7 COUNT 3 ALL 2,5:7\r\n`.
+/// Writes the `ESEARCH` response (RFC 4731 §3.1, RFC 9051 §7.3.4) for the `numbers` that
+/// matched: `* ESEARCH (TAG "a1") UID MIN 2 MAX 7 COUNT 3 ALL 2,5:7\r\n`.
+///
+/// MIN and MAX are the first and last of `numbers`: for SEARCH they ascend; for an extended
+/// SORT (RFC 5267 §3.1) they are in sort order, and ALL lists them in that order with ranges
+/// only where numbers ascend by one (§3.2: `23765,23764`, never `23765:23764`).
 ///
 /// `returns` as sent; empty means ALL (RFC 4731 §3.1: `RETURN ()`). MIN, MAX and ALL are left out
 /// when nothing matched, COUNT is always given when asked. With SAVE as the only option nothing is
@@ -417,7 +421,7 @@ pub fn write_esearch(
     if uid {
         out.extend_from_slice(b" UID");
     }
-    if let (Some(&min), Some(&max)) = (numbers.iter().min(), numbers.iter().max()) {
+    if let (Some(&min), Some(&max)) = (numbers.first(), numbers.last()) {
         if wants(SearchReturn::Min) {
             out.extend_from_slice(b" MIN ");
             push_number(out, u64::from(min));
@@ -433,40 +437,13 @@ pub fn write_esearch(
     }
     if wants(SearchReturn::All) && !numbers.is_empty() {
         out.extend_from_slice(b" ALL ");
-        write_sequence_set(out, numbers);
+        crate::proto::write::uid_set(out, numbers);
     }
     if let (Some(modseq), false) = (modseq, numbers.is_empty()) {
         out.extend_from_slice(b" MODSEQ ");
         push_number(out, modseq);
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// Writes `numbers` as a compact sequence set (RFC 9051 §9 `sequence-set`): runs of consecutive
-/// numbers become ranges, `1 2 3 5` becomes `1:3,5`. Order is kept (runs are ascending steps of
-/// one), so sorted input gives the shortest set; an empty slice writes nothing.
-pub fn write_sequence_set(out: &mut Vec<u8>, numbers: &[u32]) {
-    let mut rest = numbers;
-    let mut first = true;
-    while let Some((&start, tail)) = rest.split_first() {
-        // The run continues while each number is one more than the one before.
-        let run = tail
-            .iter()
-            .zip(rest)
-            .take_while(|&(&next, &previous)| previous.checked_add(1) == Some(next))
-            .count();
-        let end = rest[run];
-        rest = &rest[run + 1..];
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        push_number(out, u64::from(start));
-        if run > 0 {
-            out.push(b':');
-            push_number(out, u64::from(end));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -821,32 +798,6 @@ Body text\r\n";
         for (got, expected) in cases {
             assert_eq!(got, expected);
         }
-    }
-
-    #[test]
-    fn sequence_sets_compress_runs() {
-        let cases: [(&[u32], &str); 7] = [
-            (&[], ""),
-            (&[5], "5"),
-            (&[1, 2, 3, 5], "1:3,5"),
-            (&[1, 3, 5], "1,3,5"),
-            (&[1, 2, 4, 5, 6, 9], "1:2,4:6,9"),
-            (&[u32::MAX - 1, u32::MAX], "4294967294:4294967295"),
-            (&[7, 7, 8], "7,7:8"),
-        ];
-        for (numbers, expected) in cases {
-            let mut out = Vec::new();
-            write_sequence_set(&mut out, numbers);
-            assert_eq!(
-                String::from_utf8(out).expect("ascii"),
-                expected,
-                "{numbers:?}"
-            );
-        }
-        // Appended after other text, the first run has no comma.
-        let mut out = b"ALL ".to_vec();
-        write_sequence_set(&mut out, &[3, 4]);
-        assert_eq!(out, b"ALL 3:4");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::fetch::push_number;
 use crate::ops::fetch::{align, enable_condstore};
 use crate::ops::store_error;
 use crate::proto::{
-    SearchKey, SearchReturn, SeqNumber, SequenceSet, SortCriterion, ThreadAlgorithm, write,
+    SearchKey, SearchReturn, SeqNumber, SequenceSet, SortCriterion, ThreadAlgorithm,
 };
 use crate::response::Status;
 use crate::search::{self, SearchContext, SearchMessage, TextHits};
@@ -130,7 +130,7 @@ pub(crate) async fn sort(
                 let uids: Vec<u32> = items.iter().map(|item| item.meta.uid).collect();
                 session.saved_search = saved_result(returns, &uids);
             }
-            write_esort(conn.output(), tag, uid, returns, &numbers, modseq);
+            search::write_esearch(conn.output(), Some(tag), uid, returns, &numbers, modseq);
         }
     }
     session.report_changes(conn, false).await;
@@ -481,54 +481,6 @@ fn write_sort(out: &mut Vec<u8>, numbers: &[u32], modseq: Option<u64>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The ESEARCH response of an extended SORT (RFC 5267 §3.1): like SEARCH's, but MIN and MAX are
-/// the first and last message in sort order and ALL lists the matches in sort order, with
-/// ranges only where numbers ascend by one (§3.2: `23765,23764,23763`, never `23765:23763`).
-/// SAVE alone writes nothing (RFC 9051 §6.4.4).
-fn write_esort(
-    out: &mut Vec<u8>,
-    tag: &str,
-    uid: bool,
-    returns: &[SearchReturn],
-    numbers: &[u32],
-    modseq: Option<u64>,
-) {
-    if returns == [SearchReturn::Save] {
-        return;
-    }
-    let wants =
-        |r: SearchReturn| returns.contains(&r) || (returns.is_empty() && r == SearchReturn::All);
-    out.extend_from_slice(b"* ESEARCH (TAG ");
-    write::string(out, tag);
-    out.push(b')');
-    if uid {
-        out.extend_from_slice(b" UID");
-    }
-    if let (Some(&first), Some(&last)) = (numbers.first(), numbers.last()) {
-        if wants(SearchReturn::Min) {
-            out.extend_from_slice(b" MIN ");
-            push_number(out, u64::from(first));
-        }
-        if wants(SearchReturn::Max) {
-            out.extend_from_slice(b" MAX ");
-            push_number(out, u64::from(last));
-        }
-    }
-    if wants(SearchReturn::Count) {
-        out.extend_from_slice(b" COUNT ");
-        push_number(out, numbers.len() as u64);
-    }
-    if wants(SearchReturn::All) && !numbers.is_empty() {
-        out.extend_from_slice(b" ALL ");
-        search::write_sequence_set(out, numbers);
-    }
-    if let (Some(modseq), false) = (modseq, numbers.is_empty()) {
-        out.extend_from_slice(b" MODSEQ ");
-        push_number(out, modseq);
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,7 +611,7 @@ mod tests {
 
     fn esort(returns: &[SearchReturn], numbers: &[u32], modseq: Option<u64>) -> String {
         let mut out = Vec::new();
-        write_esort(&mut out, "E01", true, returns, numbers, modseq);
+        search::write_esearch(&mut out, Some("E01"), true, returns, numbers, modseq);
         String::from_utf8(out).expect("ascii")
     }
 

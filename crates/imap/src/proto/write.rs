@@ -6,7 +6,6 @@
 //! literals for 8-bit data). The ENVELOPE/BODYSTRUCTURE renderings live in `postwerk-message`;
 //! [`string`] and [`nstring`] reuse its writers so both agree.
 
-use chrono::{DateTime, FixedOffset};
 use postwerk_message::{write_nstring, write_string};
 use postwerk_store::Flags;
 
@@ -35,16 +34,6 @@ pub fn astring(out: &mut Vec<u8>, value: &str) {
     } else {
         string(out, value);
     }
-}
-
-/// Writes a literal `{n}\r\n` followed by `data` (RFC 9051 §4.3), or the `literal8` form
-/// `~{n}\r\n` for BINARY content that may hold NUL (RFC 3516 §4.2).
-pub fn literal(out: &mut Vec<u8>, data: &[u8], binary: bool) {
-    if binary {
-        out.push(b'~');
-    }
-    out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
 }
 
 /// Writes a mailbox name as the client expects it: modified UTF-7 (RFC 3501 §5.1.3) unless
@@ -119,84 +108,6 @@ pub fn uid_set(out: &mut Vec<u8>, numbers: &[u32]) {
     range(out, start, end);
 }
 
-/// Writes a `date-time` (RFC 9051 §9), as INTERNALDATE is sent:
-/// `"17-Jul-1996 02:44:25 -0700"`.
-pub fn date_time(out: &mut Vec<u8>, value: &DateTime<FixedOffset>) {
-    out.extend_from_slice(
-        value
-            .format("\"%d-%b-%Y %H:%M:%S %z\"")
-            .to_string()
-            .as_bytes(),
-    );
-}
-
-/// Writes `tag OK [code] text\r\n`.
-pub fn tagged_ok(out: &mut Vec<u8>, tag: &str, code: Option<&str>, text: &str) {
-    status(out, tag, "OK", code, text);
-}
-
-/// Writes `tag NO [code] text\r\n`: the command was valid but refused.
-pub fn tagged_no(out: &mut Vec<u8>, tag: &str, code: Option<&str>, text: &str) {
-    status(out, tag, "NO", code, text);
-}
-
-/// Writes `tag BAD [code] text\r\n`: the command was not understood.
-pub fn tagged_bad(out: &mut Vec<u8>, tag: &str, code: Option<&str>, text: &str) {
-    status(out, tag, "BAD", code, text);
-}
-
-/// Writes `* OK [code] text\r\n`.
-pub fn untagged_ok(out: &mut Vec<u8>, code: Option<&str>, text: &str) {
-    status(out, "*", "OK", code, text);
-}
-
-/// Writes `* NO [code] text\r\n`: a warning.
-pub fn untagged_no(out: &mut Vec<u8>, code: Option<&str>, text: &str) {
-    status(out, "*", "NO", code, text);
-}
-
-/// Writes `* BAD [code] text\r\n`: an error not tied to a tag (RFC 9051 §7.1.3).
-pub fn untagged_bad(out: &mut Vec<u8>, code: Option<&str>, text: &str) {
-    status(out, "*", "BAD", code, text);
-}
-
-/// Writes `* BYE [code] text\r\n`: the server is closing the connection (RFC 9051 §7.1.5).
-pub fn untagged_bye(out: &mut Vec<u8>, code: Option<&str>, text: &str) {
-    status(out, "*", "BYE", code, text);
-}
-
-/// Writes a command continuation request `+ text\r\n` (RFC 9051 §7.5).
-pub fn continuation(out: &mut Vec<u8>, text: &str) {
-    out.extend_from_slice(b"+ ");
-    text_line(out, text);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// `tag SP status [SP "[" code "]"] SP text CRLF` (RFC 9051 §9 `resp-cond-state`).
-fn status(out: &mut Vec<u8>, tag: &str, status: &str, code: Option<&str>, text: &str) {
-    out.extend_from_slice(tag.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.as_bytes());
-    if let Some(code) = code {
-        out.extend_from_slice(b" [");
-        text_line(out, code);
-        out.push(b']');
-    }
-    out.push(b' ');
-    // RFC 9051 §9: text = 1*TEXT-CHAR, so an empty text would break the grammar.
-    text_line(out, if text.is_empty() { "done" } else { text });
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Appends `text` with CR and LF replaced by spaces: a response line must not be split by a
-/// value that came from elsewhere (RFC 9051 §9 `TEXT-CHAR`).
-fn text_line(out: &mut Vec<u8>, text: &str) {
-    out.extend(
-        text.bytes()
-            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
-}
-
 /// A quoted string with `"` and `\` escaped; the caller has checked there is no CR, LF or NUL.
 fn quoted(out: &mut Vec<u8>, value: &str) {
     out.push(b'"');
@@ -227,7 +138,6 @@ fn is_astring_atom(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
     use postwerk_store::{Keyword, SystemFlags};
 
     use super::*;
@@ -262,13 +172,6 @@ mod tests {
         assert_eq!(render(|out| string(out, "Sent")), "\"Sent\"");
         assert_eq!(render(|out| nstring(out, None)), "NIL");
         assert_eq!(render(|out| nstring(out, Some("x"))), "\"x\"");
-    }
-
-    #[test]
-    fn literals_plain_and_binary() {
-        assert_eq!(render(|out| literal(out, b"abc", false)), "{3}\r\nabc");
-        assert_eq!(render(|out| literal(out, b"", false)), "{0}\r\n");
-        assert_eq!(render(|out| literal(out, b"a\0b", true)), "~{3}\r\na\0b");
     }
 
     #[test]
@@ -339,60 +242,5 @@ mod tests {
         for (numbers, wire) in cases {
             assert_eq!(render(|out| uid_set(out, numbers)), wire, "{numbers:?}");
         }
-    }
-
-    #[test]
-    fn date_times_as_internaldate() {
-        let zone = FixedOffset::west_opt(7 * 3600).expect("offset");
-        let date = zone
-            .with_ymd_and_hms(1996, 7, 17, 2, 44, 25)
-            .single()
-            .expect("date");
-        assert_eq!(
-            render(|out| date_time(out, &date)),
-            "\"17-Jul-1996 02:44:25 -0700\""
-        );
-        let utc = FixedOffset::east_opt(0).expect("offset");
-        let early = utc
-            .with_ymd_and_hms(2024, 2, 1, 0, 0, 0)
-            .single()
-            .expect("date");
-        assert_eq!(
-            render(|out| date_time(out, &early)),
-            "\"01-Feb-2024 00:00:00 +0000\""
-        );
-    }
-
-    #[test]
-    fn status_lines() {
-        assert_eq!(
-            render(|out| tagged_ok(out, "a1", None, "LOGIN completed")),
-            "a1 OK LOGIN completed\r\n"
-        );
-        assert_eq!(
-            render(|out| tagged_no(out, "a2", Some("TOOBIG"), "Message too large")),
-            "a2 NO [TOOBIG] Message too large\r\n"
-        );
-        assert_eq!(
-            render(|out| tagged_bad(out, "a3", None, "bad\r\ninjected")),
-            "a3 BAD bad  injected\r\n"
-        );
-        assert_eq!(
-            render(|out| untagged_ok(out, Some("UIDVALIDITY 3857529045"), "UIDs valid")),
-            "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
-        );
-        assert_eq!(render(|out| untagged_no(out, None, "")), "* NO done\r\n");
-        assert_eq!(
-            render(|out| untagged_bad(out, None, "what?")),
-            "* BAD what?\r\n"
-        );
-        assert_eq!(
-            render(|out| untagged_bye(out, None, "Logging out")),
-            "* BYE Logging out\r\n"
-        );
-        assert_eq!(
-            render(|out| continuation(out, "Ready for literal data")),
-            "+ Ready for literal data\r\n"
-        );
     }
 }
