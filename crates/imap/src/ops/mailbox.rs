@@ -154,8 +154,18 @@ pub(crate) async fn subscribe(
     mailbox: &MailboxName,
     subscribed: bool,
 ) -> Flow {
+    let text = if subscribed {
+        "SUBSCRIBE completed"
+    } else {
+        "UNSUBSCRIBE completed"
+    };
     let folder = match find_folder(session, tag, mailbox).await {
         Ok(folder) => folder,
+        // RFC 9051 §6.3.8: UNSUBSCRIBE of a name that is not subscribed answers OK; a name
+        // without a folder never is (subscriptions live on folders here).
+        Err(status) if !subscribed && status.code.as_deref() == Some("NONEXISTENT") => {
+            return session.answer(conn, Status::ok(tag, text));
+        }
         Err(status) => return session.answer(conn, status),
     };
     // RFC 9051 §6.3.8: UNSUBSCRIBE of a folder that is not subscribed is not an error.
@@ -167,11 +177,6 @@ pub(crate) async fn subscribe(
     {
         return session.answer(conn, store_error(tag, error));
     }
-    let text = if subscribed {
-        "SUBSCRIBE completed"
-    } else {
-        "UNSUBSCRIBE completed"
-    };
     session.answer(conn, Status::ok(tag, text))
 }
 
