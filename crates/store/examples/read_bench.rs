@@ -4,8 +4,8 @@
 //! cargo run --release -p postwerk-store --example read_bench DATA_DIR ADDRESS [FOLDER]
 //! ```
 //!
-//! Times `list_messages` and `message_indexes` over the whole folder (what SELECT and
-//! `FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE)` read) and `search_text`, five runs each after
+//! Times `select_view` (SELECT), `list_messages` and `message_indexes` over the whole folder (what
+//! `FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE)` reads) and `search_text`, five runs each after
 //! one warm-up. Not a test and not run in CI.
 
 use std::time::Instant;
@@ -33,6 +33,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let all = UidSet::all();
     for round in 0..6 {
         let start = Instant::now();
+        let view = mail.select_view(folder.id).await?;
+        let selected = start.elapsed();
+        let start = Instant::now();
         let metas = mail.list_messages(folder.id, &all).await?;
         let listed = start.elapsed();
         let start = Instant::now();
@@ -43,8 +46,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let searched = start.elapsed();
         if round > 0 {
             println!(
-                "list_messages {} rows: {:>7.1} ms   message_indexes {} rows: {:>7.1} ms   \
+                "select_view {} uids: {:>6.1} ms   list_messages {} rows: {:>7.1} ms   message_indexes {} rows: {:>7.1} ms   \
                  search_text {} hits: {:>6.1} ms",
+                view.uids.len(),
+                selected.as_secs_f64() * 1e3,
                 metas.len(),
                 listed.as_secs_f64() * 1e3,
                 indexes.len(),

@@ -45,6 +45,7 @@ pub use directory::{Directory, NewAddress, NewService, NewUser};
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
 pub use mail::{
+    SelectView,
     Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
     Keyword, MailStore, MessageMeta, Stored, SystemFlags, TargetFolder, UidSet,
 };

@@ -274,6 +274,18 @@ pub struct FolderStatus {
     pub size: u64,
 }
 
+/// What selecting a folder needs to know of its messages (RFC 9051 §6.3.2), without listing
+/// them in full: a SELECT of a 100,000-message folder must not read every subject.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectView {
+    /// The UIDs of the messages, ascending.
+    pub uids: Vec<u32>,
+    /// The UID of the first message without `\Seen` (IMAP4rev1's `UNSEEN` response code).
+    pub first_unseen: Option<u32>,
+    /// Every keyword set on some message (the `FLAGS` response).
+    pub keywords: BTreeSet<Keyword>,
+}
+
 /// A message as listed: everything but the body and the parse tree, from one query.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageMeta {
@@ -451,6 +463,9 @@ pub trait MailStore: Send + Sync {
         flags: &Flags,
         internal_date: i64,
     ) -> Result<Stored, StoreError>;
+
+    /// What SELECT reports of a folder's messages, from one snapshot.
+    async fn select_view(&self, folder: FolderId) -> Result<SelectView, StoreError>;
 
     /// The messages of a folder whose UID is in `uids`, ascending by UID, in one query.
     async fn list_messages(

@@ -2,10 +2,9 @@
 //! (§3.2.5) parameters. Selecting first leaves the folder selected before (`* OK [CLOSED]`,
 //! RFC 7162 §3.2.11, required by IMAP4rev2), even when the new one cannot be selected.
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 
-use postwerk_store::{Folder, MessageMeta, SystemFlags, UidSet};
+use postwerk_store::{Folder, SelectView, UidSet};
 
 use crate::ops::{self, find_folder, store_error, updates};
 use crate::proto::{MailboxName, QResync, SelectParams};
@@ -41,25 +40,20 @@ pub(crate) async fn run(
     // Events published from here on are replayed against what is read now; the ones already
     // reflected in it are recognised by their MODSEQ (`Selected::observe`).
     session.drain_events().await;
-    let messages = match session
-        .server
-        .mail
-        .list_messages(folder.id, &UidSet::all())
-        .await
-    {
-        Ok(messages) => messages,
+    let view = match session.server.mail.select_view(folder.id).await {
+        Ok(view) => view,
         Err(error) => return session.answer(conn, store_error(tag, error)),
     };
     let mut out = Vec::with_capacity(512);
-    write_folder_state(session, &mut out, &folder, &messages, read_only);
-    let uids = UidList::from_sorted(messages.iter().map(|m| m.uid));
+    let uids = UidList::from_sorted(view.uids.iter().copied());
+    write_folder_state(session, &mut out, &folder, &view, &uids, read_only);
     let display = String::from_utf8_lossy(&name.0).into_owned();
     let selected = Selected::new(folder.id, display, read_only, uids, folder.highest_modseq);
     session.selected = Some(selected);
     conn.output().extend_from_slice(&out);
     if let Some(qresync) = params.qresync
         && qresync.uid_validity == folder.uid_validity
-        && let Err(status) = resynchronise(session, conn, tag, &qresync, &messages).await
+        && let Err(status) = resynchronise(session, conn, tag, &qresync).await
     {
         return session.answer(conn, status);
     }
@@ -77,19 +71,16 @@ fn write_folder_state(
     session: &Session,
     out: &mut Vec<u8>,
     folder: &Folder,
-    messages: &[MessageMeta],
+    view: &SelectView,
+    uids: &UidList,
     read_only: bool,
 ) {
-    let keywords: BTreeSet<&str> = messages
-        .iter()
-        .flat_map(|m| m.flags.keywords.iter().map(|k| k.as_str()))
-        .collect();
     let mut flags = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-    for keyword in &keywords {
+    for keyword in &view.keywords {
         flags.push(' ');
-        flags.push_str(keyword);
+        flags.push_str(keyword.as_str());
     }
-    let _ = write!(out, "* {} EXISTS\r\n", messages.len());
+    let _ = write!(out, "* {} EXISTS\r\n", uids.len());
     if !session.enabled.rev2 {
         // IMAP4rev1 (RFC 3501 §6.3.1): RECENT is required; this server keeps no \Recent.
         out.extend_from_slice(b"* 0 RECENT\r\n");
@@ -115,9 +106,7 @@ fn write_folder_state(
         folder.uid_next
     );
     if !session.enabled.rev2
-        && let Some(at) = messages
-            .iter()
-            .position(|m| !m.flags.system.contains(SystemFlags::SEEN))
+        && let Some(at) = view.first_unseen.and_then(|uid| uids.position(uid))
     {
         // IMAP4rev1 only: the first unseen message (dropped by RFC 9051).
         let _ = write!(out, "* OK [UNSEEN {}] First unseen\r\n", at + 1);
@@ -144,7 +133,6 @@ async fn resynchronise(
     conn: &mut Connection,
     tag: &str,
     qresync: &QResync,
-    messages: &[MessageMeta],
 ) -> Result<(), Status> {
     let Some(selected) = &session.selected else {
         return Ok(());
@@ -165,15 +153,27 @@ async fn resynchronise(
         .into_iter()
         .filter(|&uid| known(uid))
         .collect();
+    // The messages changed since the client's MODSEQ: read only now, when a client asked.
+    let messages = session
+        .server
+        .mail
+        .list_messages(folder, &UidSet::all())
+        .await
+        .map_err(|error| store_error(tag, error))?;
     let mut out = Vec::new();
     if !vanished.is_empty() {
         out.extend_from_slice(b"* VANISHED (EARLIER) ");
         crate::proto::write::uid_set(&mut out, &vanished);
         out.extend_from_slice(b"\r\n");
     }
-    for (at, message) in messages.iter().enumerate() {
-        if message.modseq > qresync.modseq && known(message.uid) {
-            updates::write_flags_fetch(&mut out, at as u32 + 1, message, true);
+    // Numbered as the session numbers them: a message added since SELECT read the folder is
+    // announced by EXISTS later, not here.
+    for message in &messages {
+        if let Some(seq) = selected.seq(message.uid)
+            && message.modseq > qresync.modseq
+            && known(message.uid)
+        {
+            updates::write_flags_fetch(&mut out, seq, message, true);
         }
     }
     conn.output().extend_from_slice(&out);

@@ -35,7 +35,7 @@ use crate::error::Context;
 use crate::{
     BlobId, BlobStore, Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags,
     Folder, FolderEvent, FolderEventKind, FolderStatus, Keyword, MailStore, MessageMeta,
-    StoreError, Stored, SystemFlags, TargetFolder, UidSet,
+    SelectView, StoreError, Stored, SystemFlags, TargetFolder, UidSet,
 };
 
 /// The canonical name of the INBOX (RFC 9051 §5.1).
@@ -1029,6 +1029,47 @@ impl MailStore for SqliteStore {
             unseen: int(unseen, WHAT)?,
             deleted: int(deleted, WHAT)?,
             size: int(size, WHAT)?,
+        })
+    }
+
+    async fn select_view(&self, folder: FolderId) -> Result<SelectView, StoreError> {
+        const WHAT: &str = "reading a folder for SELECT";
+        // Aggregates rather than rows: sqlx costs about a microsecond per value returned, so
+        // 100,000 UIDs come back as one text value, split here.
+        let mut tx = self.pool.begin().await.ctx(WHAT)?;
+        require_folder(&mut *tx, folder).await?;
+        let (uids, first_unseen): (Option<String>, Option<i64>) = sqlx::query_as(
+            "SELECT group_concat(uid, ' ' ORDER BY uid), \
+             MIN(CASE WHEN system_flags & 1 = 0 THEN uid END) \
+             FROM messages WHERE folder_id = ?1",
+        )
+        .bind(folder.0)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+        let keyword_lists: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT keywords FROM messages WHERE folder_id = ?1 AND keywords <> ''",
+        )
+        .bind(folder.0)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx(WHAT)?;
+        let uids = uids
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+            .map(|uid| {
+                uid.parse()
+                    .map_err(|_| StoreError::backend(WHAT, format!("bad UID {uid:?}")))
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        let mut keywords = BTreeSet::new();
+        for (list,) in keyword_lists {
+            keywords.extend(flags_from_columns(0, &list)?.keywords);
+        }
+        Ok(SelectView {
+            uids,
+            first_unseen: first_unseen.map(|uid| int(uid, WHAT)).transpose()?,
+            keywords,
         })
     }
 

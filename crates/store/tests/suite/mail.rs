@@ -768,6 +768,22 @@ pub async fn status_counts_messages_unseen_deleted_size<B: Backend>(backend: &B)
     );
     assert_eq!(status.folder, folder(mail, &toto, "INBOX").await);
     assert_eq!(mail.mailbox_usage(toto.id).await.expect("usage"), total);
+    // What SELECT needs, without listing: UIDs, the first unseen, the keywords in use.
+    let forwarded = Keyword::parse("$Forwarded").expect("keyword");
+    let flagged = Flags::none().with_keyword(forwarded.clone());
+    mail.set_flags(inbox.id, &UidSet::single(2), FlagOp::Add, &flagged, None)
+        .await
+        .expect("store");
+    let view = mail.select_view(inbox.id).await.expect("select view");
+    assert_eq!(view.uids, vec![1, 2, 3, 4]);
+    assert_eq!(view.first_unseen, Some(3));
+    assert_eq!(view.keywords.into_iter().collect::<Vec<_>>(), vec![forwarded]);
+    let drafts = folder(mail, &toto, "Drafts").await;
+    assert_eq!(
+        mail.select_view(drafts.id).await.expect("empty"),
+        postwerk_store::SelectView::default()
+    );
+    assert_not_found(mail.select_view(postwerk_model::FolderId(999)).await);
     let empty = mail
         .status(folder(mail, &toto, "Sent").await.id)
         .await
