@@ -45,9 +45,8 @@ pub use directory::{Directory, NewAddress, NewService, NewUser};
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
 pub use mail::{
-    SelectView,
     Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
-    Keyword, MailStore, MessageMeta, Stored, SystemFlags, TargetFolder, UidSet,
+    Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder, UidSet,
 };
 pub use queue::{DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient};
 pub use sqlite::{

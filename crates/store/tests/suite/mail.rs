@@ -777,7 +777,10 @@ pub async fn status_counts_messages_unseen_deleted_size<B: Backend>(backend: &B)
     let view = mail.select_view(inbox.id).await.expect("select view");
     assert_eq!(view.uids, vec![1, 2, 3, 4]);
     assert_eq!(view.first_unseen, Some(3));
-    assert_eq!(view.keywords.into_iter().collect::<Vec<_>>(), vec![forwarded]);
+    assert_eq!(
+        view.keywords.into_iter().collect::<Vec<_>>(),
+        vec![forwarded]
+    );
     let drafts = folder(mail, &toto, "Drafts").await;
     assert_eq!(
         mail.select_view(drafts.id).await.expect("empty"),
