@@ -83,14 +83,25 @@ pub(crate) async fn search(
             search::write_esearch(conn.output(), Some(tag), uid, returns, &numbers, modseq);
         }
     }
-    // RFC 9051 §7.5.1: no EXPUNGE while answering SEARCH.
+    completed(session, conn, tag, "SEARCH", uid).await
+}
+
+/// Ends SEARCH, SORT and THREAD: the changes others made that may be told now (no expunges
+/// while answering them, RFC 9051 §7.5.1), then the tagged OK.
+async fn completed(
+    session: &mut Session,
+    conn: &mut Connection,
+    tag: &str,
+    verb: &'static str,
+    uid: bool,
+) -> Flow {
     session.report_changes(conn, false).await;
-    let done = if uid {
-        "UID SEARCH completed"
+    let text = if uid {
+        format!("UID {verb} completed")
     } else {
-        "SEARCH completed"
+        format!("{verb} completed")
     };
-    session.answer(conn, Status::ok(tag, done))
+    session.answer(conn, Status::ok(tag, text))
 }
 
 /// SORT / UID SORT (RFC 5256 §3), with ESORT return options (RFC 5267 §3.1).
@@ -133,13 +144,7 @@ pub(crate) async fn sort(
             search::write_esearch(conn.output(), Some(tag), uid, returns, &numbers, modseq);
         }
     }
-    session.report_changes(conn, false).await;
-    let done = if uid {
-        "UID SORT completed"
-    } else {
-        "SORT completed"
-    };
-    session.answer(conn, Status::ok(tag, done))
+    completed(session, conn, tag, "SORT", uid).await
 }
 
 /// THREAD / UID THREAD (RFC 5256 §3).
@@ -170,13 +175,7 @@ pub(crate) async fn thread(
     let items = sort_items(&found, uid);
     let threads = thread::thread(&items, algorithm);
     thread::write_thread(conn.output(), &threads);
-    session.report_changes(conn, false).await;
-    let done = if uid {
-        "UID THREAD completed"
-    } else {
-        "THREAD completed"
-    };
-    session.answer(conn, Status::ok(tag, done))
+    completed(session, conn, tag, "THREAD", uid).await
 }
 
 /// The answer to a search that failed in the store. RFC 9051 §6.4.4.1: a SEARCH (or SORT)
