@@ -16,9 +16,13 @@ use tokio_rustls::server::TlsStream;
 
 use crate::Shutdown;
 
-/// How much is read at once. Small enough that an idle connection does not pin much memory
-/// (the buffers are released between commands, see [`Conn::release_buffers`]).
+/// The most read at once, once a client is sending a lot (a large APPEND, a BDAT chunk).
 const READ_CHUNK: usize = 8 * 1024;
+
+/// The first read after the buffers were released. An idle connection waits inside this read,
+/// with this much allocated for it, for as long as it stays idle (IMAP IDLE: hours); commands
+/// fit, and a read that fills it makes the next one bigger.
+const FIRST_CHUNK: usize = 512;
 
 /// Something that can be written to the wire: a protocol's reply type.
 pub trait Wire {
@@ -45,6 +49,8 @@ pub struct Conn<S> {
     input: Vec<u8>,
     start: usize,
     output: Vec<u8>,
+    /// How much the next read may take: grows while reads come back full.
+    chunk: usize,
     idle: Duration,
     deadline: Option<Instant>,
 }
@@ -58,6 +64,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             input: Vec::new(),
             start: 0,
             output: Vec::new(),
+            chunk: FIRST_CHUNK,
             idle,
             deadline,
         }
@@ -112,6 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if self.output.is_empty() {
             self.output = Vec::new();
         }
+        self.chunk = FIRST_CHUNK;
     }
 
     fn until(&self) -> Instant {
@@ -159,7 +167,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.start = 0;
         }
         let len = self.input.len();
-        self.input.resize(len + READ_CHUNK, 0);
+        self.input.resize(len + self.chunk, 0);
         let until = self.until();
         let read = tokio::time::timeout_at(until, self.io.read(&mut self.input[len..]));
         let never = std::future::pending::<()>();
@@ -181,6 +189,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Ok(Ok(Err(error))) => Err(Stop::Io(error)),
             Ok(Ok(Ok(0))) => Err(Stop::Eof),
             Ok(Ok(Ok(n))) => {
+                if n == self.chunk {
+                    self.chunk = (self.chunk * 4).min(READ_CHUNK);
+                }
                 self.input.truncate(len + n);
                 return Ok(None);
             }
