@@ -43,7 +43,13 @@ pub use summary::{Addr, HeaderSummary, SEARCH_TEXT_LIMIT};
 
 /// Version byte that starts [`MessageIndex::to_bytes`]; bump it when the stored form changes
 /// incompatibly, so old indexes are recognised (and rebuilt from the message) instead of misread.
-pub const FORMAT_VERSION: u8 = 1;
+///
+/// 1 was JSON (still read); 2 is postcard, a compact binary serde format: IMAP FETCH decodes
+/// one index per message, and JSON made that decoding most of `FETCH 1:* (ENVELOPE)`.
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The JSON form of the first stored indexes.
+const FORMAT_JSON: u8 = 1;
 
 /// Everything derived from a message at ingest, stored beside the message.
 ///
@@ -82,7 +88,7 @@ pub enum MessageError {
     UnknownVersion(u8),
     /// The stored bytes are not a valid index (truncated or corrupted).
     #[error("stored message index is corrupt: {0}")]
-    Corrupt(#[from] serde_json::Error),
+    Corrupt(String),
 }
 
 impl MessageIndex {
@@ -120,24 +126,26 @@ impl MessageIndex {
         }
     }
 
-    /// The stored form: [`FORMAT_VERSION`] followed by JSON.
+    /// The stored form: [`FORMAT_VERSION`] followed by the postcard encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![FORMAT_VERSION];
         // Serialising plain structs of strings, numbers and vectors into memory cannot fail;
-        // should serde_json ever disagree, an unreadable index is rebuilt from the message.
-        if serde_json::to_writer(&mut out, self).is_err() {
-            out.truncate(1);
-        }
-        out
+        // should postcard ever disagree, an unreadable index is rebuilt from the message.
+        let encoded = postcard::to_extend(self, vec![FORMAT_VERSION]);
+        encoded.unwrap_or_else(|_| vec![FORMAT_VERSION])
     }
 
-    /// Reads back what [`MessageIndex::to_bytes`] wrote.
+    /// Reads back what [`MessageIndex::to_bytes`] wrote, in this format or the JSON one before.
     pub fn from_bytes(bytes: &[u8]) -> Result<MessageIndex, MessageError> {
-        let (&version, json) = bytes.split_first().ok_or(MessageError::Empty)?;
-        if version != FORMAT_VERSION {
-            return Err(MessageError::UnknownVersion(version));
+        let (&version, encoded) = bytes.split_first().ok_or(MessageError::Empty)?;
+        match version {
+            FORMAT_VERSION => {
+                postcard::from_bytes(encoded).map_err(|e| MessageError::Corrupt(e.to_string()))
+            }
+            FORMAT_JSON => {
+                serde_json::from_slice(encoded).map_err(|e| MessageError::Corrupt(e.to_string()))
+            }
+            other => Err(MessageError::UnknownVersion(other)),
         }
-        Ok(serde_json::from_slice(json)?)
     }
 }
 
@@ -580,9 +588,18 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na,b\r\n--b--\r\
             Err(MessageError::Empty)
         ));
         assert!(matches!(
-            MessageIndex::from_bytes(b"\x02{}"),
-            Err(MessageError::UnknownVersion(2))
+            MessageIndex::from_bytes(b"\x09{}"),
+            Err(MessageError::UnknownVersion(9))
         ));
+        // Indexes stored as JSON (format 1) still read.
+        let index = MessageIndex::parse(MIXED.as_bytes());
+        let mut json = vec![FORMAT_JSON];
+        serde_json::to_writer(&mut json, &index).expect("JSON");
+        assert_eq!(MessageIndex::from_bytes(&json).expect("JSON reads"), index);
+        assert!(
+            index.to_bytes().len() < json.len() * 2 / 3,
+            "postcard is the smaller form"
+        );
         let stored = MessageIndex::parse(MIXED.as_bytes()).to_bytes();
         for cut in [1, 2, stored.len() / 2, stored.len() - 1] {
             assert!(
