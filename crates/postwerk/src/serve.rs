@@ -137,17 +137,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
                 });
-                let options = ServeOptions {
-                    protocol: kind.key(),
-                    max_connections: usize::try_from(config.smtp.max_connections)
-                        .unwrap_or(usize::MAX),
-                };
-                shutdown.tracker().spawn(postwerk_net::serve(
-                    listener,
-                    options,
-                    shutdown.clone(),
-                    move |stream, peer| server.clone().handle(stream, peer),
-                ));
+                let max = config.smtp.max_connections;
+                spawn_listener(&shutdown, listener, kind.key(), max, move |stream, peer| {
+                    server.clone().handle(stream, peer)
+                });
             }
             "imap" | "imaps" => {
                 let kind = if key == "imap" {
@@ -165,17 +158,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
                 });
-                let options = ServeOptions {
-                    protocol: kind.key(),
-                    max_connections: usize::try_from(config.imap.max_connections)
-                        .unwrap_or(usize::MAX),
-                };
-                shutdown.tracker().spawn(postwerk_net::serve(
-                    listener,
-                    options,
-                    shutdown.clone(),
-                    move |stream, peer| server.clone().handle(stream, peer),
-                ));
+                let max = config.imap.max_connections;
+                spawn_listener(&shutdown, listener, kind.key(), max, move |stream, peer| {
+                    server.clone().handle(stream, peer)
+                });
             }
             "pop3" | "pop3s" => {
                 let kind = if key == "pop3" {
@@ -193,17 +179,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
                 });
-                let options = ServeOptions {
-                    protocol: kind.key(),
-                    max_connections: usize::try_from(config.pop3.max_connections)
-                        .unwrap_or(usize::MAX),
-                };
-                shutdown.tracker().spawn(postwerk_net::serve(
-                    listener,
-                    options,
-                    shutdown.clone(),
-                    move |stream, peer| server.clone().handle(stream, peer),
-                ));
+                let max = config.pop3.max_connections;
+                spawn_listener(&shutdown, listener, kind.key(), max, move |stream, peer| {
+                    server.clone().handle(stream, peer)
+                });
             }
             other => unreachable!("listener {other} is in SERVED but not wired"),
         }
@@ -218,6 +197,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stores.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Serves `listener` in a tracked task, at most `max_connections` sessions at once, each run
+/// by `session`.
+fn spawn_listener<F, Fut>(
+    shutdown: &Shutdown,
+    listener: TcpListener,
+    protocol: &'static str,
+    max_connections: u64,
+    session: F,
+) where
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let options = ServeOptions {
+        protocol,
+        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+    };
+    shutdown.tracker().spawn(postwerk_net::serve(
+        listener,
+        options,
+        shutdown.clone(),
+        session,
+    ));
 }
 
 /// The `[smtp]` table as the SMTP server's limits.
