@@ -190,12 +190,36 @@ async fn respond(
             "FETCH completed"
         },
     );
-    if targets.is_empty() {
-        return Ok(done);
-    }
     let Some(folder) = session.selected.as_ref().map(|s| s.folder) else {
         return Ok(done);
     };
+    let mut failure = None;
+    // In slices, each read with one query per kind and written before the next is read: a
+    // `FETCH 1:*` of 100,000 messages then holds one slice in memory, not the folder, and the
+    // client gets its first responses at once.
+    for slice in targets.chunks(FETCH_SLICE) {
+        if let Some(status) =
+            respond_slice(session, conn, tag, request, folder, slice, read_only).await?
+        {
+            failure.get_or_insert(status);
+        }
+    }
+    Ok(failure.unwrap_or(done))
+}
+
+/// Messages read and answered per slice of a large FETCH.
+const FETCH_SLICE: usize = 2000;
+
+/// Writes the FETCH responses of one slice of `targets`; returns the failure to report, if any.
+async fn respond_slice(
+    session: &mut Session,
+    conn: &mut Connection,
+    tag: &str,
+    request: &Request,
+    folder: postwerk_model::FolderId,
+    targets: &[(u32, u32)],
+    read_only: bool,
+) -> Result<Option<Status>, Stop> {
     let mail = session.server.mail.clone();
     let uids = UidSet::from_uids(targets.iter().map(|&(_, uid)| uid));
     let listed = mail
@@ -212,7 +236,7 @@ async fn respond(
         messages.retain(|(_, meta)| meta.modseq > since);
     }
     if messages.is_empty() {
-        return Ok(failure.unwrap_or(done));
+        return Ok(failure);
     }
     // RFC 9051 §6.4.5: a body fetch without .PEEK sets \Seen, except on EXAMINE (§6.3.3).
     let seen_now = if fetch::sets_seen(&request.items) && !read_only {
@@ -268,7 +292,7 @@ async fn respond(
             return Err(Stop::Connection);
         }
     }
-    Ok(failure.unwrap_or(done))
+    Ok(failure)
 }
 
 /// Pairs the listed metas with the sequence numbers of `targets` (both ascending by UID,
