@@ -106,6 +106,18 @@ impl TestServer {
         admin(&self.binary, &self.data_dir(), args)
     }
 
+    /// Runs `postwerk admin ARGS` for a test's setup, panicking with the CLI's error output if
+    /// it fails.
+    pub fn admin_ok(&self, args: &[&str]) -> Output {
+        let out = self.admin(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// The raw messages in the INBOX of `address`, in UID order, read from the data folder
     /// the way the server stored them.
     pub fn inbox(&self, address: &str) -> anyhow::Result<Vec<Vec<u8>>> {
