@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use postwerk_model::{
-    Access, Address, AddressKind, Alias, Domain, HostedAddress, MailService, OrgId, Organization,
-    Permissions, Redirection, Role, ServiceFeatures, UserAccount, UserId,
+    Access, Address, AddressKind, Alias, DkimKeyRef, Domain, HostedAddress, MailService, OrgId,
+    Organization, Permissions, Redirection, Role, ServiceFeatures, UserAccount, UserId,
 };
-use postwerk_store::{Directory, NewAddress, NewService, NewUser};
+use postwerk_store::{Directory, NewAddress, NewDkimKey, NewService, NewUser};
 use zeroize::Zeroizing;
 
 use crate::CoreError;
+use crate::dkim::{self, DkimAlgorithm, DkimError, DkimPublicKey};
 use crate::password;
+use crate::records::{DnsRecord, dkim_record, required_records};
 
 /// Who is asking. The permission model of ORG-1: owners and administrators of an organization
 /// manage its services and addresses; the platform operator (the CLI on the server's own data
@@ -28,6 +30,7 @@ pub enum Actor {
 /// Something created, with the password generated for it, shown once and never stored in clear.
 #[derive(Debug)]
 pub struct Created<T> {
+    /// What was created.
     pub value: T,
     /// `Some` when the password was generated rather than chosen (ADDR-1 b).
     pub generated_password: Option<Zeroizing<String>>,
@@ -36,9 +39,11 @@ pub struct Created<T> {
 /// What an account creation needs.
 #[derive(Debug, Clone, Default)]
 pub struct CreateUser {
+    /// The login, an email address (ID-1).
     pub login: String,
     /// `None` generates one.
     pub password: Option<String>,
+    /// Name shown in the Manager; empty when `None`.
     pub display_name: Option<String>,
     /// Organization name to join, with the role.
     pub org: Option<(String, Role)>,
@@ -47,7 +52,9 @@ pub struct CreateUser {
 /// What an address creation needs (ADDR-1, ADDR-2, ADDR-4, ADDR-5).
 #[derive(Debug, Clone)]
 pub struct CreateAddress {
+    /// The full address; its domain must be a service's primary domain.
     pub address: String,
+    /// Mailbox, no-reply, catch-all or redirect-only.
     pub kind: AddressKind,
     /// Mailbox password; `None` generates one for kinds that log in.
     pub password: Option<String>,
@@ -62,9 +69,24 @@ pub struct CreateAddress {
 /// The outcome of deleting addresses (ADDR-8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deleted {
+    /// The addresses deleted, each once.
     pub addresses: Vec<Address>,
     /// Accounts whose login was a deleted address: they need a recovery username (ID-10).
     pub orphaned_logins: Vec<Address>,
+}
+
+/// The outcome of a DKIM key rotation (SVC-1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimRotation {
+    /// The service's primary domain, which the key signs for.
+    pub domain: Domain,
+    /// The new key, which signs from now on.
+    pub key: DkimKeyRef,
+    /// Its record, to publish: mail signed with it fails verification until it is in place.
+    pub record: DnsRecord,
+    /// The key it replaces, kept in the store; its record can be removed from the zone once
+    /// mail signed with it has been delivered and verified (a few days).
+    pub retired: Option<DkimKeyRef>,
 }
 
 /// The directory use cases.
@@ -74,6 +96,7 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// The use cases over `directory`.
     pub fn new(directory: Arc<dyn Directory>) -> Admin {
         Admin { directory }
     }
@@ -179,7 +202,8 @@ impl Admin {
 
     // ---- Mail services
 
-    /// Creates the mail service for `domain` in organization `org` (SVC-1, SVC-2).
+    /// Creates the mail service for `domain` in organization `org` (SVC-1, SVC-2), with its
+    /// DKIM key (RSA-2048, SND-2) stored in the same transaction.
     pub async fn create_service(
         &self,
         actor: Actor,
@@ -204,7 +228,58 @@ impl Admin {
             signature_templates: Vec::new(),
             dkim: None,
         };
-        Ok(self.directory.create_service(new).await?)
+        let selector = dkim::choose_selector(chrono::Utc::now().timestamp(), []);
+        let key = generate_key(DkimAlgorithm::default(), selector).await?;
+        let (service, _) = self.directory.create_service_with_dkim(new, key).await?;
+        Ok(service)
+    }
+
+    /// SVC-1: gives the service of `domain` a new DKIM key, which signs from now on; the old
+    /// one is kept. Also makes the first key of a service created before keys existed. The
+    /// new key has the algorithm of the old one (RSA-2048 for a first key).
+    pub async fn rotate_dkim(&self, actor: Actor, domain: &str) -> Result<DkimRotation, CoreError> {
+        let service = self.service_for(actor, domain).await?;
+        let keys = self.directory.dkim_keys(service.id).await?;
+        let retired = keys.iter().find(|k| k.active);
+        let algorithm = match retired {
+            Some(key) => DkimAlgorithm::from_tag(&key.algorithm).unwrap_or_default(),
+            None => DkimAlgorithm::default(),
+        };
+        let retired = retired.map(|k| k.key_ref());
+        let selector = dkim::choose_selector(
+            chrono::Utc::now().timestamp(),
+            keys.iter().map(|k| k.selector.as_str()),
+        );
+        let key = generate_key(algorithm, selector).await?;
+        let stored = self.directory.put_dkim_key(service.id, key).await?;
+        let public = DkimPublicKey::from_stored(&stored, &service.domain)?;
+        Ok(DkimRotation {
+            record: dkim_record(&service.domain, &public),
+            key: stored.key_ref(),
+            domain: service.domain,
+            retired,
+        })
+    }
+
+    /// SVC-1: the DNS records `domain` needs when this platform's host is `hostname`: MX, SPF,
+    /// DMARC, the service's active DKIM key (for its primary domain only: alias domains are
+    /// signed with `d=` the primary domain) and the autoconfiguration records.
+    pub async fn service_dns_records(
+        &self,
+        actor: Actor,
+        domain: &str,
+        hostname: &str,
+    ) -> Result<Vec<DnsRecord>, CoreError> {
+        let asked = Domain::parse(domain)?;
+        let service = self.service_for(actor, domain).await?;
+        let key = match (asked == service.domain, service.dkim.is_some()) {
+            (true, true) => match self.directory.active_dkim_key(service.id).await? {
+                Some(key) => Some(DkimPublicKey::from_stored(&key, &service.domain)?),
+                None => None,
+            },
+            _ => None,
+        };
+        Ok(required_records(&asked, hostname, key.as_ref()))
     }
 
     /// The services the actor may see, with the number of addresses each holds.
@@ -568,6 +643,15 @@ fn require_operator(actor: Actor) -> Result<(), CoreError> {
             "only the platform operator can do this".into(),
         )),
     }
+}
+
+/// Generates a DKIM key on a blocking thread: RSA key generation takes tens of milliseconds of
+/// CPU, which must not stall the runtime's other tasks.
+async fn generate_key(algorithm: DkimAlgorithm, selector: String) -> Result<NewDkimKey, CoreError> {
+    let generated = tokio::task::spawn_blocking(move || dkim::generate_key(algorithm, &selector))
+        .await
+        .map_err(|e| DkimError::Generate(e.to_string()))??;
+    Ok(generated)
 }
 
 /// Hashes the chosen password after checking the policy, or generates one (shown once).

@@ -14,7 +14,9 @@
 //! The local copy is the message as received, preceded by `Return-Path:` (RFC 5321 §4.4: the
 //! final delivery adds it) and by the trace lines the protocol built (`Received:`). The queue
 //! copy, for redirections (RCV-13) and remote recipients of submitted mail, carries the trace
-//! lines but no `Return-Path:`, which only the final delivery adds.
+//! lines but no `Return-Path:`, which only the final delivery adds. For submitted mail, and
+//! given a signer ([`Delivery::with_signer`]), the queue copy starts with the `DKIM-Signature:`
+//! of the sender's service (SND-2).
 //!
 //! This module knows no protocol: it answers [`Recipient`] and [`Delivered`], and each
 //! protocol maps those to its replies.
@@ -31,6 +33,8 @@ use postwerk_store::{
 
 use crate::CoreError;
 use crate::auth::Login;
+use crate::dkim::DkimSigner;
+use crate::srs::Srs;
 use crate::submission::{AuthGuards, SenderCheck};
 
 /// What becomes of mail for one recipient, decided at RCPT.
@@ -97,6 +101,10 @@ pub struct Delivery {
     mail: Arc<dyn MailStore>,
     queue: Arc<dyn QueueStore>,
     guards: AuthGuards,
+    /// SND-2: signs the queue copy of submitted mail; `None` queues it unsigned.
+    signer: Option<DkimSigner>,
+    /// RCV-13: checks the SRS addresses forwards left with, when bounces come back to them.
+    srs: Option<Srs>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -117,7 +125,56 @@ impl Delivery {
             directory,
             mail,
             queue,
+            signer: None,
+            srs: None,
         }
+    }
+
+    /// RCV-13, issue 6 item 7: accept bounces addressed to the SRS addresses that forwards
+    /// left with, checked with `srs` (the queue's key), and send them on to the original
+    /// sender ([`Delivery::srs_return`]).
+    pub fn with_srs(mut self, srs: Srs) -> Delivery {
+        self.srs = Some(srs);
+        self
+    }
+
+    /// The original sender behind `recipient` when it is an SRS address this server made
+    /// (its hash and age check out, and its domain is hosted here): a bounce to it goes on to
+    /// that sender, through the outbound queue. `None` for any other address, which is then
+    /// resolved as usual (and an SRS address that does not check out is unknown, RCV-1).
+    ///
+    /// `recipient` is the RCPT text as given: SRS local parts often exceed the 64 octets of
+    /// RFC 5321 §4.5.3.1.1 that address parsing enforces, and forwarders accept them anyway.
+    pub async fn srs_return(
+        &self,
+        recipient: &str,
+        now: i64,
+    ) -> Result<Option<Address>, CoreError> {
+        let Some(srs) = &self.srs else {
+            return Ok(None);
+        };
+        if !crate::srs::is_srs(recipient) {
+            return Ok(None);
+        }
+        let Some((_, domain)) = recipient.rsplit_once('@') else {
+            return Ok(None);
+        };
+        let Ok(domain) = postwerk_model::Domain::parse(domain) else {
+            return Ok(None);
+        };
+        if self.directory.service_by_domain(&domain).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(srs
+            .decode(recipient, now)
+            .and_then(|original| Address::parse(&original).ok()))
+    }
+
+    /// SND-2: DKIM-sign the queue copy of submitted mail with `signer` (the local copy and
+    /// forwards of received mail stay unsigned).
+    pub fn with_signer(mut self, signer: DkimSigner) -> Delivery {
+        self.signer = Some(signer);
+        self
     }
 
     /// The auth guards (SND-1) over the same directory.
@@ -209,6 +266,9 @@ impl Delivery {
         {
             return Ok(Delivered::SenderDenied);
         }
+        let queue_copy = self
+            .sign(envelope, &index, body, queue_copy, !queued.is_empty())
+            .await;
 
         let store_locally = async {
             match &local_copy {
@@ -240,5 +300,38 @@ impl Delivery {
             stored: stored?,
             queued: queued?,
         })
+    }
+
+    /// SND-2: the queue copy of submitted mail with the `DKIM-Signature:` of its `From:`
+    /// domain's service put before it (and before the trace lines); the signature covers
+    /// `body`, the message as submitted. Unchanged when there is no signer or nothing to queue,
+    /// and for mail not submitted here. Signing that fails (a service without a key) is logged
+    /// and the copy goes unsigned: a missing key must not stop the mail.
+    async fn sign(
+        &self,
+        envelope: &Envelope,
+        index: &MessageIndex,
+        body: &[u8],
+        queue_copy: Option<Vec<u8>>,
+        queued: bool,
+    ) -> Option<Vec<u8>> {
+        let (Some(signer), Some(copy), Some(_), true) =
+            (&self.signer, &queue_copy, &envelope.submitted_by, queued)
+        else {
+            return queue_copy;
+        };
+        // SND-1 passed: every From: address is the mailbox's, so the first names the service.
+        let from = index.summary.from.iter().find_map(|addr| addr.address());
+        let Some(domain) = from.and_then(|text| Address::parse(&text).ok()) else {
+            return queue_copy;
+        };
+        let domain = domain.domain();
+        match signer.sign(domain, body).await {
+            Ok(header) => Some([header.as_bytes(), copy].concat()),
+            Err(error) => {
+                tracing::warn!(%domain, %error, "DKIM signing failed; the message goes unsigned");
+                queue_copy
+            }
+        }
     }
 }

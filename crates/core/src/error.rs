@@ -4,6 +4,7 @@
 use postwerk_model::{AddressError, DirectoryError};
 use postwerk_store::StoreError;
 
+use crate::dkim::DkimError;
 use crate::password::PasswordError;
 
 /// Why a use case did not happen. Whatever the variant, nothing was half-done.
@@ -25,6 +26,9 @@ pub enum CoreError {
     /// The store refused (duplicate, quota, alias limit…) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A DKIM key could not be made or used (SVC-1, SND-2).
+    #[error(transparent)]
+    Dkim(DkimError),
 }
 
 impl CoreError {
@@ -33,6 +37,7 @@ impl CoreError {
         match self {
             CoreError::Store(error) => error.is_refusal(),
             CoreError::Password(PasswordError::Hashing(_)) => false,
+            CoreError::Dkim(_) => false,
             _ => true,
         }
     }
@@ -41,6 +46,16 @@ impl CoreError {
 impl From<AddressError> for CoreError {
     fn from(error: AddressError) -> Self {
         CoreError::Invalid(error.to_string())
+    }
+}
+
+impl From<DkimError> for CoreError {
+    fn from(error: DkimError) -> Self {
+        match error {
+            // One place for store errors, whichever path they came by.
+            DkimError::Store(error) => CoreError::Store(error),
+            other => CoreError::Dkim(other),
+        }
     }
 }
 

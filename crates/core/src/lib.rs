@@ -18,16 +18,20 @@
 pub mod admin;
 pub mod auth;
 pub mod delivery;
+pub mod dkim;
 pub mod error;
 pub mod password;
 pub mod records;
 pub mod sasl;
+pub mod srs;
 pub mod submission;
 
-pub use admin::{Actor, Admin, CreateAddress, CreateUser, Created, Deleted};
+pub use admin::{Actor, Admin, CreateAddress, CreateUser, Created, Deleted, DkimRotation};
 pub use auth::{FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
 pub use delivery::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
+pub use dkim::{DkimAlgorithm, DkimError, DkimPublicKey, DkimSigner};
 pub use error::CoreError;
 /// The DSN parameters (RFC 3461) a protocol hands to [`Delivery`], as the queue stores them.
 pub use postwerk_store::{DsnRet, Notify, QueueId};
+pub use srs::Srs;
 pub use submission::{AuthGuards, SenderCheck};

@@ -4,9 +4,10 @@
 //! password is printed once.
 
 use anyhow::Context;
-use postwerk_core::{Actor, Admin, CreateAddress, CreateUser};
+use postwerk_core::records::DnsRecord;
+use postwerk_core::{Actor, Admin, CreateAddress, CreateUser, DkimRotation};
 use postwerk_model::{
-    Access, AddressKind, Alias, HostedAddress, MailService, Permissions, Role, UserAccount,
+    Access, AddressKind, Alias, Domain, HostedAddress, MailService, Permissions, Role, UserAccount,
 };
 use serde_json::{Value, json};
 
@@ -28,7 +29,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
     let admin = Admin::new(stores.directory.clone());
-    let outcome = execute(&admin, args.command).await;
+    let outcome = match args.command {
+        AdminCommand::Queue(command) => crate::queue_admin::execute(&stores.queue, command).await,
+        command => execute(&admin, &config.hostname, command).await,
+    };
     stores.close().await;
     let report = outcome?;
     if args.json {
@@ -39,7 +43,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn execute(admin: &Admin, command: AdminCommand) -> anyhow::Result<Report> {
+async fn execute(admin: &Admin, hostname: &str, command: AdminCommand) -> anyhow::Result<Report> {
     let op = Actor::Operator;
     Ok(match command {
         AdminCommand::Org(OrgCommand::Create { name }) => {
@@ -118,11 +122,18 @@ async fn execute(admin: &Admin, command: AdminCommand) -> anyhow::Result<Report>
         }
         AdminCommand::Service(ServiceCommand::Create { domain, org, quota }) => {
             let service = admin.create_service(op, &domain, &org, quota).await?;
+            let mut text = format!(
+                "created mail service {} (quota {} addresses)",
+                service.domain, service.address_quota
+            );
+            if let Some(dkim) = &service.dkim {
+                text.push_str(&format!(
+                    "\nDKIM key generated (selector {}): publish its record, see `postwerk admin service dns {}`",
+                    dkim.selector, service.domain
+                ));
+            }
             Report {
-                text: format!(
-                    "created mail service {} (quota {} addresses)",
-                    service.domain, service.address_quota
-                ),
+                text,
                 json: service_json(&service, 0),
             }
         }
@@ -157,6 +168,17 @@ async fn execute(admin: &Admin, command: AdminCommand) -> anyhow::Result<Report>
                 text: format!("{alias_domain} is now an alias domain of {domain}"),
                 json: json!({"domain": domain, "alias_domain": alias_domain}),
             }
+        }
+        AdminCommand::Service(ServiceCommand::Dns { domain }) => {
+            let records = admin.service_dns_records(op, &domain, hostname).await?;
+            let services = admin.list_services(op).await?;
+            let asked = Domain::parse(&domain)?;
+            let service = services.iter().map(|(s, _)| s).find(|s| s.serves(&asked));
+            dns_report(&asked, service, &records)
+        }
+        AdminCommand::Service(ServiceCommand::DkimRotate { domain }) => {
+            let rotation = admin.rotate_dkim(op, &domain).await?;
+            rotation_report(&rotation)
         }
         AdminCommand::Address(AddressCommand::Create {
             address,
@@ -310,6 +332,7 @@ async fn execute(admin: &Admin, command: AdminCommand) -> anyhow::Result<Report>
                 json: json!({"revoked": user, "address": address}),
             }
         }
+        AdminCommand::Queue(_) => unreachable!("queue commands are run by queue_admin"),
         AdminCommand::Access(AccessCommand::List { address }) => {
             let list = admin.list_access(op, &address).await?;
             let text = list
@@ -326,6 +349,69 @@ async fn execute(admin: &Admin, command: AdminCommand) -> anyhow::Result<Report>
             }
         }
     })
+}
+
+/// `service dns`: one zone-file line per record with its purpose as a comment, so the output
+/// pastes into a zone as it is; a comment says why a DKIM record is missing, when it is.
+fn dns_report(domain: &Domain, service: Option<&MailService>, records: &[DnsRecord]) -> Report {
+    let mut lines: Vec<String> = records
+        .iter()
+        .map(|r| format!("{}  ; {}", r.zone_line(), r.purpose))
+        .collect();
+    let dkim = service.and_then(|s| s.dkim.as_ref());
+    match service {
+        Some(s) if s.domain != *domain => lines.push(format!(
+            "; DKIM: mail from {domain} is signed for {} (d={}); its key record is in the zone of {}",
+            s.domain, s.domain, s.domain
+        )),
+        Some(s) if s.dkim.is_none() => lines.push(format!(
+            "; DKIM: the service has no key yet; `postwerk admin service dkim-rotate {}` makes one",
+            s.domain
+        )),
+        _ => {}
+    }
+    Report {
+        text: lines.join("\n"),
+        json: json!({
+            "domain": domain,
+            "dkim": dkim.map(|k| json!({"selector": k.selector, "algorithm": k.algorithm})),
+            "records": records,
+        }),
+    }
+}
+
+/// `service dkim-rotate`: the record to publish now, and the old one that may go later.
+fn rotation_report(rotation: &DkimRotation) -> Report {
+    let mut text = format!(
+        "new DKIM key for {}: selector {} ({})\n\
+         publish this record now (mail is signed with the new key from now on):\n{}",
+        rotation.domain,
+        rotation.key.selector,
+        rotation.key.algorithm,
+        rotation.record.zone_line()
+    );
+    let retired_name = rotation
+        .retired
+        .as_ref()
+        .map(|old| format!("{}._domainkey.{}", old.selector, rotation.domain));
+    if let (Some(old), Some(name)) = (&rotation.retired, &retired_name) {
+        text.push_str(&format!(
+            "\nthe old selector {} still verifies mail already sent: remove its record {name} \
+             after a few days",
+            old.selector
+        ));
+    }
+    Report {
+        text,
+        json: json!({
+            "domain": rotation.domain,
+            "selector": rotation.key.selector,
+            "algorithm": rotation.key.algorithm,
+            "record": rotation.record,
+            "retired_selector": rotation.retired.as_ref().map(|k| &k.selector),
+            "retired_record": retired_name,
+        }),
+    }
 }
 
 fn password_report(message: &str, generated: Option<&str>) -> Report {
@@ -367,6 +453,7 @@ pub fn service_json(service: &MailService, used: u32) -> Value {
         "addresses_in_use": used,
         "alias_domains": service.alias_domains,
         "aliases_allowed": service.features.aliases_allowed,
+        "dkim": service.dkim.as_ref().map(|k| json!({"selector": k.selector, "algorithm": k.algorithm})),
     })
 }
 

@@ -95,6 +95,9 @@ pub enum AdminCommand {
     /// Users' access to mailboxes and its permissions (ADDR-9).
     #[command(subcommand)]
     Access(AccessCommand),
+    /// The outbound queue: list, show, retry now, delete (issue 6).
+    #[command(subcommand)]
+    Queue(crate::queue_admin::QueueCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +157,17 @@ pub enum ServiceCommand {
         domain: String,
         alias_domain: String,
     },
+    /// Print the DNS records DOMAIN needs, as zone-file lines (SVC-1).
+    ///
+    /// MX, SPF, DMARC, the service's DKIM key and the autoconfiguration records; the host they
+    /// name is the configuration's `hostname`. An alias domain gets no DKIM record: its mail is
+    /// signed for the service's primary domain.
+    Dns { domain: String },
+    /// Give a service a new DKIM key and print the record to publish (SVC-1, SND-2).
+    ///
+    /// The new key signs the service's mail at once, so publish its record right away; the old
+    /// key stays stored, and its record can be removed from the zone a few days later.
+    DkimRotate { domain: String },
 }
 
 #[derive(Debug, Subcommand)]

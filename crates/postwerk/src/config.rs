@@ -60,6 +60,61 @@ pub struct Config {
     pub imap: ImapConfig,
     /// Login failure limits shared by SMTP, IMAP and POP3 (`[auth]`).
     pub auth: AuthConfig,
+    /// The resolver outbound delivery asks (`[dns]`).
+    pub dns: DnsConfig,
+    /// Outbound delivery (`[queue]`).
+    pub queue: QueueConfig,
+}
+
+/// The `[dns]` table: which resolver outbound delivery asks, and how it learns DNSSEC status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Servers to ask; empty: the system resolver (`/etc/resolv.conf`).
+    pub servers: Vec<SocketAddr>,
+    /// `validate` (in process), `trust-ad` (a local validating resolver's AD bit) or `off`.
+    pub dnssec: postwerk_dns::DnssecMode,
+    /// Seconds per query.
+    pub timeout: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            dnssec: postwerk_dns::DnssecMode::default(),
+            timeout: 5,
+        }
+    }
+}
+
+/// The `[queue]` table: outbound delivery (SND-3, SND-4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// The port dialled on MX hosts (25; tests aim it at a loopback peer).
+    pub remote_port: u64,
+    /// Deliveries in progress at once.
+    pub workers: u64,
+    /// Connections at once to one destination domain.
+    pub per_domain: u64,
+    /// Seconds between attempts, in order; the last step repeats.
+    pub retry: Vec<u64>,
+    /// Seconds undelivered before the sender is warned (SND-4: 4 hours).
+    pub delay_notice: u64,
+    /// Seconds undelivered before the queue gives up and returns the message (SND-4: 3 days).
+    pub give_up: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            remote_port: 25,
+            workers: 16,
+            per_domain: 4,
+            retry: vec![60, 300, 900, 1800, 3600, 7200, 14400],
+            delay_notice: 4 * 3600,
+            give_up: 3 * 86400,
+        }
+    }
 }
 
 /// The `[smtp]` table: limits of every SMTP session (RCV-7, RCV-11), all three listeners.
@@ -240,6 +295,8 @@ impl Default for Config {
             pop3: Pop3Config::default(),
             imap: ImapConfig::default(),
             auth: AuthConfig::default(),
+            dns: DnsConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -277,6 +334,7 @@ impl Config {
             "",
             &[
                 "hostname", "data_dir", "listen", "tls", "log", "smtp", "pop3", "imap", "auth",
+                "dns", "queue",
             ],
         );
         if let Some(hostname) = reader.string(&table, "", "hostname") {
@@ -386,6 +444,12 @@ impl Config {
             ];
             reader.numbers(auth, "auth", keys);
         }
+        if let Some(dns) = reader.table(&table, "", "dns") {
+            reader.dns(dns, &mut config.dns);
+        }
+        if let Some(queue) = reader.table(&table, "", "queue") {
+            reader.queue(queue, &mut config.queue);
+        }
         if reader.problems.is_empty() {
             Ok(config)
         } else {
@@ -477,6 +541,121 @@ impl Reader {
                         format!("expected an integer, found {kind}"),
                     );
                 }
+            }
+        }
+    }
+
+    /// The `[dns]` table.
+    fn dns(&mut self, table: &Table, config: &mut DnsConfig) {
+        self.known(table, "dns", &["servers", "dnssec", "timeout"]);
+        if let Some(servers) = self.strings(table, "dns", "servers") {
+            config.servers.clear();
+            for text in servers {
+                match text.parse::<SocketAddr>() {
+                    Ok(addr) => config.servers.push(addr),
+                    Err(_) => self.problem(
+                        "dns.servers",
+                        format!("\"{text}\" is not an address:port such as 127.0.0.1:53"),
+                    ),
+                }
+            }
+        }
+        match self.string(table, "dns", "dnssec").as_deref() {
+            None => {}
+            Some("validate") => config.dnssec = postwerk_dns::DnssecMode::Validate,
+            Some("trust-ad") => config.dnssec = postwerk_dns::DnssecMode::TrustAd,
+            Some("off") => config.dnssec = postwerk_dns::DnssecMode::Off,
+            Some(other) => self.problem(
+                "dns.dnssec",
+                format!("\"{other}\" is not a mode; use \"validate\", \"trust-ad\" or \"off\""),
+            ),
+        }
+        if let Some(Value::Integer(n)) = table.get("timeout") {
+            if *n >= 1 {
+                config.timeout = *n as u64;
+            } else {
+                self.problem(
+                    "dns.timeout",
+                    format!("{n} is too small; the least accepted is 1"),
+                );
+            }
+        } else if table.contains_key("timeout") {
+            self.problem("dns.timeout", "expected an integer (seconds)".into());
+        }
+    }
+
+    /// The `[queue]` table.
+    fn queue(&mut self, table: &Table, config: &mut QueueConfig) {
+        let mut scalars = table.clone();
+        if let Some(retry) = scalars.remove("retry") {
+            let steps: Option<Vec<u64>> = match &retry {
+                Value::Array(items) if !items.is_empty() => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Integer(n) if *n >= 1 => Some(*n as u64),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            };
+            match steps {
+                Some(steps) => config.retry = steps,
+                None => self.problem(
+                    "queue.retry",
+                    "expected a non-empty list of seconds, each at least 1 (e.g. [60, 300, 900])"
+                        .into(),
+                ),
+            }
+        }
+        let keys: [(&str, &mut u64, u64); 5] = [
+            ("remote_port", &mut config.remote_port, 1),
+            ("workers", &mut config.workers, 1),
+            ("per_domain", &mut config.per_domain, 1),
+            ("delay_notice", &mut config.delay_notice, 1),
+            ("give_up", &mut config.give_up, 1),
+        ];
+        self.numbers(&scalars, "queue", keys);
+        if config.remote_port > u64::from(u16::MAX) {
+            self.problem(
+                "queue.remote_port",
+                format!("{} is not a port", config.remote_port),
+            );
+        }
+        if config.delay_notice >= config.give_up {
+            self.problem(
+                "queue.delay_notice",
+                "must be shorter than queue.give_up, or the warning would never be sent".into(),
+            );
+        }
+    }
+
+    /// A list of strings.
+    fn strings(&mut self, table: &Table, prefix: &str, key: &str) -> Option<Vec<String>> {
+        match table.get(key)? {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        other => {
+                            let kind = other.type_str();
+                            self.problem(
+                                &join(prefix, key),
+                                format!("expected a list of strings, found {kind} in it"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                let kind = other.type_str();
+                self.problem(
+                    &join(prefix, key),
+                    format!("expected a list of strings, found {kind}"),
+                );
+                None
             }
         }
     }
@@ -648,5 +827,47 @@ mod tests {
     fn invalid_toml_is_one_clear_problem() {
         let errors = Config::parse("hostname = ").unwrap_err().0;
         assert!(errors[0].starts_with("not valid TOML"), "{errors:?}");
+    }
+
+    #[test]
+    fn dns_and_queue_tables_parse_with_the_fixed_keys() {
+        let config = Config::parse(
+            "[dns]\nservers = [\"127.0.0.1:5353\"]\ndnssec = \"trust-ad\"\n\
+             [queue]\nremote_port = 2525\nretry = [1, 2]\nworkers = 3\n",
+        )
+        .unwrap();
+        assert_eq!(config.dns.servers, vec!["127.0.0.1:5353".parse().unwrap()]);
+        assert_eq!(config.dns.dnssec, postwerk_dns::DnssecMode::TrustAd);
+        assert_eq!(config.queue.remote_port, 2525);
+        assert_eq!(config.queue.retry, vec![1, 2]);
+        assert_eq!(config.queue.workers, 3);
+        assert_eq!(config.queue.give_up, 3 * 86400, "defaults stay");
+        assert!(
+            Config::default().dns.servers.is_empty(),
+            "system resolver by default"
+        );
+    }
+
+    #[test]
+    fn dns_and_queue_mistakes_are_reported() {
+        let errors = Config::parse(
+            "[dns]\nservers = [\"nowhere\"]\ndnssec = \"maybe\"\n\
+             [queue]\nremote_port = 70000\nretry = []\ndelay_notice = 10\ngive_up = 5\nspeed = 1\n",
+        )
+        .unwrap_err()
+        .0;
+        for key in [
+            "dns.servers",
+            "dns.dnssec",
+            "queue.remote_port",
+            "queue.retry",
+            "queue.delay_notice",
+            "queue.speed",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(key)),
+                "{key}: {errors:?}"
+            );
+        }
     }
 }

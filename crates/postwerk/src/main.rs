@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod http;
 mod logging;
+mod queue_admin;
 mod quickstart;
 mod serve;
 

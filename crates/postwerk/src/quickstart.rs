@@ -1,9 +1,10 @@
 //! `postwerk quickstart DOMAIN`: from nothing to a working domain in one command. Creates the
 //! organization, the mail service, an owner account and a first mailbox linked to it, shows the
-//! generated passwords once, then the DNS records to publish and the client settings.
+//! generated passwords once, then the DNS records to publish (the service's DKIM key included)
+//! and the client settings.
 
 use anyhow::{Context, bail};
-use postwerk_core::records::required_records;
+use postwerk_core::records::DnsRecord;
 use postwerk_core::{Actor, Admin, CreateAddress, CreateUser};
 use postwerk_model::{Address, AddressKind, Domain, Role};
 use serde_json::json;
@@ -35,12 +36,12 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         &org_name,
         &owner,
         &mailbox,
+        &config.hostname,
     )
     .await;
     stores.close().await;
-    let (owner_password, mailbox_password) = result?;
+    let (owner_password, mailbox_password, records) = result?;
 
-    let records = required_records(&domain, &config.hostname, None);
     if args.json {
         let out = json!({
             "organization": org_name,
@@ -89,7 +90,8 @@ async fn setup(
     org_name: &str,
     owner: &Address,
     mailbox: &Address,
-) -> anyhow::Result<(String, String)> {
+    hostname: &str,
+) -> anyhow::Result<(String, String, Vec<DnsRecord>)> {
     let op = Actor::Operator;
     // Check first, so that a second run refuses cleanly instead of half-creating.
     if stores.directory.service_by_domain(domain).await?.is_some() {
@@ -129,11 +131,16 @@ async fn setup(
             },
         )
         .await?;
+    // SVC-1: the records with the DKIM key the service was created with.
+    let records = admin
+        .service_dns_records(op, domain.as_str(), hostname)
+        .await?;
     let shown =
         |p: Option<zeroize::Zeroizing<String>>| p.map(|p| p.to_string()).unwrap_or_default();
     Ok((
         shown(user.generated_password),
         shown(address.generated_password),
+        records,
     ))
 }
 

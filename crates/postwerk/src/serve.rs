@@ -23,6 +23,9 @@ use crate::cli::{ServeArgs, Target};
 use crate::config::Config;
 use crate::http;
 
+/// The SRS key's file in the data folder.
+const SRS_KEY_FILE: &str = "srs.key";
+
 /// Protocols whose servers exist in this build; the other configured listeners are reported
 /// and left unbound rather than accepting connections nobody answers.
 const SERVED: &[&str] = &[
@@ -79,11 +82,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stores.directory.clone(),
         Arc::new(FailureLimiter::new(failure_policy(&config))),
     ));
+    let srs_key = srs_secret(&config.data_dir)?;
+    // SND-2: submitted mail leaves signed with its service's DKIM key.
     let delivery = Delivery::new(
         stores.directory.clone(),
         stores.mail.clone(),
         stores.queue.clone(),
-    );
+    )
+    .with_signer(postwerk_core::DkimSigner::new(stores.directory.clone()))
+    .with_srs(postwerk_core::Srs::new(srs_key.clone()));
     // One POP3 maildrop lock table for both POP3 listeners (RFC 1939 §8, [IN-USE]).
     let pop3_locks = MaildropLocks::new();
     let mut bound: BTreeMap<String, SocketAddr> = BTreeMap::new();
@@ -187,6 +194,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             other => unreachable!("listener {other} is in SERVED but not wired"),
         }
     }
+    start_queue(&config, &stores, delivery.clone(), srs_key, &shutdown)?;
     write_listeners_file(&config.data_dir, &bound)?;
     announce(&config, &bound, first_start && !from_file);
 
@@ -197,6 +205,85 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stores.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Starts the outbound queue's workers (issue 6) in a tracked task: they deliver through the
+/// SMTP client, asking the `[dns]` resolver, until shutdown lets in-flight attempts finish.
+fn start_queue(
+    config: &Config,
+    stores: &postwerk_store::Stores,
+    delivery: Delivery,
+    srs_key: Vec<u8>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let dns = postwerk_dns::DnsConfig {
+        servers: config.dns.servers.clone(),
+        dnssec: config.dns.dnssec,
+        timeout: Duration::from_secs(config.dns.timeout),
+    };
+    let resolver: Arc<dyn postwerk_dns::Resolver> = Arc::new(
+        postwerk_dns::HickoryResolver::new(&dns).context("cannot set up the DNS resolver")?,
+    );
+    let q = &config.queue;
+    let client = postwerk_smtp::client::ClientConfig {
+        hostname: config.hostname.clone(),
+        remote_port: u16::try_from(q.remote_port).context("queue.remote_port")?,
+        ..postwerk_smtp::client::ClientConfig::new(config.hostname.clone(), resolver)
+    };
+    let transport = Arc::new(postwerk_smtp::client::SmtpTransport::new(client));
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let queue_config = postwerk_queue::QueueConfig {
+        workers: count(q.workers),
+        per_domain: count(q.per_domain),
+        retry: q.retry.iter().map(|s| Duration::from_secs(*s)).collect(),
+        delay_notice: Duration::from_secs(q.delay_notice),
+        give_up: Duration::from_secs(q.give_up),
+        hostname: config.hostname.clone(),
+        srs_secret: srs_key,
+        srs_domain: config.hostname.clone(),
+        ..postwerk_queue::QueueConfig::default()
+    };
+    let queue = postwerk_queue::Queue::new(
+        stores.queue.clone(),
+        delivery,
+        transport,
+        Arc::new(postwerk_queue::SystemClock),
+        queue_config,
+    );
+    shutdown.tracker().spawn(queue.run(shutdown.clone()));
+    Ok(())
+}
+
+/// The key of SRS addresses (issue 6 item 7): random, made at first start, kept in the data
+/// folder, because a bounce may come back days after the forward that it answers.
+fn srs_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(SRS_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 16 => return Ok(key),
+        Ok(_) => anyhow::bail!(
+            "{} is too short; remove it to make a new one",
+            path.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let mut key = vec![0u8; 32];
+    rand::fill(&mut key[..]);
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.write_all(&key)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(key)
 }
 
 /// Serves `listener` in a tracked task, at most `max_connections` sessions at once, each run

@@ -50,6 +50,79 @@ pub struct NewService {
     pub dkim: Option<DkimKeyRef>,
 }
 
+/// A DKIM key pair to store for a service (SVC-1, SND-2; RFC 6376).
+///
+/// `Debug` never prints the private key: a key that leaks into a log signs for the domain.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewDkimKey {
+    /// The selector, published at `<selector>._domainkey.<domain>` (RFC 6376 §3.1); unique
+    /// within the service.
+    pub selector: String,
+    /// The `a=` tag of its signatures (RFC 6376 §3.5), e.g. `rsa-sha256` or `ed25519-sha256`.
+    pub algorithm: String,
+    /// The private key, unencrypted PKCS#8 DER (RFC 5208).
+    pub private_key: Vec<u8>,
+    /// The `p=` tag of the key record (RFC 6376 §3.6.1), base64.
+    pub public_key: String,
+}
+
+impl std::fmt::Debug for NewDkimKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDkimKey")
+            .field("selector", &self.selector)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"<redacted>")
+            .field("public_key", &self.public_key)
+            .finish()
+    }
+}
+
+/// A stored DKIM key of a service: the active one signs, the others are kept after rotation
+/// so the administrator knows which old records may be removed from the zone.
+///
+/// `Debug` never prints the private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DkimKey {
+    /// The service it signs for.
+    pub service: ServiceId,
+    /// The selector (RFC 6376 §3.1).
+    pub selector: String,
+    /// The `a=` tag of its signatures (RFC 6376 §3.5).
+    pub algorithm: String,
+    /// The private key, unencrypted PKCS#8 DER (RFC 5208). Secret.
+    pub private_key: Vec<u8>,
+    /// The `p=` tag of the key record (RFC 6376 §3.6.1), base64.
+    pub public_key: String,
+    /// When it was stored, Unix seconds.
+    pub created_at: i64,
+    /// Whether it is the key that signs the service's mail now.
+    pub active: bool,
+}
+
+impl DkimKey {
+    /// The reference kept on the service (`MailService::dkim`).
+    pub fn key_ref(&self) -> DkimKeyRef {
+        DkimKeyRef {
+            selector: self.selector.clone(),
+            algorithm: self.algorithm.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DkimKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DkimKey")
+            .field("service", &self.service)
+            .field("selector", &self.selector)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"<redacted>")
+            .field("public_key", &self.public_key)
+            .field("created_at", &self.created_at)
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
 /// What it takes to create a hosted address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewAddress {
@@ -150,6 +223,32 @@ pub trait Directory: Send + Sync {
         service: ServiceId,
         domain: &Domain,
     ) -> Result<(), StoreError>;
+
+    // ---- DKIM keys (SVC-1, SND-2)
+
+    /// Create a mail service and its first DKIM key in one transaction, so a service never
+    /// exists without the key it was created with. `new.dkim` is ignored: the service's
+    /// reference is the stored key's. The same refusals as [`Directory::create_service`].
+    async fn create_service_with_dkim(
+        &self,
+        new: NewService,
+        key: NewDkimKey,
+    ) -> Result<(MailService, DkimKey), StoreError>;
+
+    /// Store `key` for `service` and make it the active one, in one transaction: the previous
+    /// active key stays, inactive, and `MailService::dkim` names the new one. `NotFound` if the
+    /// service does not exist, `Conflict` if the service had a key with this selector.
+    async fn put_dkim_key(
+        &self,
+        service: ServiceId,
+        key: NewDkimKey,
+    ) -> Result<DkimKey, StoreError>;
+
+    /// The key that signs the service's mail now, if it has one.
+    async fn active_dkim_key(&self, service: ServiceId) -> Result<Option<DkimKey>, StoreError>;
+
+    /// Every key the service has had, oldest first (the active one included).
+    async fn dkim_keys(&self, service: ServiceId) -> Result<Vec<DkimKey>, StoreError>;
 
     // ---- Hosted addresses (ADDR)
 

@@ -41,14 +41,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use blob::{BlobId, BlobStore, FsBlobStore};
-pub use directory::{Directory, NewAddress, NewService, NewUser};
+pub use directory::{Directory, DkimKey, NewAddress, NewDkimKey, NewService, NewUser};
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
 pub use mail::{
     Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
     Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder, UidSet,
 };
-pub use queue::{DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient};
+pub use queue::{
+    DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient, RecipientState,
+    RecipientStatus,
+};
 pub use sqlite::{
     BLOB_FOLDER, DATABASE_FILE, INLINE_CONTENT_MAX, QUEUE_FOLDER, SEARCH_DATABASE_FILE, open_sqlite,
 };

@@ -7,6 +7,7 @@
 //! status notifications can honour them later (SND-5).
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use postwerk_model::{Address, AddressId};
@@ -76,6 +77,61 @@ pub struct NewQueued {
     pub submitted_by: Option<AddressId>,
 }
 
+/// Where one recipient of a queued message stands.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RecipientStatus {
+    /// Still to be delivered (waiting for its next attempt, or being attempted).
+    Pending,
+    /// A remote server (or the local store) accepted it.
+    Delivered,
+    /// Given up on: a permanent refusal, or too old (SND-4).
+    Failed,
+}
+
+/// The delivery state of one recipient of a queued message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientState {
+    /// Where it stands.
+    pub status: RecipientStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due (Unix seconds); 0 at first: due at once.
+    pub next_attempt_at: i64,
+    /// When the last attempt was made.
+    pub last_attempt_at: Option<i64>,
+    /// RFC 3463 status of the last attempt, e.g. `4.4.1`.
+    pub last_status: Option<String>,
+    /// The last attempt's answer: the remote server's reply, or what went wrong before one
+    /// answered (for the DSN's `Diagnostic-Code` and the administrator).
+    pub diagnostic: Option<String>,
+    /// The host that gave the last answer, when one did (the DSN's `Remote-MTA`).
+    pub remote_mta: Option<String>,
+    /// Whether the sender was told of the delay (SND-4: once, after 4 hours).
+    pub delay_notified: bool,
+}
+
+impl RecipientState {
+    /// The state of a recipient just queued.
+    pub fn new() -> RecipientState {
+        RecipientState {
+            status: RecipientStatus::Pending,
+            attempts: 0,
+            next_attempt_at: 0,
+            last_attempt_at: None,
+            last_status: None,
+            diagnostic: None,
+            remote_mta: None,
+            delay_notified: false,
+        }
+    }
+}
+
+impl Default for RecipientState {
+    fn default() -> RecipientState {
+        RecipientState::new()
+    }
+}
+
 /// A queued message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedMessage {
@@ -87,6 +143,10 @@ pub struct QueuedMessage {
     pub size: u64,
     /// The envelope and DSN parameters.
     pub message: NewQueued,
+    /// The state of each recipient, in the order of `message.recipients`.
+    pub states: Vec<RecipientState>,
+    /// Until when a delivery worker holds it (Unix seconds); in the past when none does.
+    pub leased_until: i64,
 }
 
 /// The outbound queue. `enqueue` answers once content and entry are on stable storage.
@@ -98,6 +158,42 @@ pub trait QueueStore: Send + Sync {
 
     /// Every queued message, oldest first.
     async fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError>;
+
+    /// One queued message; `NotFound` if there is no such entry.
+    async fn queued_message(&self, id: QueueId) -> Result<QueuedMessage, StoreError>;
+
+    /// Leases up to `limit` messages that have a pending recipient due at `now` and that no
+    /// worker holds: each is held until `now + lease_secs`, oldest due first. A worker that
+    /// dies leaves its lease to expire, and the message is attempted again (issue 6: never
+    /// forgotten).
+    async fn lease_due(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+
+    /// Records the outcome of an attempt: the new state of the recipients at the given
+    /// positions (indexes into `message.recipients`), and releases the lease. `NotFound` if
+    /// the entry is gone (deleted by an administrator meanwhile).
+    async fn record_attempt(
+        &self,
+        id: QueueId,
+        states: Vec<(usize, RecipientState)>,
+    ) -> Result<(), StoreError>;
+
+    /// The earliest `next_attempt_at` of a pending recipient, or `None` when nothing is
+    /// pending: how long the workers may sleep.
+    async fn next_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Makes every pending recipient of `id` due at `now` and releases its lease
+    /// (`postwerk admin queue retry`). `NotFound` if there is no such entry.
+    async fn retry_now(&self, id: QueueId, now: i64) -> Result<(), StoreError>;
+
+    /// Signalled (`notify_waiters`) after every enqueue and `retry_now`, so idle workers wake at
+    /// once. A worker creates and enables its `notified()` future before it looks at the queue,
+    /// so that a signal between its look and its sleep is not lost.
+    fn changed(&self) -> Arc<tokio::sync::Notify>;
 
     /// The content of a queued message; `NotFound` if there is no such entry.
     async fn read_queued(&self, id: QueueId) -> Result<Vec<u8>, StoreError>;

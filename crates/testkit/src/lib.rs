@@ -3,6 +3,7 @@
 //!
 //! Each test starts its own server, so failures stay independent and tests run in parallel.
 
+pub mod dns;
 pub mod transcript;
 
 use std::collections::BTreeMap;
@@ -38,7 +39,19 @@ impl TestServer {
         listeners: &[&str],
         extra: &str,
     ) -> anyhow::Result<TestServer> {
-        let dir = tempfile::tempdir()?;
+        let mut server = TestServer {
+            binary: binary.to_path_buf(),
+            dir: tempfile::tempdir()?,
+            child: None,
+            listeners: BTreeMap::new(),
+        };
+        server.spawn(listeners, extra)?;
+        Ok(server)
+    }
+
+    /// Writes the configuration and starts the process on this server's folder.
+    fn spawn(&mut self, listeners: &[&str], extra: &str) -> anyhow::Result<()> {
+        let dir = self.dir.path();
         let mut config = String::from("hostname = \"mail.example.test\"\ndata_dir = \"data\"\n");
         config.push_str("[listen]\n");
         for key in listeners {
@@ -46,26 +59,51 @@ impl TestServer {
         }
         config.push_str(extra);
         config.push('\n');
-        let config_path = dir.path().join("postwerk.toml");
+        if !extra.contains("[dns]") {
+            // Hermetic by default: the outbound queue asks a loopback port nobody answers, so
+            // mail for outside domains waits in the queue (a temporary failure) instead of
+            // depending on this machine's resolver. Tests of delivery give their own `[dns]`.
+            config.push_str("[dns]\nservers = [\"127.0.0.1:9\"]\n");
+        }
+        let config_path = dir.join("postwerk.toml");
         std::fs::write(&config_path, config)?;
-        let child = Command::new(binary)
+        // A restarted server must not be mistaken for ready by the previous run's file.
+        let _ = std::fs::remove_file(self.data_dir().join("run").join("listeners.json"));
+        let log = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(name))
+        };
+        let child = Command::new(&self.binary)
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.path().join("stdout.log"))?)
-            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?)
+            .stdout(log("stdout.log")?)
+            .stderr(log("stderr.log")?)
             .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let mut server = TestServer {
-            binary: binary.to_path_buf(),
-            dir,
-            child: Some(child),
-            listeners: BTreeMap::new(),
-        };
-        server.wait_until_listening()?;
-        Ok(server)
+            .with_context(|| format!("cannot start {}", self.binary.display()))?;
+        self.child = Some(child);
+        self.wait_until_listening()
+    }
+
+    /// Kills the process with SIGKILL, as a crash would: no shutdown work runs.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("server already stopped")?;
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same data folder (after [`TestServer::kill`] or
+    /// [`TestServer::terminate`]), with a new configuration tail `extra`.
+    pub fn restart_with(&mut self, listeners: &[&str], extra: &str) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            bail!("the server is still running");
+        }
+        self.spawn(listeners, extra)
     }
 
     fn wait_until_listening(&mut self) -> anyhow::Result<()> {

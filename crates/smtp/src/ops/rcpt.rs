@@ -1,8 +1,8 @@
 //! RCPT TO (RFC 5321 §4.1.1.3) with NOTIFY/ORCPT (RFC 3461): every recipient is resolved now
 //! (RCV-13) so that unknown ones are refused here and never bounced later (RCV-1).
 
-use postwerk_core::EnvelopeRecipient;
 use postwerk_core::Notify;
+use postwerk_core::{EnvelopeRecipient, Recipient};
 use postwerk_model::Address;
 use smtp_proto::{
     RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS, RcptTo,
@@ -45,6 +45,31 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         to.address.clone()
     };
+    // RCV-13: a bounce to an SRS address that a forward left with goes on to the original
+    // sender. Checked before parsing: SRS local parts often exceed 64 octets.
+    match server
+        .delivery
+        .srs_return(&text, chrono::Utc::now().timestamp())
+        .await
+    {
+        Ok(Some(original)) => {
+            tracing::info!(rcpt = %to.address, to = %original, "bounce to an SRS address");
+            if let Phase::Mail(tx) = &mut session.phase {
+                tx.recipients.push(EnvelopeRecipient {
+                    address: original,
+                    recipient: Recipient::Remote,
+                    notify: notify(to.flags),
+                    orcpt: to.orcpt.map(|orcpt| format!("rfc822;{orcpt}")),
+                });
+            }
+            return session.answer(conn, reply::recipient(&Recipient::Remote));
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "checking an SRS address failed");
+            return session.answer(conn, reply::internal(&error));
+        }
+    }
     let Ok(address) = Address::parse(&text) else {
         return session.answer(conn, reply::bad_recipient_syntax());
     };

@@ -19,7 +19,10 @@ use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, json, mail, now, parse, to_json};
 use crate::error::Context;
-use crate::{Directory, FolderEvent, FolderEventKind, NewAddress, NewService, NewUser, StoreError};
+use crate::{
+    Directory, DkimKey, FolderEvent, FolderEventKind, NewAddress, NewDkimKey, NewService, NewUser,
+    StoreError,
+};
 
 // ---- Column lists, shared by every query that builds the same entity.
 
@@ -50,6 +53,13 @@ macro_rules! address_select {
     () => {
         "SELECT a.id, a.service_id, a.address, a.kind, a.password_hash, a.credential_epoch, \
          a.enabled, a.storage_limit, a.redirect, a.created_at FROM addresses a"
+    };
+}
+
+macro_rules! dkim_select {
+    () => {
+        "SELECT service_id, selector, algorithm, private_key, public_key, created_at, active \
+         FROM dkim_keys"
     };
 }
 
@@ -154,6 +164,19 @@ fn membership_from_row(row: &SqliteRow) -> Result<Membership, StoreError> {
         org: OrgId(row.try_get("org_id").ctx(WHAT)?),
         user: UserId(row.try_get("user_id").ctx(WHAT)?),
         role: parse(row.try_get::<&str, _>("role").ctx(WHAT)?, WHAT)?,
+    })
+}
+
+fn dkim_key_from_row(row: &SqliteRow) -> Result<DkimKey, StoreError> {
+    const WHAT: &str = "reading a DKIM key";
+    Ok(DkimKey {
+        service: ServiceId(row.try_get("service_id").ctx(WHAT)?),
+        selector: row.try_get("selector").ctx(WHAT)?,
+        algorithm: row.try_get("algorithm").ctx(WHAT)?,
+        private_key: row.try_get("private_key").ctx(WHAT)?,
+        public_key: row.try_get("public_key").ctx(WHAT)?,
+        created_at: row.try_get("created_at").ctx(WHAT)?,
+        active: row.try_get("active").ctx(WHAT)?,
     })
 }
 
@@ -461,6 +484,78 @@ async fn create_service_tx(
         dkim: new.dkim,
         created_at,
     }))
+}
+
+async fn create_service_with_dkim_tx(
+    conn: &mut SqliteConnection,
+    new: NewService,
+    key: NewDkimKey,
+) -> Result<Written<(MailService, DkimKey)>, StoreError> {
+    let mut service = create_service_tx(&mut *conn, new).await?.value;
+    let key = put_dkim_key_tx(conn, service.id, key).await?.value;
+    service.dkim = Some(key.key_ref());
+    Ok(Written::value((service, key)))
+}
+
+async fn put_dkim_key_tx(
+    conn: &mut SqliteConnection,
+    service: ServiceId,
+    key: NewDkimKey,
+) -> Result<Written<DkimKey>, StoreError> {
+    let found = fetch_service(&mut *conn, service)
+        .await?
+        .ok_or_else(|| no_service(service))?;
+    let taken = format!(
+        "the mail service {} already had a DKIM key with the selector {}",
+        found.domain, key.selector
+    );
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM dkim_keys WHERE service_id = ?1 AND selector = ?2")
+            .bind(service.0)
+            .bind(&key.selector)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("checking for a duplicate DKIM selector")?;
+    if existing.is_some() {
+        return Err(StoreError::Conflict(taken));
+    }
+    // The old key stays, inactive: mail signed with it may still be verified for a while
+    // (RFC 6376 §3.6.2.1), and the administrator removes its record when that is over.
+    sqlx::query("UPDATE dkim_keys SET active = 0 WHERE service_id = ?1 AND active = 1")
+        .bind(service.0)
+        .execute(&mut *conn)
+        .await
+        .ctx("retiring the active DKIM key")?;
+    let created_at = now();
+    sqlx::query(
+        "INSERT INTO dkim_keys (service_id, selector, algorithm, private_key, public_key, \
+         created_at, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+    )
+    .bind(service.0)
+    .bind(&key.selector)
+    .bind(&key.algorithm)
+    .bind(&key.private_key)
+    .bind(&key.public_key)
+    .bind(created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, taken))?;
+    let stored = DkimKey {
+        service,
+        selector: key.selector,
+        algorithm: key.algorithm,
+        private_key: key.private_key,
+        public_key: key.public_key,
+        created_at,
+        active: true,
+    };
+    sqlx::query("UPDATE services SET dkim = ?2 WHERE id = ?1")
+        .bind(service.0)
+        .bind(to_json(&stored.key_ref())?)
+        .execute(&mut *conn)
+        .await
+        .ctx("naming the active DKIM key of a service")?;
+    Ok(Written::value(stored))
 }
 
 async fn set_address_quota_tx(
@@ -981,6 +1076,50 @@ impl Directory for SqliteStore {
             .await
     }
 
+    async fn create_service_with_dkim(
+        &self,
+        new: NewService,
+        key: NewDkimKey,
+    ) -> Result<(MailService, DkimKey), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(create_service_with_dkim_tx(conn, new, key)))
+            .await
+    }
+
+    async fn put_dkim_key(
+        &self,
+        service: ServiceId,
+        key: NewDkimKey,
+    ) -> Result<DkimKey, StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(put_dkim_key_tx(conn, service, key)))
+            .await
+    }
+
+    async fn active_dkim_key(&self, service: ServiceId) -> Result<Option<DkimKey>, StoreError> {
+        let row = sqlx::query(concat!(
+            dkim_select!(),
+            " WHERE service_id = ?1 AND active = 1"
+        ))
+        .bind(service.0)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up the active DKIM key")?;
+        row.as_ref().map(dkim_key_from_row).transpose()
+    }
+
+    async fn dkim_keys(&self, service: ServiceId) -> Result<Vec<DkimKey>, StoreError> {
+        let rows = sqlx::query(concat!(
+            dkim_select!(),
+            " WHERE service_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(service.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing DKIM keys")?;
+        rows.iter().map(dkim_key_from_row).collect()
+    }
+
     async fn create_address(&self, new: NewAddress) -> Result<HostedAddress, StoreError> {
         self.writer
             .write(move |conn| Box::pin(create_address_tx(conn, new)))
@@ -1168,5 +1307,157 @@ impl Directory for SqliteStore {
             }
         }
         Ok(facts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use postwerk_model::{Domain, Permissions, ServiceFeatures};
+
+    use super::super::fixture;
+    use crate::{NewDkimKey, NewService, StoreError};
+
+    fn key(selector: &str, secret: u8) -> NewDkimKey {
+        NewDkimKey {
+            selector: selector.to_owned(),
+            algorithm: "rsa-sha256".to_owned(),
+            private_key: vec![secret; 8],
+            public_key: format!("PUB{selector}"),
+        }
+    }
+
+    fn new_service(org: postwerk_model::OrgId, domain: &str) -> NewService {
+        NewService {
+            org,
+            domain: Domain::parse(domain).expect("domain"),
+            address_quota: 10,
+            features: ServiceFeatures::default(),
+            default_permissions: Permissions::READ_SEND,
+            signature_templates: Vec::new(),
+            dkim: None,
+        }
+    }
+
+    /// SVC-1: rotation adds a key and makes it the active one; the old one stays, inactive, so
+    /// its record can be removed from the zone later; the service names the active key.
+    #[tokio::test]
+    async fn svc_1_dkim_rotation_keeps_old_keys_inactive() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stores = crate::open_sqlite(dir.path()).await.expect("open");
+        let toto = fixture::mailbox_toto(&stores, 5).await;
+        let d = &stores.directory;
+        let service = toto.service;
+        assert_eq!(d.active_dkim_key(service).await.expect("active"), None);
+        assert!(d.dkim_keys(service).await.expect("keys").is_empty());
+
+        let first = d
+            .put_dkim_key(service, key("pw202601", 1))
+            .await
+            .expect("put");
+        assert!(first.active);
+        assert_eq!(first.private_key, vec![1; 8]);
+        assert_eq!(
+            d.active_dkim_key(service).await.expect("active"),
+            Some(first.clone())
+        );
+        let second = d
+            .put_dkim_key(service, key("pw202602", 2))
+            .await
+            .expect("rotate");
+        let keys = d.dkim_keys(service).await.expect("keys");
+        assert_eq!(
+            keys.iter()
+                .map(|k| (k.selector.as_str(), k.active))
+                .collect::<Vec<_>>(),
+            [("pw202601", false), ("pw202602", true)]
+        );
+        assert_eq!(
+            d.active_dkim_key(service).await.expect("active"),
+            Some(second.clone())
+        );
+        let named = d.service(service).await.expect("service").expect("exists");
+        assert_eq!(named.dkim, Some(second.key_ref()));
+
+        // A selector is never reused within a service: a receiver may have cached its record.
+        let again = d.put_dkim_key(service, key("pw202601", 3)).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        assert_eq!(d.dkim_keys(service).await.expect("keys"), keys, "unchanged");
+
+        let missing = d
+            .put_dkim_key(postwerk_model::ServiceId(9999), key("pw1", 4))
+            .await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+        stores.close().await;
+
+        // Durable: the same keys after a restart.
+        let stores = crate::open_sqlite(dir.path()).await.expect("reopen");
+        assert_eq!(
+            stores.directory.dkim_keys(service).await.expect("keys"),
+            keys
+        );
+        stores.close().await;
+    }
+
+    /// A service created with its key never exists without it; a refused creation stores
+    /// no key.
+    #[tokio::test]
+    async fn svc_1_service_created_with_its_dkim_key() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stores = crate::open_sqlite(dir.path()).await.expect("open");
+        let d = &stores.directory;
+        let org = d.create_org("Org").await.expect("org");
+        let (service, stored) = d
+            .create_service_with_dkim(new_service(org.id, "abc.xyz"), key("pw202611", 7))
+            .await
+            .expect("service");
+        assert_eq!(service.dkim, Some(stored.key_ref()));
+        assert_eq!(
+            d.service(service.id).await.expect("service"),
+            Some(service.clone()),
+            "what was returned is what is stored"
+        );
+        assert_eq!(
+            d.active_dkim_key(service.id).await.expect("active"),
+            Some(stored)
+        );
+
+        let duplicate = d
+            .create_service_with_dkim(new_service(org.id, "abc.xyz"), key("pw202612", 8))
+            .await;
+        assert!(
+            matches!(duplicate, Err(StoreError::Conflict(_))),
+            "{duplicate:?}"
+        );
+        assert_eq!(d.dkim_keys(service.id).await.expect("keys").len(), 1);
+        stores.close().await;
+    }
+
+    /// The private key never shows in `Debug` output (and so in no log line that formats one).
+    #[test]
+    fn dkim_key_debug_hides_the_private_key() {
+        let new = key("pw1", 0xAB);
+        let printed = format!("{new:?}");
+        assert!(
+            printed.contains("pw1") && printed.contains("<redacted>"),
+            "{printed}"
+        );
+        assert!(!printed.contains("171"), "{printed}");
+        let stored = crate::DkimKey {
+            service: postwerk_model::ServiceId(1),
+            selector: new.selector,
+            algorithm: new.algorithm,
+            private_key: new.private_key,
+            public_key: new.public_key,
+            created_at: 0,
+            active: true,
+        };
+        let printed = format!("{stored:?} {stored:#?}");
+        assert!(
+            !printed.contains("171") && printed.contains("<redacted>"),
+            "{printed}"
+        );
     }
 }

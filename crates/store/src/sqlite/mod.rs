@@ -111,6 +111,7 @@ pub(crate) async fn open_with_blobs(
         pool: pool.clone(),
         writer: writer.clone(),
         blobs: queue_blobs,
+        changed: Arc::default(),
     });
     let store = Arc::new(SqliteStore {
         pool,
@@ -205,6 +206,16 @@ fn migrator() -> Migrator {
             5,
             "inline contents",
             include_str!("../../migrations/sqlite/0005_inline_contents.sql"),
+        ),
+        migration(
+            6,
+            "queue delivery",
+            include_str!("../../migrations/sqlite/0006_queue_delivery.sql"),
+        ),
+        migration(
+            7,
+            "dkim keys",
+            include_str!("../../migrations/sqlite/0007_dkim_keys.sql"),
         ),
     ])
 }

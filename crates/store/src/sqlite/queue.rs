@@ -10,9 +10,11 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use super::writer::{Writer, Written};
 use super::{int, now, parse};
 use crate::error::Context;
+use tokio::sync::Notify;
+
 use crate::{
-    BlobId, BlobStore, DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage,
-    QueuedRecipient, StoreError,
+    BlobId, BlobStore, DsnRet, NewQueued, QueueId, QueueStore, QueuedMessage, QueuedRecipient,
+    RecipientState, RecipientStatus, StoreError,
 };
 
 /// The queue's blob folder inside the data folder.
@@ -24,6 +26,8 @@ pub(crate) struct SqliteQueue {
     pub(crate) pool: SqlitePool,
     pub(crate) writer: Writer,
     pub(crate) blobs: Arc<dyn BlobStore>,
+    /// Woken after enqueues and retries (see [`QueueStore::changed`]).
+    pub(crate) changed: Arc<Notify>,
 }
 
 fn ret_text(ret: Option<DsnRet>) -> Option<&'static str> {
@@ -45,7 +49,7 @@ fn ret_from(text: Option<String>) -> Result<Option<DsnRet>, StoreError> {
     }
 }
 
-fn notify_text(notify: Option<Notify>) -> Option<String> {
+fn notify_text(notify: Option<crate::Notify>) -> Option<String> {
     notify.map(|n| {
         [(n.success, 'S'), (n.failure, 'F'), (n.delay, 'D')]
             .into_iter()
@@ -54,12 +58,135 @@ fn notify_text(notify: Option<Notify>) -> Option<String> {
     })
 }
 
-fn notify_from(text: Option<String>) -> Option<Notify> {
-    text.map(|t| Notify {
+fn notify_from(text: Option<String>) -> Option<crate::Notify> {
+    text.map(|t| crate::Notify {
         success: t.contains('S'),
         failure: t.contains('F'),
         delay: t.contains('D'),
     })
+}
+
+fn status_text(status: RecipientStatus) -> &'static str {
+    match status {
+        RecipientStatus::Pending => "pending",
+        RecipientStatus::Delivered => "delivered",
+        RecipientStatus::Failed => "failed",
+    }
+}
+
+fn state_from(row: &SqliteRow) -> Result<RecipientState, StoreError> {
+    const WHAT: &str = "reading a queued recipient's state";
+    let status: String = row.try_get("status").ctx(WHAT)?;
+    let status = match status.as_str() {
+        "pending" => RecipientStatus::Pending,
+        "delivered" => RecipientStatus::Delivered,
+        "failed" => RecipientStatus::Failed,
+        other => {
+            return Err(StoreError::backend(
+                WHAT,
+                format!("unknown status {other:?}"),
+            ));
+        }
+    };
+    Ok(RecipientState {
+        status,
+        attempts: int(row.try_get::<i64, _>("attempts").ctx(WHAT)?, WHAT)?,
+        next_attempt_at: row.try_get("next_attempt_at").ctx(WHAT)?,
+        last_attempt_at: row.try_get("last_attempt_at").ctx(WHAT)?,
+        last_status: row.try_get("last_status").ctx(WHAT)?,
+        diagnostic: row.try_get("diagnostic").ctx(WHAT)?,
+        remote_mta: row.try_get("remote_mta").ctx(WHAT)?,
+        delay_notified: row.try_get::<i64, _>("delay_notified").ctx(WHAT)? != 0,
+    })
+}
+
+/// The columns `message_from` reads, from `queue_messages`.
+const MESSAGE_COLUMNS: &str =
+    "id, blob, size, return_path, envid, ret, received_at, submitted_by, leased_until";
+
+/// The columns `recipient_from` and `state_from` read, from `queue_recipients`.
+const RECIPIENT_COLUMNS: &str = "message_id, address, notify, orcpt, forwarded_by, status, \
+     attempts, next_attempt_at, last_attempt_at, last_status, diagnostic, remote_mta, \
+     delay_notified";
+
+/// Builds messages from their rows and the rows of their recipients (both ordered by message
+/// id, recipients by position within it).
+fn messages_from(
+    rows: Vec<SqliteRow>,
+    recipients: Vec<SqliteRow>,
+) -> Result<Vec<QueuedMessage>, StoreError> {
+    const WHAT: &str = "reading a queued message";
+    let mut recipients = recipients.into_iter().peekable();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("id").ctx(WHAT)?;
+        let blob: String = row.try_get("blob").ctx(WHAT)?;
+        let blob = BlobId::parse(&blob)
+            .ok_or_else(|| StoreError::backend(WHAT, format!("bad blob id {blob:?}")))?;
+        let mut rcpts = Vec::new();
+        let mut states = Vec::new();
+        while let Some(r) = recipients.peek() {
+            let message_id: i64 = r.try_get("message_id").ctx(WHAT)?;
+            if message_id < id {
+                recipients.next();
+                continue;
+            }
+            if message_id > id {
+                break;
+            }
+            rcpts.push(recipient_from(r)?);
+            states.push(state_from(r)?);
+            recipients.next();
+        }
+        let submitted_by: Option<i64> = row.try_get("submitted_by").ctx(WHAT)?;
+        out.push(QueuedMessage {
+            id: QueueId(id),
+            blob,
+            size: int(row.try_get::<i64, _>("size").ctx(WHAT)?, WHAT)?,
+            message: NewQueued {
+                return_path: row.try_get("return_path").ctx(WHAT)?,
+                recipients: rcpts,
+                envid: row.try_get("envid").ctx(WHAT)?,
+                ret: ret_from(row.try_get("ret").ctx(WHAT)?)?,
+                received_at: row.try_get("received_at").ctx(WHAT)?,
+                submitted_by: submitted_by.map(postwerk_model::AddressId),
+            },
+            states,
+            leased_until: row.try_get("leased_until").ctx(WHAT)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The messages with these ids (all, when `ids` is `None`), oldest first.
+async fn load(
+    conn: &mut SqliteConnection,
+    ids: Option<&[i64]>,
+) -> Result<Vec<QueuedMessage>, StoreError> {
+    const WHAT: &str = "listing the queue";
+    // Ids are integers formatted here, never text from outside.
+    let within = |column: &str| match ids {
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            format!("WHERE {column} IN ({})", list.join(","))
+        }
+        None => String::new(),
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM queue_messages {} ORDER BY id",
+        within("id")
+    )))
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(WHAT)?;
+    let recipients = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECIPIENT_COLUMNS} FROM queue_recipients {} ORDER BY message_id, position",
+        within("message_id")
+    )))
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(WHAT)?;
+    messages_from(rows, recipients)
 }
 
 fn recipient_from(row: &SqliteRow) -> Result<QueuedRecipient, StoreError> {
@@ -149,6 +276,7 @@ impl QueueStore for SqliteQueue {
                 })
                 .await?;
             if let Some(id) = id {
+                self.changed.notify_waiters();
                 return Ok(id);
             }
         }
@@ -159,50 +287,148 @@ impl QueueStore for SqliteQueue {
     }
 
     async fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError> {
-        const WHAT: &str = "listing the queue";
-        let rows = sqlx::query(
-            "SELECT id, blob, size, return_path, envid, ret, received_at, submitted_by \
-             FROM queue_messages ORDER BY id",
+        let mut conn = self.pool.acquire().await.ctx("listing the queue")?;
+        load(&mut conn, None).await
+    }
+
+    async fn queued_message(&self, id: QueueId) -> Result<QueuedMessage, StoreError> {
+        let mut conn = self.pool.acquire().await.ctx("reading a queued message")?;
+        load(&mut conn, Some(&[id.0]))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound(format!("no queued message {id}")))
+    }
+
+    async fn lease_due(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    const WHAT: &str = "leasing due queued messages";
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "SELECT m.id FROM queue_messages m \
+                         JOIN queue_recipients r ON r.message_id = m.id \
+                         WHERE r.status = 'pending' AND r.next_attempt_at <= ?1 \
+                           AND m.leased_until <= ?1 \
+                         GROUP BY m.id ORDER BY MIN(r.next_attempt_at), m.id LIMIT ?2",
+                    )
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .ctx(WHAT)?;
+                    if ids.is_empty() {
+                        return Ok(Written::value(Vec::new()));
+                    }
+                    for id in &ids {
+                        sqlx::query("UPDATE queue_messages SET leased_until = ?1 WHERE id = ?2")
+                            .bind(now.saturating_add(lease_secs))
+                            .bind(id)
+                            .execute(&mut *conn)
+                            .await
+                            .ctx(WHAT)?;
+                    }
+                    load(conn, Some(&ids)).await.map(Written::value)
+                })
+            })
+            .await
+    }
+
+    async fn record_attempt(
+        &self,
+        id: QueueId,
+        states: Vec<(usize, RecipientState)>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    const WHAT: &str = "recording a delivery attempt";
+                    let found =
+                        sqlx::query("UPDATE queue_messages SET leased_until = 0 WHERE id = ?1")
+                            .bind(id.0)
+                            .execute(&mut *conn)
+                            .await
+                            .ctx(WHAT)?
+                            .rows_affected();
+                    if found == 0 {
+                        return Err(StoreError::NotFound(format!("no queued message {id}")));
+                    }
+                    for (position, state) in &states {
+                        sqlx::query(
+                            "UPDATE queue_recipients SET status = ?3, attempts = ?4, \
+                             next_attempt_at = ?5, last_attempt_at = ?6, last_status = ?7, \
+                             diagnostic = ?8, remote_mta = ?9, delay_notified = ?10 \
+                             WHERE message_id = ?1 AND position = ?2",
+                        )
+                        .bind(id.0)
+                        .bind(i64::try_from(*position).unwrap_or(i64::MAX))
+                        .bind(status_text(state.status))
+                        .bind(i64::from(state.attempts))
+                        .bind(state.next_attempt_at)
+                        .bind(state.last_attempt_at)
+                        .bind(&state.last_status)
+                        .bind(&state.diagnostic)
+                        .bind(&state.remote_mta)
+                        .bind(i64::from(state.delay_notified))
+                        .execute(&mut *conn)
+                        .await
+                        .ctx(WHAT)?;
+                    }
+                    Ok(Written::value(()))
+                })
+            })
+            .await
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT MIN(MAX(r.next_attempt_at, m.leased_until)) FROM queue_recipients r \
+             JOIN queue_messages m ON m.id = r.message_id WHERE r.status = 'pending'",
         )
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await
-        .ctx(WHAT)?;
-        let recipients = sqlx::query(
-            "SELECT message_id, address, notify, orcpt, forwarded_by FROM queue_recipients \
-             ORDER BY message_id, position",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .ctx(WHAT)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: i64 = row.try_get("id").ctx(WHAT)?;
-            let blob: String = row.try_get("blob").ctx(WHAT)?;
-            let blob = BlobId::parse(&blob)
-                .ok_or_else(|| StoreError::backend(WHAT, format!("bad blob id {blob:?}")))?;
-            let mut rcpts = Vec::new();
-            for r in recipients.iter() {
-                let message_id: i64 = r.try_get("message_id").ctx(WHAT)?;
-                if message_id == id {
-                    rcpts.push(recipient_from(r)?);
-                }
-            }
-            let submitted_by: Option<i64> = row.try_get("submitted_by").ctx(WHAT)?;
-            out.push(QueuedMessage {
-                id: QueueId(id),
-                blob,
-                size: int(row.try_get::<i64, _>("size").ctx(WHAT)?, WHAT)?,
-                message: NewQueued {
-                    return_path: row.try_get("return_path").ctx(WHAT)?,
-                    recipients: rcpts,
-                    envid: row.try_get("envid").ctx(WHAT)?,
-                    ret: ret_from(row.try_get("ret").ctx(WHAT)?)?,
-                    received_at: row.try_get("received_at").ctx(WHAT)?,
-                    submitted_by: submitted_by.map(postwerk_model::AddressId),
-                },
-            });
-        }
-        Ok(out)
+        .ctx("reading the queue's next due time")
+    }
+
+    async fn retry_now(&self, id: QueueId, now: i64) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    const WHAT: &str = "retrying a queued message";
+                    let found =
+                        sqlx::query("UPDATE queue_messages SET leased_until = 0 WHERE id = ?1")
+                            .bind(id.0)
+                            .execute(&mut *conn)
+                            .await
+                            .ctx(WHAT)?
+                            .rows_affected();
+                    if found == 0 {
+                        return Err(StoreError::NotFound(format!("no queued message {id}")));
+                    }
+                    sqlx::query(
+                        "UPDATE queue_recipients SET next_attempt_at = ?2 \
+                         WHERE message_id = ?1 AND status = 'pending'",
+                    )
+                    .bind(id.0)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                    .ctx(WHAT)?;
+                    Ok(Written::value(()))
+                })
+            })
+            .await?;
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
     }
 
     async fn read_queued(&self, id: QueueId) -> Result<Vec<u8>, StoreError> {

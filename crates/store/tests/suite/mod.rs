@@ -95,6 +95,8 @@ macro_rules! conformance {
         conformance!(@module $backend, queue [
             snd_2_queue_round_trips_envelope_dsn_parameters_and_content,
             rcv_12_queue_is_durable_and_apart_from_mailbox_contents,
+            snd_4_lease_record_and_expire,
+            snd_4_retry_now_makes_pending_recipients_due,
         ]);
     };
     (@module $backend:path, $module:ident [ $($test:ident),* $(,)? ]) => {

@@ -1,7 +1,10 @@
 //! The outbound queue (filled by SMTP, issue 3; drained by the outbound delivery, issue 6).
 
 use postwerk_model::AddressId;
-use postwerk_store::{DsnRet, NewQueued, Notify, QueueId, QueuedRecipient, StoreError};
+use postwerk_store::{
+    DsnRet, NewQueued, Notify, QueueId, QueuedRecipient, RecipientState, RecipientStatus,
+    StoreError,
+};
 
 use super::*;
 
@@ -149,4 +152,140 @@ pub async fn rcv_12_queue_is_durable_and_apart_from_mailbox_contents<B: Backend>
     let queue = &harness.stores().queue;
     assert_eq!(queue.queued().await.expect("list").len(), 1);
     assert_eq!(queue.read_queued(id).await.expect("read"), raw);
+}
+
+/// Issue 6: a worker leases what is due; nobody else gets it while the lease holds; the
+/// recorded states persist and release the lease; a lease never released (the worker died)
+/// expires, and the message is leased again rather than forgotten.
+pub async fn snd_4_lease_record_and_expire<B: Backend>(backend: &B) {
+    let mut harness = Harness::new(backend).await;
+    let queue = harness.stores().queue.clone();
+    assert_eq!(queue.next_due().await.expect("next due"), None);
+    let id = queue
+        .enqueue(
+            b"content",
+            entry(&[
+                ("a@remote.example", None, None, None),
+                ("b@other.example", None, None, None),
+            ]),
+        )
+        .await
+        .expect("enqueue");
+    assert_eq!(queue.next_due().await.expect("next due"), Some(0));
+
+    let leased = queue.lease_due(1_000, 60, 10).await.expect("lease");
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].id, id);
+    assert_eq!(leased[0].leased_until, 1_060);
+    assert_eq!(leased[0].states, vec![RecipientState::new(); 2]);
+    assert!(
+        queue
+            .lease_due(1_001, 60, 10)
+            .await
+            .expect("lease")
+            .is_empty(),
+        "held by the first worker"
+    );
+
+    let delivered = RecipientState {
+        status: RecipientStatus::Delivered,
+        attempts: 1,
+        last_attempt_at: Some(1_002),
+        last_status: Some("2.0.0".into()),
+        diagnostic: Some("250 2.0.0 queued as X".into()),
+        remote_mta: Some("mx.remote.example".into()),
+        ..RecipientState::new()
+    };
+    let deferred = RecipientState {
+        attempts: 1,
+        next_attempt_at: 1_300,
+        last_attempt_at: Some(1_002),
+        last_status: Some("4.2.2".into()),
+        diagnostic: Some("452 4.2.2 mailbox full".into()),
+        remote_mta: Some("mx.other.example".into()),
+        ..RecipientState::new()
+    };
+    queue
+        .record_attempt(id, vec![(0, delivered.clone()), (1, deferred.clone())])
+        .await
+        .expect("record");
+    assert_eq!(queue.next_due().await.expect("next due"), Some(1_300));
+    assert!(
+        queue
+            .lease_due(1_299, 60, 10)
+            .await
+            .expect("lease")
+            .is_empty(),
+        "nothing due before the retry time"
+    );
+    harness.reopen().await;
+    let queue = harness.stores().queue.clone();
+    let shown = queue.queued_message(id).await.expect("show");
+    assert_eq!(shown.states, vec![delivered, deferred]);
+    assert_eq!(shown.leased_until, 0, "recording released the lease");
+
+    // A worker leases it and dies: the lease expires and the message comes back.
+    assert_eq!(
+        queue.lease_due(1_300, 60, 10).await.expect("lease").len(),
+        1
+    );
+    assert!(
+        queue
+            .lease_due(1_359, 60, 10)
+            .await
+            .expect("lease")
+            .is_empty()
+    );
+    assert_eq!(queue.next_due().await.expect("next due"), Some(1_360));
+    assert_eq!(
+        queue.lease_due(1_360, 60, 10).await.expect("lease").len(),
+        1
+    );
+
+    assert_not_found(queue.record_attempt(QueueId(999), Vec::new()).await);
+    assert_not_found(queue.queued_message(QueueId(999)).await);
+}
+
+/// `admin queue retry`: every pending recipient becomes due now, the lease is dropped, and
+/// sleeping workers are woken.
+pub async fn snd_4_retry_now_makes_pending_recipients_due<B: Backend>(backend: &B) {
+    let harness = Harness::new(backend).await;
+    let queue = harness.stores().queue.clone();
+    let id = queue
+        .enqueue(
+            b"content",
+            entry(&[
+                ("a@remote.example", None, None, None),
+                ("b@remote.example", None, None, None),
+            ]),
+        )
+        .await
+        .expect("enqueue");
+    queue.lease_due(10, 60, 10).await.expect("lease");
+    let failed = RecipientState {
+        status: RecipientStatus::Failed,
+        attempts: 1,
+        next_attempt_at: 5_000,
+        ..RecipientState::new()
+    };
+    let later = RecipientState {
+        attempts: 1,
+        next_attempt_at: 5_000,
+        ..RecipientState::new()
+    };
+    queue
+        .record_attempt(id, vec![(0, failed), (1, later)])
+        .await
+        .expect("record");
+    let changed = queue.changed();
+    let woken = changed.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    queue.retry_now(id, 20).await.expect("retry");
+    woken.await;
+    let shown = queue.queued_message(id).await.expect("show");
+    assert_eq!(shown.states[0].next_attempt_at, 5_000, "a failed one stays");
+    assert_eq!(shown.states[1].next_attempt_at, 20);
+    assert_eq!(queue.lease_due(20, 60, 10).await.expect("lease").len(), 1);
+    assert_not_found(queue.retry_now(QueueId(999), 20).await);
 }
