@@ -34,6 +34,7 @@ use postwerk_store::{
 use crate::CoreError;
 use crate::auth::Login;
 use crate::dkim::DkimSigner;
+use crate::send_limit::{LimitNotice, SendLimiter, SendVerdict, limit_notice_message};
 use crate::srs::Srs;
 use crate::submission::{AuthGuards, SenderCheck};
 
@@ -105,6 +106,8 @@ pub struct Delivery {
     signer: Option<DkimSigner>,
     /// RCV-13: checks the SRS addresses forwards left with, when bounces come back to them.
     srs: Option<Srs>,
+    /// SND-6: outgoing rate limits; `None` sends without limits.
+    send_limits: Option<Arc<SendLimiter>>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -127,6 +130,77 @@ impl Delivery {
             queue,
             signer: None,
             srs: None,
+            send_limits: None,
+        }
+    }
+
+    /// SND-6: limit how many outside recipients a mailbox and its organization reach per hour.
+    pub fn with_send_limits(mut self, limits: Arc<SendLimiter>) -> Delivery {
+        self.send_limits = Some(limits);
+        self
+    }
+
+    /// SND-6: counts one outside recipient of mail submitted by `login`, or says which limit
+    /// it is over. On the first refusal of the hour for a mailbox, the organization's owners
+    /// and administrators are sent a notice (in the background: the answer does not wait).
+    pub async fn check_sending(
+        &self,
+        login: &Login,
+        hostname: &str,
+        now: i64,
+    ) -> Result<SendVerdict, CoreError> {
+        let Some(limits) = &self.send_limits else {
+            return Ok(SendVerdict::Allowed);
+        };
+        let verdict = limits.check(login).await?;
+        let notify = matches!(
+            verdict,
+            SendVerdict::MailboxLimit { notify: true, .. }
+                | SendVerdict::OrganizationLimit { notify: true, .. }
+        );
+        if notify {
+            tracing::warn!(mailbox = %login.address, ?verdict, "sending limit reached");
+            let notice = limits.notice_for(login).await?;
+            let raw = limit_notice_message(hostname, &notice, &verdict, now);
+            let delivery = self.clone();
+            tokio::spawn(async move { delivery.notify_administrators(notice, raw, now).await });
+        }
+        Ok(verdict)
+    }
+
+    /// Delivers a notice from the null sender to each of `notice.recipients` (locally when
+    /// hosted here, else through the queue). Failures are logged: a notice is best effort.
+    async fn notify_administrators(&self, notice: LimitNotice, raw: Vec<u8>, now: i64) {
+        let mut recipients = Vec::new();
+        for address in notice.recipients {
+            match self.check_recipient(&address, true).await {
+                Ok(recipient @ (Recipient::Local(_) | Recipient::Remote)) => {
+                    recipients.push(EnvelopeRecipient {
+                        address,
+                        recipient,
+                        notify: Some(Notify::default()),
+                        orcpt: None,
+                    });
+                }
+                Ok(refused) => {
+                    tracing::warn!(%address, ?refused, "a sending-limit notice cannot reach it");
+                }
+                Err(error) => tracing::error!(%address, %error, "resolving a notice recipient"),
+            }
+        }
+        if recipients.is_empty() {
+            tracing::warn!(mailbox = %notice.mailbox, "nobody to notify of a sending limit");
+            return;
+        }
+        let envelope = Envelope {
+            return_path: String::new(),
+            recipients,
+            envid: None,
+            ret: None,
+            submitted_by: None,
+        };
+        if let Err(error) = self.deliver(&envelope, b"", &raw, now).await {
+            tracing::error!(%error, "delivering a sending-limit notice failed");
         }
     }
 

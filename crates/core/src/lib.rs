@@ -23,6 +23,7 @@ pub mod error;
 pub mod password;
 pub mod records;
 pub mod sasl;
+pub mod send_limit;
 pub mod srs;
 pub mod submission;
 
@@ -33,5 +34,6 @@ pub use dkim::{DkimAlgorithm, DkimError, DkimPublicKey, DkimSigner};
 pub use error::CoreError;
 /// The DSN parameters (RFC 3461) a protocol hands to [`Delivery`], as the queue stores them.
 pub use postwerk_store::{DsnRet, Notify, QueueId};
+pub use send_limit::{SendLimiter, SendPolicy, SendVerdict};
 pub use srs::Srs;
 pub use submission::{AuthGuards, SenderCheck};

@@ -102,6 +102,14 @@ pub struct QueueConfig {
     pub delay_notice: u64,
     /// Seconds undelivered before the queue gives up and returns the message (SND-4: 3 days).
     pub give_up: u64,
+    /// SND-6: outside recipients per mailbox per hour; 0: no limit.
+    pub mailbox_hourly_limit: u64,
+    /// The port MTA-STS policies are fetched from (443; tests aim it at a loopback server).
+    pub mta_sts_port: u64,
+    /// Extra CA certificates (PEM) trusted for MTA-STS, besides the system's roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// SND-6: outside recipients per organization per hour; 0: no limit.
+    pub organization_hourly_limit: u64,
 }
 
 impl Default for QueueConfig {
@@ -113,6 +121,10 @@ impl Default for QueueConfig {
             retry: vec![60, 300, 900, 1800, 3600, 7200, 14400],
             delay_notice: 4 * 3600,
             give_up: 3 * 86400,
+            mailbox_hourly_limit: 300,
+            mta_sts_port: 443,
+            tls_ca_file: None,
+            organization_hourly_limit: 3000,
         }
     }
 }
@@ -311,6 +323,11 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         if config.data_dir.is_relative() {
             config.data_dir = base.join(&config.data_dir);
+        }
+        if let Some(file) = &mut config.queue.tls_ca_file
+            && file.is_relative()
+        {
+            *file = base.join(&*file);
         }
         if let Some(tls) = &mut config.tls {
             for file in [&mut tls.cert, &mut tls.key] {
@@ -587,6 +604,15 @@ impl Reader {
     /// The `[queue]` table.
     fn queue(&mut self, table: &Table, config: &mut QueueConfig) {
         let mut scalars = table.clone();
+        if let Some(file) = scalars.remove("tls_ca_file") {
+            match file {
+                Value::String(path) => config.tls_ca_file = Some(PathBuf::from(path)),
+                other => self.problem(
+                    "queue.tls_ca_file",
+                    format!("expected a path, found {}", other.type_str()),
+                ),
+            }
+        }
         if let Some(retry) = scalars.remove("retry") {
             let steps: Option<Vec<u64>> = match &retry {
                 Value::Array(items) if !items.is_empty() => items
@@ -607,19 +633,39 @@ impl Reader {
                 ),
             }
         }
-        let keys: [(&str, &mut u64, u64); 5] = [
+        let keys: [(&str, &mut u64, u64); 8] = [
             ("remote_port", &mut config.remote_port, 1),
+            ("mta_sts_port", &mut config.mta_sts_port, 1),
             ("workers", &mut config.workers, 1),
             ("per_domain", &mut config.per_domain, 1),
             ("delay_notice", &mut config.delay_notice, 1),
             ("give_up", &mut config.give_up, 1),
+            ("mailbox_hourly_limit", &mut config.mailbox_hourly_limit, 0),
+            (
+                "organization_hourly_limit",
+                &mut config.organization_hourly_limit,
+                0,
+            ),
         ];
         self.numbers(&scalars, "queue", keys);
-        if config.remote_port > u64::from(u16::MAX) {
-            self.problem(
-                "queue.remote_port",
-                format!("{} is not a port", config.remote_port),
-            );
+        for (key, port) in [
+            ("remote_port", config.remote_port),
+            ("mta_sts_port", config.mta_sts_port),
+        ] {
+            if port > u64::from(u16::MAX) {
+                self.problem(&format!("queue.{key}"), format!("{port} is not a port"));
+            }
+        }
+        for (key, value) in [
+            ("mailbox_hourly_limit", config.mailbox_hourly_limit),
+            (
+                "organization_hourly_limit",
+                config.organization_hourly_limit,
+            ),
+        ] {
+            if value > u64::from(u32::MAX) {
+                self.problem(&format!("queue.{key}"), format!("{value} is too large"));
+            }
         }
         if config.delay_notice >= config.give_up {
             self.problem(
@@ -833,7 +879,8 @@ mod tests {
     fn dns_and_queue_tables_parse_with_the_fixed_keys() {
         let config = Config::parse(
             "[dns]\nservers = [\"127.0.0.1:5353\"]\ndnssec = \"trust-ad\"\n\
-             [queue]\nremote_port = 2525\nretry = [1, 2]\nworkers = 3\n",
+             [queue]\nremote_port = 2525\nretry = [1, 2]\nworkers = 3\nmta_sts_port = 8443\n\
+             tls_ca_file = \"ca.pem\"\nmailbox_hourly_limit = 0\n",
         )
         .unwrap();
         assert_eq!(config.dns.servers, vec!["127.0.0.1:5353".parse().unwrap()]);
@@ -841,6 +888,13 @@ mod tests {
         assert_eq!(config.queue.remote_port, 2525);
         assert_eq!(config.queue.retry, vec![1, 2]);
         assert_eq!(config.queue.workers, 3);
+        assert_eq!(config.queue.mta_sts_port, 8443);
+        assert_eq!(config.queue.tls_ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!(
+            config.queue.mailbox_hourly_limit, 0,
+            "0 turns the limit off"
+        );
+        assert_eq!(config.queue.organization_hourly_limit, 3000);
         assert_eq!(config.queue.give_up, 3 * 86400, "defaults stay");
         assert!(
             Config::default().dns.servers.is_empty(),

@@ -90,7 +90,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stores.queue.clone(),
     )
     .with_signer(postwerk_core::DkimSigner::new(stores.directory.clone()))
-    .with_srs(postwerk_core::Srs::new(srs_key.clone()));
+    .with_srs(postwerk_core::Srs::new(srs_key.clone()))
+    .with_send_limits(Arc::new(postwerk_core::SendLimiter::new(
+        stores.directory.clone(),
+        send_policy(&config),
+    )));
     // One POP3 maildrop lock table for both POP3 listeners (RFC 1939 §8, [IN-USE]).
     let pop3_locks = MaildropLocks::new();
     let mut bound: BTreeMap<String, SocketAddr> = BTreeMap::new();
@@ -226,8 +230,12 @@ fn start_queue(
     );
     let q = &config.queue;
     let client = postwerk_smtp::client::ClientConfig {
-        hostname: config.hostname.clone(),
         remote_port: u16::try_from(q.remote_port).context("queue.remote_port")?,
+        sts_port: u16::try_from(q.mta_sts_port).context("queue.mta_sts_port")?,
+        extra_roots: match &q.tls_ca_file {
+            Some(file) => extra_roots(file)?,
+            None => Vec::new(),
+        },
         ..postwerk_smtp::client::ClientConfig::new(config.hostname.clone(), resolver)
     };
     let transport = Arc::new(postwerk_smtp::client::SmtpTransport::new(client));
@@ -252,6 +260,21 @@ fn start_queue(
     );
     shutdown.tracker().spawn(queue.run(shutdown.clone()));
     Ok(())
+}
+
+/// The CA certificates of `[queue] tls_ca_file`, trusted for MTA-STS besides the system's.
+fn extra_roots(file: &Path) -> anyhow::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use rustls_pki_types::pem::PemObject;
+    let roots = rustls_pki_types::CertificateDer::pem_file_iter(file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("queue.tls_ca_file: cannot read {}", file.display()))?;
+    if roots.is_empty() {
+        anyhow::bail!(
+            "queue.tls_ca_file: {} holds no PEM certificate",
+            file.display()
+        );
+    }
+    Ok(roots)
 }
 
 /// The key of SRS addresses (issue 6 item 7): random, made at first start, kept in the data
@@ -344,6 +367,15 @@ fn pop3_limits(config: &Config) -> Pop3Limits {
         max_line_length: usize::try_from(c.max_line_length).unwrap_or(usize::MAX),
         max_errors: u32::try_from(c.max_errors).unwrap_or(u32::MAX),
         idle_timeout: Duration::from_secs(c.idle_timeout),
+    }
+}
+
+/// The `[queue]` limits of SND-6.
+fn send_policy(config: &Config) -> postwerk_core::SendPolicy {
+    let limit = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    postwerk_core::SendPolicy {
+        per_mailbox: limit(config.queue.mailbox_hourly_limit),
+        per_organization: limit(config.queue.organization_hourly_limit),
     }
 }
 

@@ -515,29 +515,26 @@ fn snd_4_delay_notice_then_final_failure_report() {
     assert_eq!(peer.messages(), 0);
 }
 
-/// Issue 6 item 1: a message acknowledged to the client and then lost by a crash before it
-/// could be delivered is delivered after the restart, exactly once.
-#[test]
-fn a_crash_between_accept_and_delivery_still_delivers_exactly_once() {
+/// Submits one message whose delivery hangs (a peer that accepts and never greets), stops the
+/// server with `stop` while the attempt is in flight, restarts it with the real remote, and
+/// checks the message arrives exactly once, without anyone's help.
+fn interrupted_delivery_is_resumed(stop: impl FnOnce(&mut TestServer)) {
     let dns = DnsServer::start(zone()).unwrap();
     let remote = remote_server();
-    // Nothing listens on port 9 (discard is not served): every attempt fails to connect.
-    let mut local = local_server(&local_config(&dns, 9, "retry = [3600]"));
-    submit(&local, &[BOB], "crash", &[]);
-    wait_for(&local, "a first failed attempt", || {
-        let queue = queue_json(&local);
-        (queue.first()?["recipients"][0]["attempts"].as_u64()? >= 1).then_some(())
+    let stall = Peer::start("stall");
+    let mut local = local_server(&local_config(&dns, stall.port, ""));
+    submit(&local, &[BOB], "interrupted", &[]);
+    wait_for(&local, "the attempt in flight", || {
+        stall.dir.path().join("connected").exists().then_some(())
     });
-    local.kill().unwrap();
+    stop(&mut local);
+    assert_eq!(queue_json(&local).len(), 1, "acknowledged, so still queued");
     local
         .restart_with(
             &["submission", "smtp"],
-            &local_config(&dns, remote.addr("smtp").port(), "retry = [3600]"),
+            &local_config(&dns, remote.addr("smtp").port(), ""),
         )
         .unwrap();
-    // The hour-long retry is not waited for: retry brings it forward, as an admin would.
-    let id = queue_json(&local)[0]["id"].as_i64().unwrap().to_string();
-    local.admin_ok(&["queue", "retry", &id]);
     wait_for(&remote, "the message at bob's", || {
         (remote.inbox(BOB).ok()?.len() == 1).then_some(())
     });
@@ -545,6 +542,69 @@ fn a_crash_between_accept_and_delivery_still_delivers_exactly_once() {
         queue_json(&local).is_empty().then_some(())
     });
     assert_eq!(remote.inbox(BOB).unwrap().len(), 1, "exactly once");
+}
+
+/// Issue 6 item 1: a crash (SIGKILL) while a delivery is in flight loses nothing; the dead
+/// run's lease does not delay the retry.
+#[test]
+fn a_crash_during_delivery_still_delivers_exactly_once_after_restart() {
+    interrupted_delivery_is_resumed(|server| server.kill().unwrap());
+}
+
+/// OPS-2: SIGTERM does not wait for a hung remote's timeouts; the abandoned attempt is made
+/// again after the restart.
+#[test]
+fn a_stop_during_delivery_ends_promptly_and_delivery_resumes_after_restart() {
+    interrupted_delivery_is_resumed(|server| {
+        let status = server.terminate().unwrap();
+        assert!(status.success(), "a clean stop: {status:?}");
+    });
+}
+
+/// `admin queue retry` brings a deferred message forward; `delete` removes one unsent.
+#[test]
+fn queue_admin_retry_and_delete() {
+    let dns = DnsServer::start(zone()).unwrap();
+    let remote = remote_server();
+    // Nothing listens on port 9: every attempt fails to connect, and the next is in an hour.
+    let mut local = local_server(&local_config(&dns, 9, "retry = [3600]"));
+    submit(&local, &[BOB], "first", &[]);
+    submit(&local, &[BOB], "second", &[]);
+    let ids: Vec<String> = wait_for(&local, "two failed attempts", || {
+        let queue = queue_json(&local);
+        let tried = queue
+            .iter()
+            .filter(|m| m["recipients"][0]["attempts"].as_u64() >= Some(1))
+            .count();
+        (queue.len() == 2 && tried == 2)
+            .then(|| queue.iter().map(|m| m["id"].to_string()).collect())
+    });
+    let shown = local.admin_ok(&["queue", "show", &ids[0]]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("bob@remote.test") && shown.contains("pending"),
+        "{shown}"
+    );
+    local.admin_ok(&["queue", "delete", &ids[1]]);
+    local.terminate().unwrap();
+    local
+        .restart_with(
+            &["submission", "smtp"],
+            &local_config(&dns, remote.addr("smtp").port(), "retry = [3600]"),
+        )
+        .unwrap();
+    local.admin_ok(&["queue", "retry", "--all"]);
+    wait_for(&remote, "the first message at bob's", || {
+        (remote.inbox(BOB).ok()?.len() == 1).then_some(())
+    });
+    wait_for(&local, "an empty queue", || {
+        queue_json(&local).is_empty().then_some(())
+    });
+    let inbox = remote.inbox(BOB).unwrap();
+    assert_eq!(inbox.len(), 1, "the deleted one never left");
+    assert!(String::from_utf8_lossy(&inbox[0]).contains("Subject: first"));
+    let refused = local.admin(&["queue", "delete", "--all"]);
+    assert!(!refused.status.success(), "--all needs --yes");
 }
 
 /// Runs swaks against `listener` of `server`; returns its exit code and transcript.
@@ -632,4 +692,136 @@ fn rcv_13_forwards_leave_with_srs_and_bounces_find_the_original_sender() {
     let forged: String = forged.into_iter().collect();
     let (_, out) = swaks(&local, "smtp", &["--from", "<>", "--to", &forged]);
     assert!(out.contains("550 5.1.1"), "{out}");
+}
+
+/// SND-6: outside recipients count against the mailbox's and the organization's hourly
+/// limits; over either, RCPT gets `450 4.7.1` naming the limit, and the organization's owner
+/// is told once per mailbox.
+#[test]
+fn snd_6_sending_limits_per_mailbox_and_organization() {
+    let dns = DnsServer::start(zone()).unwrap();
+    let local = local_server(&local_config(
+        &dns,
+        9,
+        "mailbox_hourly_limit = 2\norganization_hourly_limit = 3",
+    ));
+    for args in [
+        &[
+            "address",
+            "create",
+            "owner@local.test",
+            "--password",
+            "owner-secret-1",
+        ][..],
+        &[
+            "user",
+            "create",
+            "owner@local.test",
+            "--password",
+            "owner-account-1",
+            "--org",
+            "Local",
+            "--role",
+            "owner",
+        ],
+        &[
+            "address",
+            "create",
+            "carol@local.test",
+            "--password",
+            "carol-secret-1",
+        ],
+    ] {
+        local.admin_ok(args);
+    }
+    let send = |user: &str, password: &str, to: &[&str]| -> Value {
+        let addr = local.addr("submission");
+        let args = json!({
+            "host": addr.ip().to_string(), "port": addr.port(), "tls": "starttls",
+            "user": user, "password": password, "from": user, "to": to,
+            "message": format!("From: {user}\r\nSubject: many\r\n\r\nhello\r\n"),
+        });
+        let out = Command::new("python3")
+            .arg(CLIENT)
+            .arg("send")
+            .arg(args.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["transactions"][0].clone()
+    };
+    let tx = send(
+        ALICE,
+        ALICE_PASSWORD,
+        &[
+            "a@remote.test",
+            "b@remote.test",
+            "c@remote.test",
+            "owner@local.test",
+        ],
+    );
+    let codes: Vec<i64> = tx["rcpt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [250, 250, 450, 250],
+        "local recipients never count: {tx}"
+    );
+    let text = tx["rcpt"][2][1].as_str().unwrap();
+    assert!(
+        text.contains("4.7.1") && text.contains("this mailbox") && text.contains("2 outside"),
+        "{text}"
+    );
+    assert_eq!(
+        tx["data"][0], 250,
+        "the accepted recipients still get it: {tx}"
+    );
+
+    let tx = send(
+        "carol@local.test",
+        "carol-secret-1",
+        &["d@remote.test", "e@remote.test"],
+    );
+    let codes: Vec<i64> = tx["rcpt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [250, 450], "{tx}");
+    assert!(
+        tx["rcpt"][1][1]
+            .as_str()
+            .unwrap()
+            .contains("your organization"),
+        "{tx}"
+    );
+
+    // The owner's mailbox: alice's message itself, and one notice per mailbox.
+    let inbox = wait_for(&local, "two notices at the owner's", || {
+        let inbox = local.inbox("owner@local.test").ok()?;
+        (inbox.len() >= 3).then_some(inbox)
+    });
+    let notices: Vec<String> = inbox
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .filter(|m| m.contains("Subject: Sending limit reached"))
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(
+        notices.iter().any(|m| m.contains("by alice@local.test")),
+        "{notices:?}"
+    );
+    assert!(
+        notices.iter().any(|m| m.contains("by carol@local.test")),
+        "{notices:?}"
+    );
 }

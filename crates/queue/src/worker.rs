@@ -44,6 +44,9 @@ use crate::transport::{Attempt, AttemptRecipient, Failure, Outcome, Transport};
 /// the wall clock may jump. One indexed query every few seconds is cheap.
 const MAX_IDLE: Duration = Duration::from_secs(5);
 
+/// How long a stop waits for attempts in flight before abandoning them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// The pause after the store failed, before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -187,8 +190,20 @@ impl Queue {
             in_flight = tasks.len(),
             "queue stopping: finishing attempts in flight"
         );
-        while let Some(done) = tasks.join_next().await {
-            log_task_end(done);
+        // OPS-2: a stop must not wait for a remote server's minutes-long timeouts. Attempts
+        // still running after the grace period are dropped: their messages keep their
+        // leases, which the next start releases, so they are attempted again, not lost.
+        let drain = async {
+            while let Some(done) = tasks.join_next().await {
+                log_task_end(done);
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!(
+                abandoned = tasks.len(),
+                "attempts still running at shutdown were abandoned; they are retried at start"
+            );
+            tasks.abort_all();
         }
     }
 
@@ -283,6 +298,13 @@ impl Inner {
     /// process stopped between recording and removing) are removed now; `lease_due` never
     /// returns them.
     async fn sweep_settled(&self) {
+        // The store is this process's alone (SQLite): a lease found now was held by a run
+        // that died mid-attempt. Attempt those messages again at once (issue 6, item 1).
+        match self.store.release_leases().await {
+            Ok(0) => {}
+            Ok(released) => tracing::warn!(released, "leases of a previous run released"),
+            Err(error) => tracing::error!(%error, "could not release leases at start"),
+        }
         let queued = match self.store.queued().await {
             Ok(queued) => queued,
             Err(error) => {

@@ -355,6 +355,24 @@ pub fn too_many_recipients() -> Reply {
     Reply::new(452, "4.5.3", "Too many recipients")
 }
 
+/// SND-6: an outside recipient over the outgoing rate limit of the mailbox (or of its
+/// organization). Temporary, so a well-behaved client retries later (RFC 5321 §4.2.5).
+pub fn sending_limit(organization: bool, per_hour: u32) -> Reply {
+    let who = if organization {
+        "your organization"
+    } else {
+        "this mailbox"
+    };
+    Reply::new(
+        450,
+        "4.7.1",
+        format!(
+            "Sending limit reached: {who} may send to at most {per_hour} outside recipients \
+             per hour; try again later"
+        ),
+    )
+}
+
 /// The RCPT verdict of `core::Delivery::check_recipient` (RCV-1, RCV-13, ADDR-2).
 pub fn recipient(verdict: &Recipient) -> Reply {
     match verdict {

@@ -182,6 +182,12 @@ pub trait QueueStore: Send + Sync {
         states: Vec<(usize, RecipientState)>,
     ) -> Result<(), StoreError>;
 
+    /// Releases every lease; answers how many were held. For a store that one process
+    /// delivers from (the embedded SQLite store): at start, every lease found was left by a
+    /// previous run that died mid-attempt, and waiting for it to expire would only delay
+    /// mail. Stores shared by several nodes need leases that name their holder instead.
+    async fn release_leases(&self) -> Result<u64, StoreError>;
+
     /// The earliest `next_attempt_at` of a pending recipient, or `None` when nothing is
     /// pending: how long the workers may sleep.
     async fn next_due(&self) -> Result<Option<i64>, StoreError>;

@@ -5,7 +5,8 @@ server whose answers the test chooses, to produce the temporary failures a real 
 Usage: peer.py MODE DIR. Listens on 127.0.0.1 (port printed on stdout, one line), serves
 connections one after another until killed, and writes every message it accepts to DIR/N.eml
 and its envelope to DIR/N.json ({"mail_from": ..., "rcpt_to": [...]}).
-MODE: "accept" accepts everything; "defer-once" answers the first RCPT of the first session 451 4.7.1 (as greylisting
+MODE: "stall" accepts connections, writes DIR/connected and never answers (a client caught
+mid-attempt); "accept" accepts everything; "defer-once" answers the first RCPT of the first session 451 4.7.1 (as greylisting
 does) and accepts afterwards; "defer-always" answers every RCPT 451 4.3.0.
 Plain text only (no STARTTLS advertised): the client must then deliver without TLS.
 """
@@ -92,8 +93,13 @@ def main():
     server.listen(16)
     print(server.getsockname()[1], flush=True)
     state = {"deferred": 0, "messages": 0}
+    stalled = []
     while True:
         conn, _ = server.accept()
+        if mode == "stall":
+            open(os.path.join(out_dir, "connected"), "w").close()
+            stalled.append(conn)
+            continue
         try:
             serve(conn, mode, state, out_dir)
         except OSError:

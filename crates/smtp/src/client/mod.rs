@@ -5,6 +5,8 @@
 //!     │
 //!     ├─► mx::route          MX by preference (implicit MX, null MX, NXDOMAIN) — RFC 5321 §5.1
 //!     ├─► mx::policy         per host: opportunistic TLS, or DANE from TLSA — RFC 7672 §2.2
+//!     ├─► sts::discover      the domain's MTA-STS policy (TXT, HTTPS, cache) — RFC 8461 §3, §5.1
+//!     ├─► sts::apply         enforce: matching hosts only, WebPKI-valid TLS; DANE wins — §4, §5
 //!     ├─► pool::take         an idle session to the domain, secure enough for its host
 //!     │     or
 //!     ├─► Dialer::establish  per host, per address: connect, 220, EHLO, STARTTLS (dane.rs
@@ -12,8 +14,6 @@
 //!     ├─► transaction::run   MAIL, RCPT…, DATA (pipelined when offered), dot-stuffed data
 //!     └─► pool::put (RSET) or QUIT; one outcome per recipient, logged
 //! ```
-//!
-//! MTA-STS (RFC 8461) is not implemented here yet: the TLS policy comes from DNSSEC/DANE only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use postwerk_queue::{Attempt, Failure, Outcome, Transport};
+use rustls_pki_types::CertificateDer;
 
 mod dane;
 mod mx;
@@ -28,6 +29,7 @@ mod outcome;
 mod pool;
 mod reply;
 mod session;
+mod sts;
 mod tls;
 mod transaction;
 
@@ -37,6 +39,7 @@ mod tests;
 use outcome::status;
 use pool::Pool;
 use session::{Dialer, Session};
+use sts::Sts;
 use tls::{TlsConfigs, TlsPolicy};
 use transaction::After;
 
@@ -59,6 +62,9 @@ pub struct Timeouts {
     pub data_block: Duration,
     /// The reply to the final dot (§4.5.3.2.6: 10 minutes).
     pub data_end: Duration,
+    /// Fetching an MTA-STS policy over HTTPS, from the address lookup to the last byte
+    /// (RFC 8461 §3.3 suggests 60 seconds).
+    pub sts_fetch: Duration,
 }
 
 impl Default for Timeouts {
@@ -73,6 +79,7 @@ impl Default for Timeouts {
             data: minutes(2),
             data_block: minutes(3),
             data_end: minutes(10),
+            sts_fetch: minutes(1),
         }
     }
 }
@@ -93,11 +100,18 @@ pub struct ClientConfig {
     pub idle_reuse: Duration,
     /// How many MX hosts are tried per attempt (the rest wait for the next attempt).
     pub max_mx_hosts: usize,
+    /// The HTTPS port MTA-STS policies are fetched from at `mta-sts.<domain>` (RFC 8461 §3.3:
+    /// 443; tests aim it at a loopback server).
+    pub sts_port: u16,
+    /// Certificate authorities trusted for MTA-STS (policy hosts and MX hosts under an
+    /// `enforce` policy) in addition to the platform's roots: a corporate CA, or a test CA.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl ClientConfig {
     /// A configuration with the defaults: port 25, RFC 5321 time limits, sessions kept 5
-    /// seconds, 5 MX hosts per attempt.
+    /// seconds, 5 MX hosts per attempt, MTA-STS policies from port 443 checked against the
+    /// platform's roots only.
     pub fn new(
         hostname: impl Into<String>,
         resolver: Arc<dyn postwerk_dns::Resolver>,
@@ -109,26 +123,55 @@ impl ClientConfig {
             timeouts: Timeouts::default(),
             idle_reuse: Duration::from_secs(5),
             max_mx_hosts: 5,
+            sts_port: 443,
+            extra_roots: Vec::new(),
         }
     }
 }
 
 /// The SMTP client, as the queue's [`Transport`]: delivers each attempt to the MX hosts of its
-/// domain, with opportunistic TLS or DANE, and keeps sessions briefly for the next message.
+/// domain, with opportunistic TLS, DANE or MTA-STS, and keeps sessions briefly for the next
+/// message.
 #[derive(Debug)]
 pub struct SmtpTransport {
     config: ClientConfig,
     tls: TlsConfigs,
     pool: Pool,
+    /// MTA-STS policies, cached per domain for every delivery (RFC 8461 §5.1).
+    sts: Sts,
 }
 
 impl SmtpTransport {
     /// A transport with `config`.
     pub fn new(config: ClientConfig) -> SmtpTransport {
         SmtpTransport {
+            tls: TlsConfigs::new(config.extra_roots.clone()),
             config,
-            tls: TlsConfigs::new(),
             pool: Pool::default(),
+            sts: Sts::default(),
+        }
+    }
+
+    /// The MTA-STS policy of `domain`, applied to the hosts of its route. `Err` when the
+    /// policy leaves no host to try (RFC 8461 §4.1).
+    async fn apply_sts(&self, domain: &str, policies: &mut HostPolicies) -> Result<(), Outcome> {
+        // RFC 8461 §2: where DANE applies it decides; when it does for every host the policy
+        // could change nothing, so it is not even looked up.
+        if policies
+            .iter()
+            .all(|(_, policy)| matches!(policy, Ok(TlsPolicy::Dane(_))))
+        {
+            return Ok(());
+        }
+        let fetcher = sts::Fetcher {
+            resolver: self.config.resolver.as_ref(),
+            tls: &self.tls,
+            port: self.config.sts_port,
+            timeout: self.config.timeouts.sts_fetch,
+        };
+        match self.sts.discover(fetcher, domain).await {
+            Some(policy) => sts::apply(&policy, domain, policies),
+            None => Ok(()),
         }
     }
 
@@ -209,6 +252,11 @@ impl Transport for SmtpTransport {
             let policy = mx::policy(resolver, self.config.remote_port, host, route.secure).await;
             policies.push((host.clone(), policy));
         }
+        if let Err(outcome) = self.apply_sts(&attempt.domain, &mut policies).await {
+            let outcomes = vec![outcome; count];
+            log_delivery(attempt, None, &outcomes);
+            return outcomes;
+        }
 
         // An idle session to one of the hosts, as secure as that host's policy now demands.
         while let Some(session) = self.pool.take(&attempt.domain, |session| {
@@ -216,7 +264,7 @@ impl Transport for SmtpTransport {
                 *host == session.mx
                     && policy
                         .as_ref()
-                        .is_ok_and(|policy| session.security >= policy.minimum())
+                        .is_ok_and(|policy| session.security.satisfies(policy.minimum()))
             })
         }) {
             if let Some(outcomes) = self.transact(session, attempt, content, true).await {
@@ -291,8 +339,9 @@ impl Transport for SmtpTransport {
     }
 }
 
-/// One failure for an attempt where no host could be used: the most telling status (a DANE or
-/// TLS failure, then DNS, then anything but "no answer"), and every host's story in the reason.
+/// One failure for an attempt where no host could be used: the most telling status (a DANE,
+/// MTA-STS or TLS failure, then DNS, then anything but "no answer"), and every host's story in
+/// the reason, which starts with "MTA-STS:" when an MTA-STS refusal decided the status.
 fn summarize(hosts: &[String], failures: Vec<Failure>) -> Failure {
     let rank = |failure: &Failure| -> u8 {
         match failure.status.as_str() {
@@ -302,11 +351,17 @@ fn summarize(hosts: &[String], failures: Vec<Failure>) -> Failure {
             _ => 1,
         }
     };
+    // The last of the best rank: the most recent host's story among equals.
+    let best = failures.iter().rev().max_by_key(|failure| rank(failure));
+    let tag = match best {
+        Some(failure) if failure.reason.starts_with("MTA-STS:") => "MTA-STS: ",
+        _ => "",
+    };
     let reason = if failures.is_empty() {
         format!("no MX host could be tried ({})", hosts.join(", "))
     } else {
         format!(
-            "no MX host accepted the message: {}",
+            "{tag}no MX host accepted the message: {}",
             failures
                 .iter()
                 .map(|failure| failure.reason.as_str())
@@ -314,8 +369,6 @@ fn summarize(hosts: &[String], failures: Vec<Failure>) -> Failure {
                 .join("; ")
         )
     };
-    // The last of the best rank: the most recent host's story among equals.
-    let best = failures.iter().rev().max_by_key(|failure| rank(failure));
     Failure {
         status: best
             .map_or(status::NO_ANSWER, |failure| {

@@ -3,7 +3,8 @@
 //! several transactions per session).
 //!
 //! Sessions are keyed by (domain, security): a session is only handed out again when the
-//! caller checked that its security is still enough for the host's current policy. Each stored
+//! caller checked that its security is still enough for the host's current policy (DANE and
+//! MTA-STS, which can change between two messages, included: see [`Security::satisfies`]). Each stored
 //! session has a timer task that closes it (QUIT) when it has been idle for the configured time.
 
 use std::collections::HashMap;
@@ -73,6 +74,7 @@ impl Pool {
         let mut map = lock(&self.idle);
         for security in [
             Security::Dane,
+            Security::Sts,
             Security::TlsUnauthenticated,
             Security::Plaintext,
         ] {
@@ -90,5 +92,19 @@ impl Pool {
             }
         }
         None
+    }
+
+    /// The security of each idle session kept for `domain`, for tests.
+    #[cfg(test)]
+    pub(crate) fn securities(&self, domain: &str) -> Vec<Security> {
+        let domain = domain.to_ascii_lowercase();
+        let map = lock(&self.idle);
+        let mut securities: Vec<Security> = map
+            .iter()
+            .filter(|((key, _), _)| *key == domain)
+            .flat_map(|((_, security), sessions)| sessions.iter().map(|_| *security))
+            .collect();
+        securities.sort();
+        securities
     }
 }

@@ -365,11 +365,17 @@ impl Dialer<'_> {
             TlsPolicy::Dane(_) => {
                 "DANE: TLS is required (the host has DNSSEC-signed TLSA records, RFC 7672 §2.2)"
             }
+            TlsPolicy::Sts => {
+                "MTA-STS: TLS is required (the domain's policy is in enforce mode, RFC 8461 §5)"
+            }
             _ => {
                 "TLS is required (the host has DNSSEC-signed TLSA records, none usable, RFC 7672 §2.2)"
             }
         };
         if !session.caps.has(smtp_proto::EXT_START_TLS) {
+            if *policy == TlsPolicy::StsTesting {
+                self.sts_testing_warning(mx, &peer, "the host does not offer STARTTLS");
+            }
             if policy.requires_tls() {
                 let error = SetupError::new(
                     status::TLS_NOT_OFFERED,
@@ -398,6 +404,13 @@ impl Dialer<'_> {
                 session.quit().await;
                 return Err(error);
             }
+            if *policy == TlsPolicy::StsTesting {
+                self.sts_testing_warning(
+                    mx,
+                    &peer,
+                    &format!("the host refused STARTTLS: {}", reply.full()),
+                );
+            }
             // RFC 3207 §4: the session goes on, in cleartext.
             return Ok(session);
         }
@@ -411,6 +424,18 @@ impl Dialer<'_> {
             ));
         }
         self.handshake(session, policy).await
+    }
+
+    /// MTA-STS `testing` (RFC 8461 §5): what an `enforce` policy would have refused, logged and
+    /// otherwise ignored. (RFC 8460 TLS reports are not sent.)
+    fn sts_testing_warning(&self, mx: &str, peer: &str, problem: &str) {
+        tracing::warn!(
+            domain = %self.domain,
+            mx = %mx,
+            peer = %peer,
+            problem = %problem,
+            "MTA-STS (testing): an enforce policy would refuse this host; delivering anyway"
+        );
     }
 
     async fn handshake(
@@ -427,12 +452,22 @@ impl Dialer<'_> {
                 format!("{peer}: STARTTLS twice"),
             ));
         };
-        let Some(config) = self.tls.for_policy(policy, &mx, self.domain) else {
-            return Err(SetupError::new(
-                status::PROTOCOL,
-                &mx,
-                format!("{peer}: no TLS configuration"),
-            ));
+        let config = match self.tls.for_policy(policy, &mx, self.domain) {
+            Ok(Some(config)) => config,
+            Ok(None) => {
+                return Err(SetupError::new(
+                    status::PROTOCOL,
+                    &mx,
+                    format!("{peer}: no TLS configuration"),
+                ));
+            }
+            Err(reason) => {
+                return Err(SetupError::new(
+                    status::CRYPTO_FAILURE,
+                    &mx,
+                    format!("MTA-STS: {peer}: {reason}"),
+                ));
+            }
         };
         // RFC 7672 §8.1: send SNI with the MX host name.
         let server_name = ServerName::try_from(mx.clone())
@@ -444,28 +479,52 @@ impl Dialer<'_> {
             {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
-                    let dane = matches!(policy, TlsPolicy::Dane(_));
                     let mut reason = format!("{peer}: TLS handshake failed: {err}");
-                    if dane && !reason.contains("DANE") {
-                        reason = format!("DANE: {reason}");
+                    match policy {
+                        TlsPolicy::Dane(_) if !reason.contains("DANE") => {
+                            reason = format!("DANE: {reason}");
+                        }
+                        // RFC 8461 §4.2: the certificate must chain to a trusted root and carry
+                        // the MX host name.
+                        TlsPolicy::Sts => {
+                            reason = format!(
+                                "MTA-STS: {reason} (a certificate valid for {mx} under WebPKI \
+                                 is required, RFC 8461 §4.2)"
+                            );
+                        }
+                        TlsPolicy::StsTesting => {
+                            self.sts_testing_warning(&mx, &peer, &reason);
+                        }
+                        _ => {}
                     }
                     return Err(SetupError {
                         failure: outcome::failure(status::CRYPTO_FAILURE, Some(&mx), reason),
-                        retry_plaintext: *policy == TlsPolicy::Opportunistic,
+                        retry_plaintext: policy.retries_plaintext(),
                     });
                 }
                 Err(_) => {
+                    let mut reason = format!("{peer}: TLS handshake timed out");
+                    if *policy == TlsPolicy::Sts {
+                        reason = format!("MTA-STS: {reason}");
+                    }
                     return Err(SetupError {
-                        failure: outcome::failure(
-                            status::CRYPTO_FAILURE,
-                            Some(&mx),
-                            format!("{peer}: TLS handshake timed out"),
-                        ),
-                        retry_plaintext: *policy == TlsPolicy::Opportunistic,
+                        failure: outcome::failure(status::CRYPTO_FAILURE, Some(&mx), reason),
+                        retry_plaintext: policy.retries_plaintext(),
                     });
                 }
             };
         let (_, connection) = tls.get_ref();
+        if *policy == TlsPolicy::StsTesting {
+            // Accepted as opportunistic TLS; check what enforce would have checked.
+            let chain = connection.peer_certificates().unwrap_or_default();
+            if let Err(err) = self.tls.check_webpki(&mx, chain) {
+                self.sts_testing_warning(
+                    &mx,
+                    &peer,
+                    &format!("certificate not valid for {mx} under WebPKI: {err}"),
+                );
+            }
+        }
         session.tls = Some(format!(
             "{} {}",
             connection
@@ -479,6 +538,7 @@ impl Dialer<'_> {
         ));
         session.security = match policy {
             TlsPolicy::Dane(_) => Security::Dane,
+            TlsPolicy::Sts => Security::Sts,
             _ => Security::TlsUnauthenticated,
         };
         session.stream = Some(Stream::Tls(Box::new(tls)));

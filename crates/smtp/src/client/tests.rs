@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 
 use super::{ClientConfig, SmtpTransport};
 
+mod sts;
+
 /// A guard against a hung test, not a timing assertion.
 const GUARD: Duration = Duration::from_secs(20);
 

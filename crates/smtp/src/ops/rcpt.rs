@@ -2,7 +2,7 @@
 //! (RCV-13) so that unknown ones are refused here and never bounced later (RCV-1).
 
 use postwerk_core::Notify;
-use postwerk_core::{EnvelopeRecipient, Recipient};
+use postwerk_core::{EnvelopeRecipient, Recipient, SendVerdict};
 use postwerk_model::Address;
 use smtp_proto::{
     RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS, RcptTo,
@@ -80,6 +80,29 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return session.answer(conn, reply::internal(&error));
         }
     };
+    // SND-6: outside recipients of submitted mail count against the sending limits.
+    if verdict == Recipient::Remote
+        && let Some(login) = &session.login
+    {
+        let now = chrono::Utc::now().timestamp();
+        match server
+            .delivery
+            .check_sending(login, &server.hostname, now)
+            .await
+        {
+            Ok(SendVerdict::Allowed) => {}
+            Ok(SendVerdict::MailboxLimit { per_hour, .. }) => {
+                return session.answer(conn, reply::sending_limit(false, per_hour));
+            }
+            Ok(SendVerdict::OrganizationLimit { per_hour, .. }) => {
+                return session.answer(conn, reply::sending_limit(true, per_hour));
+            }
+            Err(error) => {
+                tracing::error!(%error, "checking the sending limits failed");
+                return session.answer(conn, reply::internal(&error));
+            }
+        }
+    }
     let reply = reply::recipient(&verdict);
     if reply.code == 250
         && let Phase::Mail(tx) = &mut session.phase

@@ -385,6 +385,20 @@ impl QueueStore for SqliteQueue {
             .await
     }
 
+    async fn release_leases(&self) -> Result<u64, StoreError> {
+        self.writer
+            .write(|conn| {
+                Box::pin(async move {
+                    sqlx::query("UPDATE queue_messages SET leased_until = 0 WHERE leased_until > 0")
+                        .execute(&mut *conn)
+                        .await
+                        .ctx("releasing queue leases")
+                        .map(|done| Written::value(done.rows_affected()))
+                })
+            })
+            .await
+    }
+
     async fn next_due(&self) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(
             "SELECT MIN(MAX(r.next_attempt_at, m.leased_until)) FROM queue_recipients r \

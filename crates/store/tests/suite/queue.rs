@@ -244,6 +244,13 @@ pub async fn snd_4_lease_record_and_expire<B: Backend>(backend: &B) {
 
     assert_not_found(queue.record_attempt(QueueId(999), Vec::new()).await);
     assert_not_found(queue.queued_message(QueueId(999)).await);
+
+    // A restart of the only process delivering: its leases go at once.
+    assert_eq!(queue.release_leases().await.expect("release"), 1);
+    assert_eq!(
+        queue.lease_due(1_361, 60, 10).await.expect("lease").len(),
+        1
+    );
 }
 
 /// `admin queue retry`: every pending recipient becomes due now, the lease is dropped, and
