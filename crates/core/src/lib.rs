@@ -32,6 +32,7 @@ pub use auth::{FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
 pub use delivery::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
 pub use dkim::{DkimAlgorithm, DkimError, DkimPublicKey, DkimSigner};
 pub use error::CoreError;
+pub use postwerk_filter::{Client, Filters, Reply as FilterReply};
 /// The DSN parameters (RFC 3461) a protocol hands to [`Delivery`], as the queue stores them.
 pub use postwerk_store::{DsnRet, Notify, QueueId};
 pub use send_limit::{SendLimiter, SendPolicy, SendVerdict};

@@ -476,6 +476,7 @@ async fn snd_2_submitted_mail_is_queued_signed_and_its_local_copy_is_not() {
         envid: None,
         ret: None,
         submitted_by: Some(login),
+        client: None,
     };
     let trace = b"Received: from client by mail.platform.test; date\r\n";
     let body = message("toto@example.test");
@@ -521,6 +522,7 @@ async fn snd_2_submitted_mail_is_queued_signed_and_its_local_copy_is_not() {
         envid: None,
         ret: None,
         submitted_by: None,
+        client: None,
     };
     let Delivered::Accepted {
         queued: Some(id), ..
@@ -591,6 +593,7 @@ async fn snd_2_without_a_key_mail_still_goes_unsigned() {
             address: hosted.address.clone(),
             epoch: 0,
         }),
+        client: None,
     };
     let body = message("bob@old.example");
     let outcome = delivery.deliver(&envelope, b"", &body, 0).await.unwrap();

@@ -340,6 +340,7 @@ async fn rcv_12_delivery_stores_locally_and_queues_forwards_and_remote_recipient
         envid: Some("E1".into()),
         ret: None,
         submitted_by: None,
+        client: None,
     };
     let body = b"From: sender@remote.example\r\nSubject: s\r\n\r\nbody\r\n";
     let trace = b"Received: from x by y; date\r\n";
@@ -426,6 +427,7 @@ async fn snd_1_submitted_mail_with_a_foreign_from_is_not_stored() {
         envid: None,
         ret: None,
         submitted_by: Some(login),
+        client: None,
     };
     let outcome = delivery
         .deliver(&envelope, b"", b"From: other@example.test\r\n\r\nx\r\n", 0)

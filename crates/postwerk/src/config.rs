@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use toml::{Table, Value};
 
@@ -64,6 +65,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Outbound delivery (`[queue]`).
     pub queue: QueueConfig,
+    /// The checks on incoming mail (`[greylist]`, `[dnsbl]`, `[attachments]`, `[auth]`).
+    pub filters: postwerk_filter::FilterConfig,
 }
 
 /// The `[dns]` table: which resolver outbound delivery asks, and how it learns DNSSEC status.
@@ -309,6 +312,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             dns: DnsConfig::default(),
             queue: QueueConfig::default(),
+            filters: postwerk_filter::FilterConfig::default(),
         }
     }
 }
@@ -350,8 +354,21 @@ impl Config {
             &table,
             "",
             &[
-                "hostname", "data_dir", "listen", "tls", "log", "smtp", "pop3", "imap", "auth",
-                "dns", "queue",
+                "hostname",
+                "data_dir",
+                "listen",
+                "tls",
+                "log",
+                "smtp",
+                "pop3",
+                "imap",
+                "auth",
+                "dns",
+                "queue",
+                "greylist",
+                "dnsbl",
+                "attachments",
+                "auth",
             ],
         );
         if let Some(hostname) = reader.string(&table, "", "hostname") {
@@ -451,6 +468,11 @@ impl Config {
             reader.numbers(imap, "imap", keys);
         }
         if let Some(auth) = reader.table(&table, "", "auth") {
+            // The message checks' keys are read by `filters`; the rest are numbers.
+            let mut auth = auth.clone();
+            auth.remove("enabled");
+            auth.remove("spf_fail");
+            let auth = &auth;
             let c = &mut config.auth;
             let keys: [(&str, &mut u64, u64); 5] = [
                 ("free_failures", &mut c.free_failures, 0),
@@ -467,12 +489,29 @@ impl Config {
         if let Some(queue) = reader.table(&table, "", "queue") {
             reader.queue(queue, &mut config.queue);
         }
+        reader.filters(&table, &mut config.filters);
         if reader.problems.is_empty() {
             Ok(config)
         } else {
             Err(ConfigErrors(reader.problems))
         }
     }
+}
+
+/// `"30s"`, `"5m"`, `"2h"`, `"36d"`: a number and a unit.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    number.checked_mul(unit).map(Duration::from_secs)
 }
 
 /// RFC 1123 §2.1 host name: dot-separated LDH labels.
@@ -673,6 +712,82 @@ impl Reader {
                 "must be shorter than queue.give_up, or the warning would never be sent".into(),
             );
         }
+    }
+
+    /// `[greylist]`, `[dnsbl]`, `[attachments]` and `[auth]`: the checks of SPEC §4.
+    fn filters(&mut self, root: &Table, config: &mut postwerk_filter::FilterConfig) {
+        if let Some(table) = self.table(root, "", "greylist") {
+            self.known(table, "greylist", &["enabled", "delay", "expiry"]);
+            if let Some(on) = self.boolean(table, "greylist", "enabled") {
+                config.greylist = on;
+            }
+            if let Some(delay) = self.duration(table, "greylist", "delay") {
+                config.greylist_delay = delay;
+            }
+            if let Some(expiry) = self.duration(table, "greylist", "expiry") {
+                config.greylist_expiry = expiry;
+            }
+        }
+        if let Some(table) = self.table(root, "", "dnsbl") {
+            self.known(table, "dnsbl", &["zones"]);
+            if let Some(zones) = self.strings(table, "dnsbl", "zones") {
+                config.dnsbl_zones = zones
+                    .into_iter()
+                    .map(|zone| zone.trim_end_matches('.').to_ascii_lowercase())
+                    .collect();
+            }
+        }
+        if let Some(table) = self.table(root, "", "attachments") {
+            self.known(table, "attachments", &["enabled"]);
+            if let Some(on) = self.boolean(table, "attachments", "enabled") {
+                config.attachments = on;
+            }
+        }
+        if let Some(table) = self.table(root, "", "auth") {
+            // `[auth]` also holds the login failure limits (read by `numbers` above).
+            if let Some(on) = self.boolean(table, "auth", "enabled") {
+                config.auth = on;
+            }
+            match self.string(table, "auth", "spf_fail").as_deref() {
+                None => {}
+                Some("refuse") => config.spf_policy = postwerk_filter::SpfPolicy::Refuse,
+                Some("mark") => config.spf_policy = postwerk_filter::SpfPolicy::Mark,
+                Some(other) => self.problem(
+                    "auth.spf_fail",
+                    format!("\"{other}\" is not a policy; use \"refuse\" or \"mark\""),
+                ),
+            }
+        }
+    }
+
+    fn boolean(&mut self, table: &Table, prefix: &str, key: &str) -> Option<bool> {
+        match table.get(key)? {
+            Value::Boolean(b) => Some(*b),
+            other => {
+                let kind = other.type_str();
+                self.problem(
+                    &join(prefix, key),
+                    format!("expected true or false, found {kind}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration written `"90s"`, `"5m"`, `"2h"` or `"36d"` (or plain seconds).
+    fn duration(&mut self, table: &Table, prefix: &str, key: &str) -> Option<Duration> {
+        let parsed = match table.get(key)? {
+            Value::Integer(n) if *n >= 0 => Some(Duration::from_secs(*n as u64)),
+            Value::String(text) => parse_duration(text),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.problem(
+                &join(prefix, key),
+                "expected a duration such as \"30s\", \"5m\", \"2h\" or \"36d\"".into(),
+            );
+        }
+        parsed
     }
 
     /// A list of strings.
@@ -923,5 +1038,37 @@ mod tests {
                 "{key}: {errors:?}"
             );
         }
+    }
+
+    #[test]
+    fn filter_tables_parse_with_the_fixed_keys() {
+        let config = Config::parse(
+            "[greylist]\nenabled = false\ndelay = \"2m\"\n[dnsbl]\nzones = [\"zen.spamhaus.org.\"]\n\
+             [attachments]\nenabled = false\n[auth]\nspf_fail = \"mark\"\nlockout = 60\n",
+        )
+        .unwrap();
+        let f = &config.filters;
+        assert!(!f.greylist && !f.attachments && f.auth);
+        assert_eq!(f.greylist_delay, Duration::from_secs(120));
+        assert_eq!(f.dnsbl_zones, vec!["zen.spamhaus.org".to_string()]);
+        assert_eq!(f.spf_policy, postwerk_filter::SpfPolicy::Mark);
+        assert_eq!(config.auth.lockout, 60, "the login limits share the table");
+        let defaults = Config::default().filters;
+        assert!(defaults.greylist, "on by default, as at a real provider");
+        assert_eq!(defaults.greylist_delay, Duration::from_secs(300));
+        assert!(defaults.dnsbl_zones.is_empty());
+        let errors = Config::parse("[greylist]\ndelay = \"soon\"\n[auth]\nspf_fail = \"maybe\"\n")
+            .unwrap_err()
+            .0;
+        assert!(
+            errors.iter().any(|e| e.starts_with("greylist.delay")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("auth.spf_fail")),
+            "{errors:?}"
+        );
+        assert_eq!(parse_duration("36d"), Some(Duration::from_secs(36 * 86400)));
+        assert_eq!(parse_duration("5x"), None);
     }
 }

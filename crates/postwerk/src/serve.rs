@@ -83,6 +83,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(FailureLimiter::new(failure_policy(&config))),
     ));
     let srs_key = srs_secret(&config.data_dir)?;
+    let dns = postwerk_dns::DnsConfig {
+        servers: config.dns.servers.clone(),
+        dnssec: config.dns.dnssec,
+        timeout: Duration::from_secs(config.dns.timeout),
+    };
+    let resolver: Arc<dyn postwerk_dns::Resolver> = Arc::new(
+        postwerk_dns::HickoryResolver::new(&dns).context("cannot set up the DNS resolver")?,
+    );
+    // SPEC §4: the checks on incoming mail, with the same resolver (block lists) and DNS
+    // servers (SPF, DKIM, DMARC through mail-auth's own resolver).
+    let filters = Arc::new(postwerk_filter::Filters::new(
+        config.filters.clone(),
+        resolver.clone(),
+        stores.greylist.clone(),
+        postwerk_filter::auth::Verifier::new(&dns)
+            .map_err(|e| anyhow::anyhow!("cannot set up SPF/DKIM/DMARC checks: {e}"))?,
+        config.hostname.clone(),
+    ));
     // SND-2: submitted mail leaves signed with its service's DKIM key.
     let delivery = Delivery::new(
         stores.directory.clone(),
@@ -94,7 +112,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .with_send_limits(Arc::new(postwerk_core::SendLimiter::new(
         stores.directory.clone(),
         send_policy(&config),
-    )));
+    )))
+    .with_filters(filters);
     // One POP3 maildrop lock table for both POP3 listeners (RFC 1939 §8, [IN-USE]).
     let pop3_locks = MaildropLocks::new();
     let mut bound: BTreeMap<String, SocketAddr> = BTreeMap::new();
@@ -198,7 +217,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             other => unreachable!("listener {other} is in SERVED but not wired"),
         }
     }
-    start_queue(&config, &stores, delivery.clone(), srs_key, &shutdown)?;
+    start_queue(
+        &config,
+        &stores,
+        delivery.clone(),
+        resolver,
+        srs_key,
+        &shutdown,
+    )?;
     write_listeners_file(&config.data_dir, &bound)?;
     announce(&config, &bound, first_start && !from_file);
 
@@ -217,17 +243,10 @@ fn start_queue(
     config: &Config,
     stores: &postwerk_store::Stores,
     delivery: Delivery,
+    resolver: Arc<dyn postwerk_dns::Resolver>,
     srs_key: Vec<u8>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    let dns = postwerk_dns::DnsConfig {
-        servers: config.dns.servers.clone(),
-        dnssec: config.dns.dnssec,
-        timeout: Duration::from_secs(config.dns.timeout),
-    };
-    let resolver: Arc<dyn postwerk_dns::Resolver> = Arc::new(
-        postwerk_dns::HickoryResolver::new(&dns).context("cannot set up the DNS resolver")?,
-    );
     let q = &config.queue;
     let client = postwerk_smtp::client::ClientConfig {
         remote_port: u16::try_from(q.remote_port).context("queue.remote_port")?,

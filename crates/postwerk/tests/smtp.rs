@@ -411,10 +411,19 @@ fn rcv_12_end_to_end_delivery_stores_the_exact_bytes_with_trace_headers() {
     let inbox = server.inbox(TOTO).unwrap();
     assert_eq!(inbox.len(), 1);
     let stored = String::from_utf8(inbox[0].clone()).unwrap();
+    // Return-Path first (RFC 5321 §4.4), then the checks' record (RCV-2, RFC 8601), then the
+    // trace line of this hop.
     assert!(
-        stored.starts_with("Return-Path: <sender@remote.example>\r\nReceived: from client.example"),
+        stored.starts_with(
+            "Return-Path: <sender@remote.example>\r\nAuthentication-Results: mail.example.test;"
+        ),
         "{stored}"
     );
+    let received = stored
+        .find("\r\nReceived: from client.example")
+        .expect("Received:");
+    let body = stored.find("\r\nFrom: ").expect("the message");
+    assert!(received < body, "{stored}");
     assert!(
         stored.contains("by mail.example.test (Postwerk) with ESMTPS"),
         "{stored}"

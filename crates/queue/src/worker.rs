@@ -597,6 +597,7 @@ impl Inner {
             envid: None,
             ret: None,
             submitted_by: None,
+            client: None,
         };
         match self.delivery.deliver(&envelope, b"", &bytes, now).await {
             Ok(Delivered::Accepted { stored, queued }) => tracing::info!(
@@ -609,6 +610,10 @@ impl Inner {
             ),
             Ok(Delivered::SenderDenied) => {
                 tracing::error!(queue_id = %message.id, "a report was refused as a submission");
+            }
+            Ok(Delivered::Refused(reply)) => {
+                // Our own reports carry no client, so no check should judge them.
+                tracing::error!(queue_id = %message.id, reason = %reply.text, "a report was refused by a check");
             }
             Err(error) => {
                 tracing::error!(queue_id = %message.id, %error, "could not deliver a report");

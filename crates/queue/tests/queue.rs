@@ -820,6 +820,7 @@ async fn rcv_13_forwards_leave_with_an_srs_address_that_decodes_back() {
         envid: None,
         ret: None,
         submitted_by: None,
+        client: None,
     };
     let outcome = f.delivery.deliver(&envelope, b"", BODY, T0).await.unwrap();
     assert!(matches!(

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use postwerk_core::{CoreError, Delivered, LoginOutcome, Recipient};
+use postwerk_core::{CoreError, Delivered, FilterReply, LoginOutcome, Recipient};
 use postwerk_model::Refusal;
 
 /// One reply, possibly multi-line.
@@ -442,7 +442,14 @@ pub fn delivered(outcome: &Delivered, id: &str) -> Reply {
     match outcome {
         Delivered::Accepted { .. } => Reply::new(250, "2.0.0", format!("OK queued as {id}")),
         Delivered::SenderDenied => sender_denied(),
+        Delivered::Refused(reply) => filtered(reply),
     }
+}
+
+/// A refusal by one of the checks of SPEC §4 (block lists, greylisting, attachments, SPF,
+/// DMARC): each check words its own reply, so that it names what was found.
+pub fn filtered(reply: &FilterReply) -> Reply {
+    Reply::new(reply.code, reply.status, reply.text.clone())
 }
 
 /// Our fault (class "internal", STYLE.md): the client should try again later.

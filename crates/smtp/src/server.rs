@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use postwerk_core::{Delivery, MailboxAuth};
+use postwerk_core::{Client, Delivery, MailboxAuth};
 use postwerk_net::{Shutdown, TlsAcceptor, accept_tls};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -74,6 +74,17 @@ impl Server {
         let deadline = Instant::now() + self.limits.session_timeout;
         let mut session = Session::new(self.clone(), peer);
         tracing::info!("connected");
+        // RCV-9: strangers only; a block list says nothing about a user who logs in.
+        if self.kind == ListenerKind::Mx {
+            let client = Client {
+                ip: peer.ip(),
+                helo: String::new(),
+            };
+            session.blocked = self.delivery.check_connection(&client).await;
+            if let Some(reply) = &session.blocked {
+                tracing::info!(reason = %reply.text, "client on a block list");
+            }
+        }
         self.converse(&mut session, stream, deadline).await;
         tracing::info!(
             commands = session.commands,

@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use postwerk_core::{DsnRet, EnvelopeRecipient, Login};
+use postwerk_core::{DsnRet, EnvelopeRecipient, FilterReply, Login};
 use smtp_proto::Request;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -85,6 +85,9 @@ pub(crate) struct Session {
     pub errors: u32,
     pub commands: u32,
     pub lines: LineReader,
+    /// RCV-9: the refusal for every transaction when a DNS block list names the client (MX
+    /// only; looked up once at connection).
+    pub blocked: Option<FilterReply>,
 }
 
 /// How `run` ended.
@@ -108,6 +111,7 @@ impl Session {
             errors: 0,
             commands: 0,
             lines,
+            blocked: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl Session {
         self.login = None;
         self.phase = Phase::Connected;
         self.lines = LineReader::new(self.server.limits.max_line_length);
+        // `blocked` stays: it is about the client's address, which TLS does not change.
     }
 
     /// Queues a reply and counts refusals; returns false when the error budget is spent (the

@@ -32,6 +32,7 @@ mod blob;
 mod directory;
 mod error;
 mod events;
+mod greylist;
 mod mail;
 mod queue;
 mod sqlite;
@@ -44,6 +45,7 @@ pub use blob::{BlobId, BlobStore, FsBlobStore};
 pub use directory::{Directory, DkimKey, NewAddress, NewDkimKey, NewService, NewUser};
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
+pub use greylist::{GreylistEntry, GreylistStore};
 pub use mail::{
     Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
     Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder, UidSet,
@@ -73,6 +75,8 @@ pub struct Stores {
     /// The durable outbound queue (forwards and remote recipients, drained by the outbound
     /// delivery).
     pub queue: Arc<dyn QueueStore>,
+    /// Greylisting's memory of (client network, sender, recipient) triplets (RCV-3).
+    pub greylist: Arc<dyn GreylistStore>,
     /// Change events of the mail store.
     pub events: Events,
     backend: Arc<dyn Backend>,

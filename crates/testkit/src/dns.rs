@@ -166,6 +166,8 @@ impl Zone {
         std::iter::successors(Some(name), |current| {
             current.split_once('.').map(|(_, parent)| parent)
         })
+        // The root (`"."`, kept as `""`) covers every name.
+        .chain(std::iter::once(""))
         .any(|candidate| set.contains(candidate))
     }
 

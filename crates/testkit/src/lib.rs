@@ -24,6 +24,8 @@ pub struct TestServer {
     dir: tempfile::TempDir,
     child: Option<Child>,
     listeners: BTreeMap<String, SocketAddr>,
+    /// The empty DNS server the process asks when the test gives no `[dns]`.
+    dns: Option<dns::DnsServer>,
 }
 
 impl TestServer {
@@ -44,6 +46,7 @@ impl TestServer {
             dir: tempfile::tempdir()?,
             child: None,
             listeners: BTreeMap::new(),
+            dns: None,
         };
         server.spawn(listeners, extra)?;
         Ok(server)
@@ -59,11 +62,28 @@ impl TestServer {
         }
         config.push_str(extra);
         config.push('\n');
+        if !extra.contains("[greylist]") {
+            // Greylisting is on by default, as at a real provider; a test that delivers over
+            // the MX listener would otherwise have to come back after the delay. Tests of
+            // greylisting give their own `[greylist]`.
+            config.push_str("[greylist]\nenabled = false\n");
+        }
         if !extra.contains("[dns]") {
-            // Hermetic by default: the outbound queue asks a loopback port nobody answers, so
-            // mail for outside domains waits in the queue (a temporary failure) instead of
-            // depending on this machine's resolver. Tests of delivery give their own `[dns]`.
-            config.push_str("[dns]\nservers = [\"127.0.0.1:9\"]\n");
+            // Hermetic by default: a DNS server of its own on loopback that answers SERVFAIL
+            // at once, so that no test depends on this machine's resolver, SPF of strangers'
+            // mail is a quick temperror (accepted), and mail for outside domains waits in the
+            // queue (a temporary failure) instead of bouncing. Tests of delivery give their own.
+            if self.dns.is_none() {
+                let mut zone = dns::Zone::new();
+                zone.servfail(".");
+                self.dns = Some(dns::DnsServer::start(zone)?);
+            }
+            let addr = self.dns.as_ref().map(dns::DnsServer::addr);
+            if let Some(addr) = addr {
+                config.push_str(&format!(
+                    "[dns]\nservers = [\"{addr}\"]\ndnssec = \"off\"\n"
+                ));
+            }
         }
         let config_path = dir.join("postwerk.toml");
         std::fs::write(&config_path, config)?;

@@ -2,7 +2,7 @@
 //! received content, the `Received:` line, and the durable delivery through `core` whose
 //! answer decides the reply (RCV-12: `250` only once everything is on stable storage).
 
-use postwerk_core::{Delivered, Envelope};
+use postwerk_core::{Client, Delivered, Envelope};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::framing::{DataReceiver, Received, non_ascii_header};
@@ -106,6 +106,13 @@ pub(crate) async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
         envid,
         ret,
         submitted_by: session.login.clone(),
+        client: Some(Client {
+            ip: session.peer.ip(),
+            helo: session
+                .helo
+                .as_ref()
+                .map_or_else(String::new, |h| h.name.clone()),
+        }),
     };
     let delivery = session.server.delivery.clone();
     let outcome = delivery
@@ -128,6 +135,7 @@ pub(crate) async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
                     None
                 }
                 Delivered::SenderDenied => Some("refused: From: fails the auth guards"),
+                Delivered::Refused(_) => Some("refused by a check on the message"),
             };
             if let Some(result) = result {
                 tracing::info!(

@@ -33,6 +33,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         Phase::Greeted => {}
     }
     let server = session.server.clone();
+    if let Some(blocked) = &session.blocked {
+        let reply = reply::filtered(blocked);
+        return session.answer(conn, reply);
+    }
     if server.kind.is_submission() {
         if session.tls.is_none() {
             return session.answer(conn, reply::tls_required());

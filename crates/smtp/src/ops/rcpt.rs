@@ -2,7 +2,7 @@
 //! (RCV-13) so that unknown ones are refused here and never bounced later (RCV-1).
 
 use postwerk_core::Notify;
-use postwerk_core::{EnvelopeRecipient, Recipient, SendVerdict};
+use postwerk_core::{Client, EnvelopeRecipient, Recipient, SendVerdict};
 use postwerk_model::Address;
 use smtp_proto::{
     RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS, RcptTo,
@@ -101,6 +101,29 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 tracing::error!(%error, "checking the sending limits failed");
                 return session.answer(conn, reply::internal(&error));
             }
+        }
+    }
+    // RCV-3: a stranger's mail for a hosted recipient waits for its retry once.
+    if matches!(verdict, Recipient::Local(_))
+        && session.login.is_none()
+        && let Phase::Mail(tx) = &session.phase
+    {
+        let sender = tx.return_path.clone();
+        let client = Client {
+            ip: session.peer.ip(),
+            helo: session
+                .helo
+                .as_ref()
+                .map_or_else(String::new, |h| h.name.clone()),
+        };
+        let now = chrono::Utc::now().timestamp();
+        if let Some(refusal) = server
+            .delivery
+            .check_greylist(&client, &sender, &address, now)
+            .await
+        {
+            tracing::info!(rcpt = %to.address, "greylisted");
+            return session.answer(conn, reply::filtered(&refusal));
         }
     }
     let reply = reply::recipient(&verdict);

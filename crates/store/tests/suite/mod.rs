@@ -10,6 +10,7 @@
 
 pub mod directory;
 pub mod durability;
+pub mod greylist;
 pub mod mail;
 pub mod queue;
 pub mod search;
@@ -97,6 +98,11 @@ macro_rules! conformance {
             rcv_12_queue_is_durable_and_apart_from_mailbox_contents,
             snd_4_lease_record_and_expire,
             snd_4_retry_now_makes_pending_recipients_due,
+        ]);
+        conformance!(@module $backend, greylist [
+            rcv_3_sighting_creates_then_reads_and_refreshes_daily,
+            rcv_3_passed_is_remembered,
+            rcv_3_expire_removes_entries_last_seen_before_the_cutoff,
         ]);
     };
     (@module $backend:path, $module:ident [ $($test:ident),* $(,)? ]) => {

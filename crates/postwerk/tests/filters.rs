@@ -1,0 +1,206 @@
+//! Issue 7 end to end: the checks of SPEC §4 on the MX listener of the real server, driven by
+//! Python's smtplib (tests/smtp/client.py), with a real DNS server on loopback serving the
+//! block list and the SPF records.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use postwerk_testkit::TestServer;
+use postwerk_testkit::dns::{DnsServer, Zone};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_postwerk");
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/client.py");
+const TOTO: &str = "toto@example.com";
+
+/// A server hosting example.com with the mailbox toto, its resolver on `dns`.
+fn server(dns: &DnsServer, extra: &str) -> TestServer {
+    let config = format!(
+        "[dns]\nservers = [\"{}\"]\ndnssec = \"off\"\n{extra}\n",
+        dns.addr()
+    );
+    let server = TestServer::start_with(Path::new(BIN), &["smtp"], &config).unwrap();
+    for args in [
+        &["org", "create", "Acme"][..],
+        &["service", "create", "example.com", "--org", "Acme"],
+        &["address", "create", TOTO, "--password", "toto-secret-1"],
+    ] {
+        server.admin_ok(args);
+    }
+    server
+}
+
+/// One transaction over the MX listener from `from` to toto; the replies as JSON.
+fn send(server: &TestServer, from: &str, message: &str) -> Value {
+    let addr = server.addr("smtp");
+    let args = json!({
+        "host": addr.ip().to_string(), "port": addr.port(),
+        "from": from, "to": [TOTO], "message": message,
+    });
+    let out = Command::new("python3")
+        .arg(CLIENT)
+        .arg("send")
+        .arg(args.to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    reply["transactions"][0].clone()
+}
+
+fn plain(subject: &str, from: &str) -> String {
+    format!("From: {from}\r\nTo: {TOTO}\r\nSubject: {subject}\r\n\r\nhello\r\n")
+}
+
+fn code(reply: &Value) -> i64 {
+    reply[0].as_i64().unwrap_or(-1)
+}
+
+/// RCV-3 with smtplib: the first try of an unknown triplet gets 451 4.7.1, so does a retry
+/// before the delay; the retry after it is accepted, and the triplet is then remembered.
+#[test]
+fn rcv_3_greylisting_defers_the_first_try_and_remembers_the_retry() {
+    let dns = DnsServer::start(Zone::new()).unwrap();
+    let server = server(&dns, "[greylist]\nenabled = true\ndelay = \"2s\"");
+    let first = send(
+        &server,
+        "sender@remote.example",
+        &plain("grey", "sender@remote.example"),
+    );
+    assert_eq!(code(&first["rcpt"][0]), 451, "{first}");
+    let text = first["rcpt"][0][1].as_str().unwrap();
+    assert!(
+        text.contains("4.7.1") && text.to_lowercase().contains("retry"),
+        "{text}"
+    );
+    let early = send(
+        &server,
+        "sender@remote.example",
+        &plain("grey", "sender@remote.example"),
+    );
+    assert_eq!(code(&early["rcpt"][0]), 451, "still too early: {early}");
+    // Wait out the delay as a retrying MTA would (a deadline, not a timing assertion).
+    let started = Instant::now();
+    let accepted = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let retry = send(
+            &server,
+            "sender@remote.example",
+            &plain("grey", "sender@remote.example"),
+        );
+        if code(&retry["rcpt"][0]) == 250 {
+            break retry;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never accepted: {retry}"
+        );
+    };
+    assert_eq!(code(&accepted["data"]), 250, "{accepted}");
+    let again = send(
+        &server,
+        "sender@remote.example",
+        &plain("again", "sender@remote.example"),
+    );
+    assert_eq!(code(&again["rcpt"][0]), 250, "remembered: {again}");
+    let other = send(
+        &server,
+        "other@remote.example",
+        &plain("new", "other@remote.example"),
+    );
+    assert_eq!(
+        code(&other["rcpt"][0]),
+        451,
+        "another sender is another triplet: {other}"
+    );
+    assert_eq!(server.inbox(TOTO).unwrap().len(), 2);
+}
+
+/// RCV-9: a client whose address a configured block list names is refused 550 5.7.1 with a
+/// sentence naming the list; another list that does not name it changes nothing.
+#[test]
+fn rcv_9_a_listed_client_is_refused_naming_the_list() {
+    let mut zone = Zone::new();
+    zone.a("1.0.0.127.bl.test", "127.0.0.2".parse().unwrap());
+    let dns = DnsServer::start(zone).unwrap();
+    let listed = server(&dns, "[dnsbl]\nzones = [\"clean.test\", \"bl.test\"]");
+    let tx = send(
+        &listed,
+        "sender@remote.example",
+        &plain("bl", "sender@remote.example"),
+    );
+    assert_eq!(code(&tx["mail"]), 550, "{tx}");
+    let text = tx["mail"][1].as_str().unwrap();
+    assert!(text.contains("5.7.1") && text.contains("bl.test"), "{text}");
+    assert!(listed.inbox(TOTO).unwrap().is_empty());
+
+    let clean = server(&dns, "[dnsbl]\nzones = [\"clean.test\"]");
+    let tx = send(
+        &clean,
+        "sender@remote.example",
+        &plain("ok", "sender@remote.example"),
+    );
+    assert_eq!(code(&tx["data"]), 250, "{tx}");
+}
+
+/// RCV-5: a forbidden file name, also inside a zip, is refused with the SPEC's exact reply.
+#[test]
+fn rcv_5_forbidden_attachment_is_refused() {
+    let dns = DnsServer::start(Zone::new()).unwrap();
+    let server = server(&dns, "");
+    let message = "From: sender@remote.example\r\nTo: toto@example.com\r\nSubject: invoice\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+        --b\r\nContent-Type: application/octet-stream; name=\"Invoice.PDF.exe\"\r\n\
+        Content-Disposition: attachment; filename=\"Invoice.PDF.exe\"\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--b--\r\n";
+    let tx = send(&server, "sender@remote.example", message);
+    assert_eq!(code(&tx["data"]), 554, "{tx}");
+    assert_eq!(
+        tx["data"][1].as_str().unwrap(),
+        "5.7.0 AV: Message is rejected by headers rule filter",
+        "{tx}"
+    );
+    assert!(server.inbox(TOTO).unwrap().is_empty());
+}
+
+/// RCV-2: SPF `fail` is refused 550 5.7.23 by default; a pass is delivered with an
+/// `Authentication-Results` header (RFC 8601) naming this server.
+#[test]
+fn rcv_2_spf_fail_is_refused_and_a_pass_is_recorded() {
+    let mut zone = Zone::new();
+    zone.txt("forged.test", "v=spf1 -all");
+    zone.txt("honest.test", "v=spf1 ip4:127.0.0.1 -all");
+    let dns = DnsServer::start(zone).unwrap();
+    let server = server(&dns, "");
+    let tx = send(
+        &server,
+        "ceo@forged.test",
+        &plain("forged", "ceo@forged.test"),
+    );
+    assert_eq!(code(&tx["data"]), 550, "{tx}");
+    assert!(
+        tx["data"][1].as_str().unwrap().starts_with("5.7.23"),
+        "{tx}"
+    );
+
+    let tx = send(
+        &server,
+        "friend@honest.test",
+        &plain("honest", "friend@honest.test"),
+    );
+    assert_eq!(code(&tx["data"]), 250, "{tx}");
+    let inbox = server.inbox(TOTO).unwrap();
+    assert_eq!(inbox.len(), 1);
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert!(
+        text.contains("Authentication-Results: mail.example.test;"),
+        "{text}"
+    );
+    assert!(text.contains("spf=pass"), "{text}");
+}
