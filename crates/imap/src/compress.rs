@@ -261,8 +261,12 @@ impl AsyncWrite for Compressed {
                 Flush::Clean => break,
                 // RFC 4978 §4: a sync flush after each batch of responses.
                 Flush::Dirty => FlushCompress::Sync,
-                // The rest of the sync flush's output, which did not fit the last step.
-                Flush::Flushing => FlushCompress::None,
+                // The rest of the sync flush's output, which did not fit the last step: zlib
+                // asks for the same flush again until the output has room to spare (zlib.h,
+                // deflate(): "called again with the same value of the flush parameter"). With
+                // `None` the last bits could stay inside the compressor, and a client would
+                // wait for a response that never came.
+                Flush::Flushing => FlushCompress::Sync,
             };
             let (_, filled, _) = this.deflate_step(&[], flush)?;
             this.flush = if filled {
@@ -422,7 +426,12 @@ mod tests {
         let mut decoder = DeflateDecoder::new(Vec::new());
         let mut chunk = vec![0; 4096];
         while decoder.get_ref().len() < noise.len() {
-            let n = theirs.read(&mut chunk).await.unwrap();
+            // A deadline, not a timing assertion: output stuck in the compressor must fail
+            // the test rather than hang it.
+            let n = tokio::time::timeout(Duration::from_secs(60), theirs.read(&mut chunk))
+                .await
+                .expect("the flush sent everything")
+                .unwrap();
             assert!(n > 0, "the flush sent everything");
             decoder.write_all(&chunk[..n]).unwrap();
             decoder.flush().unwrap();
