@@ -60,6 +60,24 @@ pub struct Config {
     pub imap: ImapConfig,
     /// Login failure limits shared by SMTP, IMAP and POP3 (`[auth]`).
     pub auth: AuthConfig,
+    /// The store's memory (`[store]`).
+    pub store: StoreConfig,
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Octets of memory for the folder cache that IMAP FETCH reads (flags, sizes, dates,
+    /// rendered ENVELOPE and BODYSTRUCTURE per message), shared by all sessions; 0 disables it.
+    pub cache_size: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_size: postwerk_store::DEFAULT_CACHE_BYTES as u64,
+        }
+    }
 }
 
 /// The `[smtp]` table: limits of every SMTP session (RCV-7, RCV-11), all three listeners.
@@ -240,6 +258,7 @@ impl Default for Config {
             pop3: Pop3Config::default(),
             imap: ImapConfig::default(),
             auth: AuthConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -277,6 +296,7 @@ impl Config {
             "",
             &[
                 "hostname", "data_dir", "listen", "tls", "log", "smtp", "pop3", "imap", "auth",
+                "store",
             ],
         );
         if let Some(hostname) = reader.string(&table, "", "hostname") {
@@ -385,6 +405,11 @@ impl Config {
                 ("lockout", &mut c.lockout, 0),
             ];
             reader.numbers(auth, "auth", keys);
+        }
+        if let Some(store) = reader.table(&table, "", "store") {
+            let keys: [(&str, &mut u64, u64); 1] =
+                [("cache_size", &mut config.store.cache_size, 0)];
+            reader.numbers(store, "store", keys);
         }
         if reader.problems.is_empty() {
             Ok(config)
@@ -640,6 +665,22 @@ mod tests {
         let bad = "[pop3]\nmax_line_length = 80\ntimeout = 1\n";
         let errors = Config::parse(bad).unwrap_err().0.join("\n");
         for path in ["pop3.max_line_length:", "pop3.timeout:"] {
+            assert!(errors.contains(path), "missing {path} in:\n{errors}");
+        }
+    }
+
+    #[test]
+    fn the_store_cache_size_parses_and_zero_disables_it() {
+        assert_eq!(Config::default().store.cache_size, 64 * 1024 * 1024);
+        let config = Config::parse("[store]\ncache_size = 0\n").unwrap();
+        assert_eq!(config.store.cache_size, 0);
+        let config = Config::parse("[store]\ncache_size = 268435456\n").unwrap();
+        assert_eq!(config.store.cache_size, 256 * 1024 * 1024);
+        let errors = Config::parse("[store]\ncache_size = -1\ncache = 1\n")
+            .unwrap_err()
+            .0
+            .join("\n");
+        for path in ["store.cache_size:", "store.cache:"] {
             assert!(errors.contains(path), "missing {path} in:\n{errors}");
         }
     }

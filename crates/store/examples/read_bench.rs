@@ -4,13 +4,15 @@
 //! cargo run --release -p postwerk-store --example read_bench DATA_DIR ADDRESS [FOLDER]
 //! ```
 //!
-//! Times `select_view` (SELECT), `list_messages` and `message_indexes` over the whole folder (what
-//! `FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE)` reads) and `search_text`, five runs each after
-//! one warm-up. Not a test and not run in CI.
+//! First, on the freshly opened store, the folder view that `FETCH 1:* (FLAGS UID RFC822.SIZE
+//! ENVELOPE)` reads (`fetch_view`): cold (metadata, then the ENVELOPEs rendered from the
+//! indexes, in FETCH's slices of 2,000), then warm. Then `select_view` (SELECT),
+//! `list_messages` and `message_indexes` over the whole folder (what FETCH read before the
+//! view) and `search_text`, five runs each after one warm-up. Not a test and not run in CI.
 
 use std::time::Instant;
 
-use postwerk_store::{UidSet, open_sqlite};
+use postwerk_store::{FetchParts, UidSet, open_sqlite};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +33,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no such folder")?;
     let mail = stores.mail.clone();
     let all = UidSet::all();
+    let envelope = FetchParts {
+        envelope: true,
+        body_structure: false,
+    };
+    let start = Instant::now();
+    let view = mail.fetch_view(folder.id, &all, FetchParts::NONE).await?;
+    let metas = start.elapsed();
+    let uids: Vec<u32> = view.iter().map(|r| r.uid).collect();
+    let start = Instant::now();
+    for slice in uids.chunks(2000) {
+        mail.fetch_view(
+            folder.id,
+            &UidSet::from_uids(slice.iter().copied()),
+            envelope,
+        )
+        .await?;
+    }
+    let parts = start.elapsed();
+    println!(
+        "fetch_view cold, {} messages: metadata {:.1} ms, ENVELOPEs {:.1} ms; {} octets cached",
+        uids.len(),
+        metas.as_secs_f64() * 1e3,
+        parts.as_secs_f64() * 1e3,
+        mail.fetch_view(folder.id, &all, envelope).await?.bytes()
+    );
+    for _ in 0..3 {
+        let start = Instant::now();
+        let view = mail.fetch_view(folder.id, &all, envelope).await?;
+        println!(
+            "fetch_view warm: {:.2} ms ({} messages)",
+            start.elapsed().as_secs_f64() * 1e3,
+            view.len()
+        );
+    }
     for round in 0..6 {
         let start = Instant::now();
         let view = mail.select_view(folder.id).await?;
