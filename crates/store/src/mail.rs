@@ -485,13 +485,15 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Vec<(u32, MessageIndex)>, StoreError>;
 
     /// What FETCH of FLAGS, UID, MODSEQ, RFC822.SIZE, INTERNALDATE, SAVEDATE, ENVELOPE and
-    /// BODYSTRUCTURE needs, for every message of `uids` that exists, from one snapshot, with
-    /// `parts` rendered in IMAP syntax (from the parse-once index, never from the message).
+    /// BODYSTRUCTURE needs, for the messages of `uids`, from one snapshot, with `parts`
+    /// rendered in IMAP syntax (from the parse-once index, never from the message).
     ///
-    /// The view may hold more than asked (a cached view of the whole folder): a caller that
-    /// goes on with more UIDs of the same command checks [`FetchView::covers`] before asking
-    /// again. A message of `uids` that the view does not hold does not exist. Never stale: the
-    /// view reflects every change committed before the call.
+    /// The view answers for every message of `uids` up to [`FetchView::covered`]: a message
+    /// of `uids` in that range that the view does not hold does not exist. That is all of
+    /// `uids`, except when the backend bounds its memory: then at least the first 2,000 of
+    /// them, and the caller asks again for the rest. The view may hold more than asked (a
+    /// cached view of the whole folder). Never stale: it reflects every change committed
+    /// before the call.
     async fn fetch_view(
         &self,
         folder: FolderId,

@@ -192,6 +192,12 @@ impl FetchView {
             .flat_map(|chunk| chunk.records.iter().map(Record::as_fetch))
     }
 
+    /// The UIDs the view answers for, inclusive: a message in this range that the view does
+    /// not hold did not exist at the snapshot. `(1, 0)` covers nothing.
+    pub fn covered(&self) -> (u32, u32) {
+        self.covers
+    }
+
     /// Whether the view answers for every UID of `low..=high` with `parts`: the range is in
     /// what it covers and every message it holds there has the parts. A caller holding a view
     /// that covers its next UIDs need not ask the store again.

@@ -3,8 +3,9 @@
 //!
 //! The store is asked once per kind of data, never once per message for what a query can
 //! answer. When every item is FLAGS, UID, MODSEQ, RFC822.SIZE, INTERNALDATE, SAVEDATE,
-//! ENVELOPE or BODYSTRUCTURE, one `fetch_view` answers (the store's cached view of the folder,
-//! with ENVELOPE and BODYSTRUCTURE already rendered: one store call per command once cached).
+//! ENVELOPE or BODYSTRUCTURE, `fetch_view` answers (the store's cached view of the folder, with
+//! ENVELOPE and BODYSTRUCTURE already rendered: one store call per command; a slice at a time
+//! for a folder too large for the cache).
 //! Otherwise, per slice: one `list_messages` for the metas, one `set_flags` for the `\Seen` a
 //! body fetch sets, one `message_indexes` when an item needs ENVELOPE/BODYSTRUCTURE or part
 //! offsets; only the raw contents are read per message, and only when a body item is asked.
@@ -222,10 +223,11 @@ async fn respond(
 const FETCH_SLICE: usize = 2000;
 
 /// Writes the FETCH responses when the store's folder view answers every item (see
-/// [`fetch::view_parts`]): no body is read, so no `\Seen` is set. One view serves as many
-/// slices as it covers, so a folder the store has cached costs one store call per command;
-/// otherwise each slice gets a view of its own (bounded memory, as above). Returns the
-/// failure to report, if any.
+/// [`fetch::view_parts`]): no body is read, so no `\Seen` is set. The store is asked for all
+/// the messages at once; a folder it caches answers them all (one store call per command),
+/// a folder too large for its cache a slice at a time, the next slice asked once the view's
+/// [`FetchView::covered`] range is passed (bounded memory). Returns the failure to report, if
+/// any.
 async fn respond_from_views(
     session: &mut Session,
     conn: &mut Connection,
@@ -239,51 +241,52 @@ async fn respond_from_views(
     let condstore = session.enabled.condstore;
     let options = options(request, condstore, false);
     let mut failure = None;
-    let mut view: Option<FetchView> = None;
-    for slice in targets.chunks(FETCH_SLICE) {
-        let (Some(&(_, low)), Some(&(_, high))) = (slice.first(), slice.last()) else {
-            continue;
-        };
-        let current = match view.take() {
-            Some(held) if held.covers(low, high, parts) => held,
-            _ => {
-                let uids = UidSet::from_uids(slice.iter().map(|&(_, uid)| uid));
-                mail.fetch_view(folder, &uids, parts)
-                    .await
-                    .map_err(Stop::Store)?
-            }
-        };
-        for &(seq, uid) in slice {
-            // Expunged by others but still known to this session: see `respond_slice`.
-            let Some(record) = current.get(uid) else {
-                failure.get_or_insert_with(|| expunge_issued(tag));
-                continue;
-            };
-            // RFC 7162 §3.1.4.1: only messages whose MODSEQ is bigger than CHANGEDSINCE.
-            if request
-                .changed_since
-                .is_some_and(|since| record.modseq <= since)
-            {
-                continue;
-            }
-            let message = FetchMessage {
-                meta: record.into(),
-                index: None,
-                content: None,
-            };
-            if let Err(error) =
-                fetch::write_fetch(conn.output(), seq, &message, &request.items, &options)
-            {
-                failure.get_or_insert_with(|| fetch_failure(tag, &error));
-            }
-            if conn.pending_output() >= FLUSH_AT
-                && let Err(error) = conn.flush().await
-            {
-                tracing::debug!(%error, "connection failed during FETCH");
-                return Err(Stop::Connection);
+    let mut view = FetchView::default();
+    for (at, &(seq, uid)) in targets.iter().enumerate() {
+        let (low, high) = view.covered();
+        if uid < low || uid > high {
+            let rest = UidSet::from_uids(targets[at..].iter().map(|&(_, uid)| uid));
+            view = mail
+                .fetch_view(folder, &rest, parts)
+                .await
+                .map_err(Stop::Store)?;
+            let (low, high) = view.covered();
+            if uid < low || uid > high {
+                // The store promises at least the first UID asked; never loop on it.
+                return Err(Stop::Store(StoreError::Backend {
+                    context: "reading a folder view",
+                    detail: format!("the view does not answer for UID {uid}"),
+                }));
             }
         }
-        view = Some(current);
+        // Expunged by others but still known to this session: see `respond_slice`.
+        let Some(record) = view.get(uid) else {
+            failure.get_or_insert_with(|| expunge_issued(tag));
+            continue;
+        };
+        // RFC 7162 §3.1.4.1: only messages whose MODSEQ is bigger than CHANGEDSINCE.
+        if request
+            .changed_since
+            .is_some_and(|since| record.modseq <= since)
+        {
+            continue;
+        }
+        let message = FetchMessage {
+            meta: record.into(),
+            index: None,
+            content: None,
+        };
+        if let Err(error) =
+            fetch::write_fetch(conn.output(), seq, &message, &request.items, &options)
+        {
+            failure.get_or_insert_with(|| fetch_failure(tag, &error));
+        }
+        if conn.pending_output() >= FLUSH_AT
+            && let Err(error) = conn.flush().await
+        {
+            tracing::debug!(%error, "connection failed during FETCH");
+            return Err(Stop::Connection);
+        }
     }
     Ok(failure)
 }

@@ -8,8 +8,9 @@
 //!    ├─ cached view at that HIGHESTMODSEQ ─────────────────────────────► shared, no copy
 //!    ├─ cached view older ─► rows with MODSEQ above it + UIDs expunged above it, applied to
 //!    │                       a copy of the chunks they touch (count checked; reload if off)
-//!    ├─ not cached ─► every message's metadata in one statement
-//!    ├─ parts missing for `uids` ─► their indexes, rendered once (ENVELOPE, BODYSTRUCTURE)
+//!    ├─ not cached ─► every message's metadata, and the indexes of `uids` rendered
+//!    │                (ENVELOPE, BODYSTRUCTURE), in one pass of a few statements
+//!    ├─ parts missing for `uids` ─► their indexes, rendered once
 //!    └─ install (LRU by octets across folders)
 //! ```
 //!
@@ -23,13 +24,14 @@
 //!
 //! **Cheap reads.** sqlx hands each row from its SQLite thread to the caller through a
 //! channel and copies every value, about a microsecond per value; a folder is read as one
-//! aggregated value per statement instead (`group_concat` of one line per message, or of
-//! length-prefixed index blobs), split here.
+//! aggregated value per statement instead (`group_concat` of length-prefixed messages, see
+//! `packed_message!`), split here. Loading reads each message's content row once, for its
+//! size and its index together.
 //!
 //! **Bounded.** The views of all folders together stay under the configured budget: the
 //! least recently used folders are dropped first, and a folder whose view would not fit at
-//! all is never cached — its commands get views of just the UIDs they ask for, built the same
-//! way.
+//! all is never cached — its commands get views of the UIDs they ask for, built the same
+//! way, [`PARTIAL_VIEW`] messages at a time.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,6 +56,10 @@ const STRIPES: usize = 64;
 /// Messages whose indexes are read in one statement (about half a megabyte).
 const PARTS_BATCH: usize = 1000;
 
+/// Messages in a view of a folder too large for the cache: one FETCH slice's worth, so memory
+/// stays bounded by the slice whatever the folder's size.
+const PARTIAL_VIEW: usize = 2000;
+
 /// What a message costs in a view before its rendered parts, and what each part is assumed to
 /// cost when deciding whether a folder fits (measured on ordinary mail: ENVELOPE about 350
 /// octets, BODYSTRUCTURE of a text message about 100, of a multipart a few hundred).
@@ -65,6 +71,8 @@ const BODY_STRUCTURE_ESTIMATE: usize = 300;
 #[derive(Debug)]
 pub(super) struct FolderCache {
     budget: usize,
+    /// Messages per view of a folder too large for the cache ([`PARTIAL_VIEW`]).
+    partial: usize,
     state: Mutex<State>,
     stripes: Vec<tokio::sync::Mutex<()>>,
 }
@@ -105,6 +113,7 @@ impl FolderCache {
     pub(super) fn new(budget: usize) -> FolderCache {
         FolderCache {
             budget,
+            partial: PARTIAL_VIEW,
             state: Mutex::new(State::default()),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
@@ -195,10 +204,12 @@ impl FolderCache {
         }
     }
 
-    /// The view of `folder` holding every message of `uids` that exists, with `parts`, from
-    /// one snapshot. Cached folders are checked and brought up to date; a folder not cached
-    /// is loaded if it fits in the budget, else only `uids` are read (a view that covers the
-    /// bounds of `uids`, not cached).
+    /// A view of `folder` from one snapshot that answers for every message of `uids` up to
+    /// its [`FetchView::covered`] bound, with `parts`. Cached folders are checked and brought
+    /// up to date; a folder not cached is loaded if it fits in the budget, with the parts of
+    /// `uids` rendered in the same pass. Both answer for all of `uids`. A folder that does not
+    /// fit gets a view of the messages from the first of `uids` on, at most [`PARTIAL_VIEW`]
+    /// of them, not cached.
     pub(super) async fn fetch_view(
         &self,
         pool: &SqlitePool,
@@ -229,17 +240,23 @@ impl FolderCache {
             _ => Some(self.stripes[stripe(folder)].lock().await),
         };
         let mut tx = pool.begin().await.ctx(WHAT)?;
-        let Some((modseq, uid_next)) = point(&mut *tx, folder).await? else {
+        let Some(at) = point(&mut *tx, folder).await? else {
             self.forget(folder);
             return Ok(Answer::NoFolder);
         };
+        let (modseq, uid_next) = at;
+        let whole = |render| Scope {
+            uids: (1, u32::MAX),
+            limit: None,
+            render,
+        };
         let mut keywords = KeywordTable::default();
         let mut view = match self.cached(folder) {
-            Some(view) if (view.highest_modseq(), view.uid_next()) == (modseq, uid_next) => view,
+            Some(view) if (view.highest_modseq(), view.uid_next()) == at => view,
             Some(view) if view.highest_modseq() < modseq => {
                 match refresh(&mut tx, &mut keywords, folder, &view, modseq, uid_next).await? {
                     Some(view) => view,
-                    None => load(&mut tx, &mut keywords, folder, modseq, uid_next, None).await?,
+                    None => load(&mut tx, blobs, folder, at, whole(uids), parts).await?,
                 }
             }
             cached => {
@@ -257,17 +274,15 @@ impl FolderCache {
                     self.forget(folder);
                     // Nothing will be shared: no other reader needs to wait for this one.
                     drop(refreshing);
-                    let (low, high) = uids.bounds().unwrap_or((1, 0));
-                    let view = if low > high {
-                        ViewBuilder::new(modseq, uid_next, (low, high)).finish()
-                    } else {
-                        let bounds = Some((low, high));
-                        load(&mut tx, &mut keywords, folder, modseq, uid_next, bounds).await?
+                    let scope = Scope {
+                        uids: uids.bounds().unwrap_or((1, 0)),
+                        limit: Some(self.partial),
+                        render: uids,
                     };
-                    let view = fill(&mut tx, blobs, folder, view, uids, parts).await?;
+                    let view = load(&mut tx, blobs, folder, at, scope, parts).await?;
                     return Ok(Answer::Folder(view));
                 }
-                load(&mut tx, &mut keywords, folder, modseq, uid_next, None).await?
+                load(&mut tx, blobs, folder, at, whole(uids), parts).await?
             }
         };
         view = fill(&mut tx, blobs, folder, view, uids, parts).await?;
@@ -328,40 +343,124 @@ async fn message_count(
     int(count, WHAT)
 }
 
-/// One line per message: the numbers, then the keywords (atoms, so no line break), read as
-/// one value. Rows come in UID order (the `(folder_id, uid)` index); the parser sorts anyway.
-macro_rules! meta_lines {
-    ($where:literal) => {
+/// One message packed into octets: eight numbers, each followed by a space — UID, MODSEQ,
+/// system flags, INTERNALDATE, SAVEDATE, size, the length of the keywords and the length of
+/// the stored index (-1 when `$index` is false: not read) — then the keywords and the index.
+/// Everything is length-prefixed, so index octets never need escaping.
+macro_rules! packed_message {
+    ($index:literal) => {
         concat!(
-            "SELECT group_concat(printf('%d %d %d %d %d %d %s', m.uid, m.modseq, m.system_flags, \
-             m.internal_date, m.saved_at, c.size, m.keywords), char(10)) \
-             FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ?1 ",
-            $where
+            "printf('%d %d %d %d %d %d %d %d ', m.uid, m.modseq, m.system_flags, \
+             m.internal_date, m.saved_at, c.size, length(CAST(m.keywords AS BLOB)), \
+             CASE WHEN ",
+            $index,
+            " THEN length(CAST(c.idx AS BLOB)) ELSE -1 END) || CAST(m.keywords AS BLOB) \
+             || CASE WHEN ",
+            $index,
+            " THEN CAST(c.idx AS BLOB) ELSE x'' END"
         )
     };
 }
 
-/// The metadata of the folder's messages (all, or those in `bounds`), as a view covering the
-/// whole folder or `bounds`.
+/// Up to `?6` messages of folder `?1` with UIDs in `?2 < uid <= ?3`, ascending, packed into
+/// one value, with the index of those in `?4..=?5`; then the last UID and the count, to go on
+/// from there. (A value per statement, not a row per message: see the module comment.)
+const LOAD: &str = concat!(
+    "SELECT group_concat(packed, ''), max(uid), count(*) FROM (SELECT m.uid AS uid, ",
+    packed_message!("m.uid BETWEEN ?4 AND ?5"),
+    " AS packed FROM messages m JOIN contents c ON c.id = m.content_id \
+     WHERE m.folder_id = ?1 AND m.uid > ?2 AND m.uid <= ?3 ORDER BY m.uid LIMIT ?6)"
+);
+
+/// The messages of folder `?1` changed after MODSEQ `?2`, packed, without their indexes.
+const CHANGED: &str = concat!(
+    "SELECT group_concat(",
+    packed_message!("0"),
+    ", '') FROM messages m JOIN contents c ON c.id = m.content_id \
+     WHERE m.folder_id = ?1 AND m.modseq > ?2"
+);
+
+/// The messages of folder `?1` with UIDs in `?2..=?3`, packed, with their indexes.
+const INDEXES: &str = concat!(
+    "SELECT group_concat(",
+    packed_message!("1"),
+    ", '') FROM messages m JOIN contents c ON c.id = m.content_id \
+     WHERE m.folder_id = ?1 AND m.uid BETWEEN ?2 AND ?3"
+);
+
+/// Messages per statement when loading a folder: about a megabyte with their indexes.
+const LOAD_BATCH: i64 = 2000;
+
+/// Which messages a load reads.
+struct Scope<'a> {
+    /// The UIDs read, inclusive; the view answers for them.
+    uids: (u32, u32),
+    /// At most this many messages: the view then answers up to the last one read.
+    limit: Option<usize>,
+    /// The messages whose parts are rendered.
+    render: &'a UidSet,
+}
+
+/// The folder's messages of `scope`, as a view, with `parts` rendered for those of
+/// `scope.render`, all read in one pass: the row of a message's content, which holds its
+/// size, is read once for the size and the index together.
 async fn load(
     tx: &mut Transaction<'_, Sqlite>,
-    keywords: &mut KeywordTable,
+    blobs: &Arc<dyn BlobStore>,
     folder: FolderId,
-    modseq: u64,
-    uid_next: u32,
-    bounds: Option<(u32, u32)>,
+    (modseq, uid_next): (u64, u32),
+    scope: Scope<'_>,
+    parts: FetchParts,
 ) -> Result<FetchView, StoreError> {
-    let (low, high) = bounds.unwrap_or((1, u32::MAX));
-    let row = sqlx::query(meta_lines!("AND m.uid BETWEEN ?2 AND ?3"))
-        .bind(folder.0)
-        .bind(i64::from(low))
-        .bind(i64::from(high))
-        .fetch_one(&mut **tx)
-        .await
-        .ctx(WHAT)?;
-    let text: Option<&str> = row.try_get(0).ctx(WHAT)?;
-    let records = parse_lines(text.unwrap_or(""), keywords)?;
-    let mut builder = ViewBuilder::new(modseq, uid_next, (low, high));
+    let (low, high) = scope.uids;
+    let mut keywords = KeywordTable::default();
+    let (render_low, render_high) = match scope.render.bounds() {
+        Some(bounds) if !parts.is_empty() => bounds,
+        _ => (1, 0),
+    };
+    let mut wanted = Cursor::new(scope.render);
+    let mut records = Vec::new();
+    let mut left = scope.limit.unwrap_or(usize::MAX);
+    let mut after = i64::from(low) - 1;
+    let mut covered = high;
+    while after < i64::from(high) && left > 0 {
+        let batch = LOAD_BATCH.min(i64::try_from(left).unwrap_or(LOAD_BATCH));
+        let row = sqlx::query(LOAD)
+            .bind(folder.0)
+            .bind(after)
+            .bind(i64::from(high))
+            .bind(i64::from(render_low))
+            .bind(i64::from(render_high))
+            .bind(batch)
+            .fetch_one(&mut **tx)
+            .await
+            .ctx(WHAT)?;
+        let packed: Option<&[u8]> = row.try_get(0).ctx(WHAT)?;
+        let last: Option<i64> = row.try_get(1).ctx(WHAT)?;
+        let count: i64 = row.try_get(2).ctx(WHAT)?;
+        for Packed { mut record, index } in parse_packed(packed.unwrap_or_default(), &mut keywords)?
+        {
+            if let Some(index) = index
+                && wanted.contains(record.uid)
+            {
+                (record.envelope, record.body_structure) =
+                    render_parts(tx, blobs, folder, record.uid, index, parts).await?;
+            }
+            records.push(record);
+        }
+        left = left.saturating_sub(usize::try_from(count).unwrap_or(usize::MAX));
+        match last {
+            Some(last) if count >= batch => {
+                after = last;
+                if left == 0 {
+                    // The limit is reached: the view answers up to the last message read.
+                    covered = int(last, WHAT)?;
+                }
+            }
+            _ => break,
+        }
+    }
+    let mut builder = ViewBuilder::new(modseq, uid_next, (low, covered));
     for record in records {
         builder.push(record);
     }
@@ -380,14 +479,17 @@ async fn refresh(
     uid_next: u32,
 ) -> Result<Option<FetchView>, StoreError> {
     let since = i64::try_from(view.highest_modseq()).map_err(|e| StoreError::backend(WHAT, e))?;
-    let row = sqlx::query(meta_lines!("AND m.modseq > ?2"))
+    let row = sqlx::query(CHANGED)
         .bind(folder.0)
         .bind(since)
         .fetch_one(&mut **tx)
         .await
         .ctx(WHAT)?;
-    let text: Option<&str> = row.try_get(0).ctx(WHAT)?;
-    let upserted = parse_lines(text.unwrap_or(""), keywords)?;
+    let packed: Option<&[u8]> = row.try_get(0).ctx(WHAT)?;
+    let upserted = parse_packed(packed.unwrap_or_default(), keywords)?
+        .into_iter()
+        .map(|p| p.record)
+        .collect();
     let expunged: Option<String> = sqlx::query_scalar(
         "SELECT group_concat(uid, ' ') FROM expunged WHERE folder_id = ?1 AND modseq > ?2",
     )
@@ -438,52 +540,64 @@ async fn fill(
         return Ok(view);
     }
     let mut changes = Changes::default();
+    let mut keywords = KeywordTable::default();
     for batch in missing.chunks(PARTS_BATCH) {
         let (low, high) = (batch[0], batch[batch.len() - 1]);
-        let row = sqlx::query(
-            "SELECT group_concat(printf('%d %d ', m.uid, length(CAST(c.idx AS BLOB))) \
-             || CAST(c.idx AS BLOB), '') \
-             FROM messages m JOIN contents c ON c.id = m.content_id \
-             WHERE m.folder_id = ?1 AND m.uid BETWEEN ?2 AND ?3",
-        )
-        .bind(folder.0)
-        .bind(i64::from(low))
-        .bind(i64::from(high))
-        .fetch_one(&mut **tx)
-        .await
-        .ctx(WHAT)?;
+        let row = sqlx::query(INDEXES)
+            .bind(folder.0)
+            .bind(i64::from(low))
+            .bind(i64::from(high))
+            .fetch_one(&mut **tx)
+            .await
+            .ctx(WHAT)?;
         let packed: Option<&[u8]> = row.try_get(0).ctx(WHAT)?;
-        let mut rest = packed.unwrap_or_default();
-        while !rest.is_empty() {
-            let (uid, bytes, after) = split_packed(rest)?;
-            rest = after;
-            if batch.binary_search(&uid).is_err() {
+        for Packed { record, index } in parse_packed(packed.unwrap_or_default(), &mut keywords)? {
+            let uid = record.uid;
+            let Some(index) = index.filter(|_| batch.binary_search(&uid).is_ok()) else {
                 continue;
-            }
-            let index = match MessageIndex::from_bytes(bytes) {
-                Ok(index) => index,
-                Err(error) => {
-                    // An index from an older format (or damaged): the message itself is the
-                    // truth, so parse it again rather than fail the FETCH.
-                    tracing::warn!(%error, uid, "rebuilding a message index");
-                    reparse(tx, blobs, folder, uid).await?
-                }
             };
-            if parts.envelope {
-                let mut out = Vec::with_capacity(bytes.len() / 2);
-                write_envelope(&index.envelope, &mut out);
-                changes.parts.push((uid, Part::Envelope, Arc::from(out)));
-            }
-            if parts.body_structure {
-                let mut out = Vec::with_capacity(bytes.len() / 4);
-                write_bodystructure(&index.body, true, &mut out);
-                changes
-                    .parts
-                    .push((uid, Part::BodyStructure, Arc::from(out)));
-            }
+            let (envelope, body_structure) =
+                render_parts(tx, blobs, folder, uid, index, parts).await?;
+            changes
+                .parts
+                .extend(envelope.map(|b| (uid, Part::Envelope, b)));
+            changes
+                .parts
+                .extend(body_structure.map(|b| (uid, Part::BodyStructure, b)));
         }
     }
     Ok(view.apply(changes))
+}
+
+/// The `parts` of one message, rendered in IMAP syntax from its stored index.
+async fn render_parts(
+    tx: &mut Transaction<'_, Sqlite>,
+    blobs: &Arc<dyn BlobStore>,
+    folder: FolderId,
+    uid: u32,
+    stored: &[u8],
+    parts: FetchParts,
+) -> Result<(Option<Arc<[u8]>>, Option<Arc<[u8]>>), StoreError> {
+    let index = match MessageIndex::from_bytes(stored) {
+        Ok(index) => index,
+        Err(error) => {
+            // An index from an older format (or damaged): the message itself is the truth,
+            // so parse it again rather than fail the FETCH.
+            tracing::warn!(%error, uid, "rebuilding a message index");
+            reparse(tx, blobs, folder, uid).await?
+        }
+    };
+    let envelope = parts.envelope.then(|| {
+        let mut out = Vec::with_capacity(stored.len() / 2);
+        write_envelope(&index.envelope, &mut out);
+        Arc::from(out)
+    });
+    let body_structure = parts.body_structure.then(|| {
+        let mut out = Vec::with_capacity(stored.len() / 4);
+        write_bodystructure(&index.body, true, &mut out);
+        Arc::from(out)
+    });
+    Ok((envelope, body_structure))
 }
 
 /// The index of one message parsed again from its content.
@@ -507,25 +621,93 @@ async fn reparse(
     ))
 }
 
-/// `uid length ` then `length` octets; returns the UID, the octets and what follows.
-fn split_packed(packed: &[u8]) -> Result<(u32, &[u8], &[u8]), StoreError> {
-    let bad = || StoreError::backend(WHAT, "malformed packed indexes");
-    let mut fields = packed.splitn(3, |&b| b == b' ');
-    let mut number = || -> Result<usize, StoreError> {
-        let field = fields.next().ok_or_else(bad)?;
-        std::str::from_utf8(field)
-            .ok()
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(bad)
+/// One message as read packed: its record (without parts) and its stored index, if read.
+struct Packed<'a> {
+    record: Record,
+    index: Option<&'a [u8]>,
+}
+
+/// The messages of a packed value (see [`packed_message`]), ascending by UID.
+fn parse_packed<'a>(
+    mut rest: &'a [u8],
+    keywords: &mut KeywordTable,
+) -> Result<Vec<Packed<'a>>, StoreError> {
+    let bad = || StoreError::backend(WHAT, "malformed packed messages");
+    let take = |rest: &mut &'a [u8], len: usize| -> Result<&'a [u8], StoreError> {
+        let (taken, after) = rest.split_at_checked(len).ok_or_else(bad)?;
+        *rest = after;
+        Ok(taken)
     };
-    let uid = u32::try_from(number()?).map_err(|_| bad())?;
-    let len = number()?;
-    let rest = fields.next().ok_or_else(bad)?;
-    if rest.len() < len {
-        return Err(bad());
+    let mut messages = Vec::new();
+    while !rest.is_empty() {
+        let mut numbers = [0_i64; 8];
+        for number in &mut numbers {
+            let end = rest.iter().position(|&b| b == b' ').ok_or_else(bad)?;
+            *number = std::str::from_utf8(&rest[..end])
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(bad)?;
+            rest = &rest[end + 1..];
+        }
+        let [
+            uid,
+            modseq,
+            flags,
+            internal_date,
+            saved_at,
+            size,
+            keywords_len,
+            index_len,
+        ] = numbers;
+        let keyword_text = take(&mut rest, usize::try_from(keywords_len).map_err(|_| bad())?)?;
+        let keyword_text = std::str::from_utf8(keyword_text).map_err(|_| bad())?;
+        let index = match usize::try_from(index_len) {
+            Ok(len) => Some(take(&mut rest, len)?),
+            Err(_) => None,
+        };
+        messages.push(Packed {
+            record: Record {
+                uid: int(uid, WHAT)?,
+                system: SystemFlags::from_bits(int(flags, WHAT)?),
+                modseq: int(modseq, WHAT)?,
+                internal_date,
+                saved_at,
+                size: int(size, WHAT)?,
+                keywords: keywords.get(keyword_text)?,
+                envelope: None,
+                body_structure: None,
+            },
+            index,
+        });
     }
-    let (bytes, rest) = rest.split_at(len);
-    Ok((uid, bytes, rest))
+    if !messages.is_sorted_by_key(|m| m.record.uid) {
+        messages.sort_unstable_by_key(|m| m.record.uid);
+    }
+    Ok(messages)
+}
+
+/// Walks a [`UidSet`] alongside ascending UIDs.
+struct Cursor<'a> {
+    ranges: &'a [(u32, u32)],
+}
+
+impl<'a> Cursor<'a> {
+    fn new(set: &'a UidSet) -> Cursor<'a> {
+        Cursor {
+            ranges: set.ranges(),
+        }
+    }
+
+    /// Whether `uid` is in the set; UIDs must be asked in ascending order.
+    fn contains(&mut self, uid: u32) -> bool {
+        while let Some(&(_, last)) = self.ranges.first() {
+            if uid <= last {
+                return uid >= self.ranges[0].0;
+            }
+            self.ranges = &self.ranges[1..];
+        }
+        false
+    }
 }
 
 /// Keyword lists as stored, validated and shared: each distinct list is checked once and
@@ -553,46 +735,18 @@ impl KeywordTable {
             .map(Keyword::as_str)
             .collect::<Vec<_>>()
             .join(" ");
-        let shared = (!normal.is_empty()).then(|| Arc::from(normal));
+        // Stored lists are already in this form; another spelling of a known set shares it.
+        let shared = match self.0.get(normal.as_str()) {
+            Some(known) => known.clone(),
+            None => {
+                let shared: Option<Arc<str>> = (!normal.is_empty()).then(|| Arc::from(&*normal));
+                self.0.insert(normal.into(), shared.clone());
+                shared
+            }
+        };
         self.0.insert(text.into(), shared.clone());
         Ok(shared)
     }
-}
-
-/// Records from `uid modseq flags internal_date saved_at size keywords` lines, ascending.
-fn parse_lines(text: &str, keywords: &mut KeywordTable) -> Result<Vec<Record>, StoreError> {
-    let mut records = Vec::with_capacity(text.len() / 48);
-    for line in text.split('\n').filter(|l| !l.is_empty()) {
-        let bad = || StoreError::backend(WHAT, format!("malformed message line {line:?}"));
-        let mut fields = line.splitn(7, ' ');
-        let mut number = || -> Result<i64, StoreError> {
-            fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)
-        };
-        let (uid, modseq, flags, internal_date, saved_at, size) = (
-            number()?,
-            number()?,
-            number()?,
-            number()?,
-            number()?,
-            number()?,
-        );
-        let keyword_text = fields.next().unwrap_or("");
-        records.push(Record {
-            uid: int(uid, WHAT)?,
-            system: SystemFlags::from_bits(int(flags, WHAT)?),
-            modseq: int(modseq, WHAT)?,
-            internal_date,
-            saved_at,
-            size: int(size, WHAT)?,
-            keywords: keywords.get(keyword_text)?,
-            envelope: None,
-            body_structure: None,
-        });
-    }
-    if !records.is_sorted_by_key(|r| r.uid) {
-        records.sort_unstable_by_key(|r| r.uid);
-    }
-    Ok(records)
 }
 
 #[cfg(test)]
@@ -600,48 +754,119 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_parse_with_and_without_keywords() {
+    fn packed_messages_parse_with_keywords_and_indexes() {
         let mut keywords = KeywordTable::default();
-        let records = parse_lines(
-            "7 12 1 1700000000 1700000001 3076 \n3 9 5 -5 0 10 $Work $Junk\n9 13 0 0 0 1 $Junk $Work",
-            &mut keywords,
-        )
-        .expect("parsed");
-        let uids: Vec<u32> = records.iter().map(|r| r.uid).collect();
+        let packed = b"7 12 1 1700000000 1700000001 3076 0 -1 \
+                       3 9 5 -5 0 10 11 4 $Work $Junk\x00 \n\xff\
+                       9 13 0 0 0 1 11 0 $Junk $Work";
+        let messages = parse_packed(packed, &mut keywords).expect("parsed");
+        let uids: Vec<u32> = messages.iter().map(|m| m.record.uid).collect();
         assert_eq!(uids, [3, 7, 9], "sorted");
-        assert_eq!(records[1].modseq, 12);
-        assert_eq!(records[1].system, SystemFlags::SEEN);
+        let seven = &messages[1].record;
+        assert_eq!(seven.modseq, 12);
+        assert_eq!(seven.system, SystemFlags::SEEN);
         assert_eq!(
-            (records[1].internal_date, records[1].saved_at),
+            (seven.internal_date, seven.saved_at),
             (1700000000, 1700000001)
         );
-        assert_eq!(records[1].size, 3076);
-        assert!(records[1].keywords.is_none());
-        assert_eq!(records[0].internal_date, -5);
+        assert_eq!(seven.size, 3076);
+        assert!(seven.keywords.is_none() && messages[1].index.is_none());
+        assert_eq!(messages[0].record.internal_date, -5);
+        assert_eq!(messages[0].index, Some(&b"\x00 \n\xff"[..]));
+        assert_eq!(messages[2].index, Some(&b""[..]));
         // Normalised (ascending) and shared between equal sets.
-        assert_eq!(records[0].keywords.as_deref(), Some("$Junk $Work"));
         let (a, b) = (
-            records[0].keywords.as_ref().expect("a"),
-            records[2].keywords.as_ref().expect("b"),
+            messages[0].record.keywords.as_ref().expect("a"),
+            messages[2].record.keywords.as_ref().expect("b"),
         );
-        assert_eq!(a, b);
-        assert!(parse_lines("1 2 3", &mut keywords).is_err());
-        assert!(parse_lines("1 2 3 4 5 6 bad\\keyword", &mut keywords).is_err());
-        assert!(parse_lines("", &mut keywords).expect("empty").is_empty());
+        assert_eq!(&**a, "$Junk $Work");
+        assert!(Arc::ptr_eq(a, b));
+        for bad in [
+            &b"1 2 3"[..],
+            b"1 2 3 4 5 6 0 9 short",
+            b"1 2 3 4 5 6 11 -1 bad\\keyword",
+            b"x 2 3 4 5 6 0 -1 ",
+        ] {
+            assert!(parse_packed(bad, &mut keywords).is_err(), "{bad:?}");
+        }
+        assert!(parse_packed(b"", &mut keywords).expect("empty").is_empty());
     }
 
     #[test]
-    fn packed_indexes_split_on_their_lengths() {
-        let packed = b"4 3 a b12 0 7 5 \x00 \n\xff ";
-        let (uid, bytes, rest) = split_packed(packed).expect("first");
-        assert_eq!((uid, bytes), (4, &b"a b"[..]));
-        let (uid, bytes, rest) = split_packed(rest).expect("second");
-        assert_eq!((uid, bytes), (12, &b""[..]));
-        let (uid, bytes, rest) = split_packed(rest).expect("third");
-        assert_eq!((uid, bytes), (7, &b"\x00 \n\xff "[..]));
-        assert!(rest.is_empty());
-        assert!(split_packed(b"4 9 short").is_err());
-        assert!(split_packed(b"x 1 a").is_err());
+    fn a_cursor_walks_the_set_with_ascending_uids() {
+        let set = UidSet::from_ranges([(3, 5), (9, 9), (20, 30)]);
+        let mut cursor = Cursor::new(&set);
+        let found: Vec<u32> = (1..=40).filter(|&uid| cursor.contains(uid)).collect();
+        let expected: Vec<u32> = (1..=40).filter(|&uid| set.contains(uid)).collect();
+        assert_eq!(found, expected);
+        assert!(!Cursor::new(&UidSet::from_uids([])).contains(1));
+    }
+
+    /// A folder too large for the cache is answered a slice at a time: each view answers from
+    /// the first UID asked on, for at most `partial` messages, with the parts of those asked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_folder_too_large_is_answered_a_slice_at_a_time() {
+        use crate::sqlite::{BLOB_FOLDER, DATABASE_FILE, fixture, read_pool};
+        use crate::{DeliveryTarget, Flags, FsBlobStore};
+
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stores = crate::open_sqlite(dir.path()).await.expect("open");
+        let toto = fixture::mailbox_toto(&stores, 1).await;
+        let mut folder = None;
+        for n in 1..=7 {
+            let raw = format!("Subject: m{n}\r\n\r\nBody {n}.\r\n");
+            let index = MessageIndex::parse(raw.as_bytes());
+            let stored = stores
+                .mail
+                .deliver(
+                    raw.as_bytes(),
+                    &index,
+                    &[DeliveryTarget::inbox(toto.id)],
+                    &Flags::none(),
+                    0,
+                )
+                .await
+                .expect("deliver");
+            folder = Some(stored[0].folder);
+        }
+        let folder = folder.expect("delivered");
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join(DATABASE_FILE));
+        let pool = read_pool(dir.path(), options).await.expect("pool");
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(FsBlobStore::open(&dir.path().join(BLOB_FOLDER)).expect("blobs"));
+        let cache = FolderCache {
+            partial: 3,
+            ..FolderCache::new(0)
+        };
+        let envelope = FetchParts {
+            envelope: true,
+            body_structure: false,
+        };
+        let view_of = |uids: &'static [u32]| {
+            let (cache, pool, blobs) = (&cache, &pool, &blobs);
+            async move {
+                let set = UidSet::from_uids(uids.iter().copied());
+                match cache.fetch_view(pool, blobs, folder, &set, envelope).await {
+                    Ok(Answer::Folder(view)) => view,
+                    _ => panic!("no view"),
+                }
+            }
+        };
+        let held = |view: &FetchView| -> Vec<(u32, bool)> {
+            view.iter().map(|r| (r.uid, r.envelope.is_some())).collect()
+        };
+        let first = view_of(&[2, 3, 5, 6, 7]).await;
+        assert_eq!(first.covered(), (2, 4));
+        assert_eq!(held(&first), [(2, true), (3, true), (4, false)]);
+        let rest = view_of(&[5, 6, 7]).await;
+        assert_eq!(rest.covered(), (5, 7));
+        assert_eq!(held(&rest), [(5, true), (6, true), (7, true)]);
+        let last = view_of(&[7, 9]).await;
+        assert_eq!(last.covered(), (7, 9), "fewer than the limit: all asked");
+        assert!(!cache.holds(folder));
+        pool.close().await;
+        stores.close().await;
     }
 
     /// A view of `count` messages at `modseq`.
