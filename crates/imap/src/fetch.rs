@@ -1,15 +1,18 @@
 //! The FETCH response of one message (RFC 9051 §6.4.5 and §7.5.2, BINARY of RFC 3516, MODSEQ of
 //! RFC 7162, SAVEDATE of RFC 8514).
 //!
-//! Pure: the session asks [`needs`] what to load for the requested items (metas always, indexes
-//! and raw contents only when an item needs them, each in one query for the whole set), then
-//! calls [`write_fetch`] once per message, which appends `* <seq> FETCH (...)\r\n` to the output
-//! buffer. Nothing is allocated per message for the common items (FLAGS, UID, RFC822.SIZE,
-//! INTERNALDATE, ENVELOPE); body sections are sliced out of the raw message, and only
-//! HEADER.FIELDS and BINARY build a copy.
+//! Pure: the session asks [`view_parts`] whether the store's `FetchView` answers every item
+//! (FLAGS, UID, MODSEQ, RFC822.SIZE, INTERNALDATE, SAVEDATE, ENVELOPE, BODYSTRUCTURE: then the
+//! ENVELOPE and BODYSTRUCTURE come already rendered and are copied), and otherwise [`needs`]
+//! what to load (metas always, indexes and raw contents only when an item needs them, each in
+//! one query for the whole set); then it calls [`write_fetch`] once per message, which appends
+//! `* <seq> FETCH (...)\r\n` to the output buffer. Nothing is allocated per message for the
+//! common items; body sections are sliced out of the raw message, and only HEADER.FIELDS and
+//! BINARY build a copy.
 //!
 //! ```text
-//!  items ──► needs() ──► session loads metas (+ indexes) (+ contents)
+//!  items ──► view_parts() ──► session reads the folder's view (rendered parts included)
+//!        └─► needs() ──► session loads metas (+ indexes) (+ contents)
 //!                                  │
 //!  for each message ──► write_fetch(out, seq, FetchMessage, items, FetchOptions)
 //!                           ├─ Ok: "* 3 FETCH (UID 7 FLAGS (\Seen) ...)\r\n" appended
@@ -23,7 +26,7 @@ use std::ops::Range;
 use chrono::{DateTime, Datelike, Timelike};
 pub(crate) use postwerk_message::header_end;
 use postwerk_message::{BodyStructure, MessageIndex, write_bodystructure, write_envelope};
-use postwerk_store::MessageMeta;
+use postwerk_store::{FetchParts, FetchRecord, MessageMeta};
 
 use crate::proto::{FetchAttr, Section, SectionText};
 
@@ -68,6 +71,26 @@ pub fn needs(items: &[FetchAttr]) -> Needs {
     needs
 }
 
+/// The parts of the store's [`postwerk_store::FetchView`] that answer `items`, or `None` when some item needs
+/// more (a body section, BODY, RFC822, BINARY): then the session loads with [`needs`].
+pub fn view_parts(items: &[FetchAttr]) -> Option<FetchParts> {
+    let mut parts = FetchParts::NONE;
+    for item in items {
+        match item {
+            FetchAttr::Envelope => parts.envelope = true,
+            FetchAttr::BodyStructure => parts.body_structure = true,
+            FetchAttr::Flags
+            | FetchAttr::InternalDate
+            | FetchAttr::Rfc822Size
+            | FetchAttr::Uid
+            | FetchAttr::ModSeq
+            | FetchAttr::SaveDate => {}
+            _ => return None,
+        }
+    }
+    Some(parts)
+}
+
 /// Whether fetching `items` sets `\Seen` (RFC 9051 §6.4.5: `BODY[...]` and `BINARY[...]` without
 /// `.PEEK`; RFC 3501 §6.4.5: RFC822 and RFC822.TEXT). The session sets the flag before rendering
 /// (on a read-write selection only) and passes [`FetchOptions::flags`] so the new flags are sent.
@@ -79,12 +102,98 @@ pub fn sets_seen(items: &[FetchAttr]) -> bool {
     })
 }
 
+/// One message's UID, flags, MODSEQ, size and dates: as listed, or from a
+/// [`postwerk_store::FetchView`].
+#[derive(Debug, Clone, Copy)]
+pub enum Meta<'a> {
+    /// From `MailStore::list_messages`.
+    Listed(&'a MessageMeta),
+    /// From `MailStore::fetch_view`, with the ENVELOPE and BODYSTRUCTURE rendered when the view
+    /// was asked for them.
+    Viewed(FetchRecord<'a>),
+}
+
+impl<'a> From<&'a MessageMeta> for Meta<'a> {
+    fn from(meta: &'a MessageMeta) -> Self {
+        Meta::Listed(meta)
+    }
+}
+
+impl<'a> From<FetchRecord<'a>> for Meta<'a> {
+    fn from(record: FetchRecord<'a>) -> Self {
+        Meta::Viewed(record)
+    }
+}
+
+impl<'a> Meta<'a> {
+    /// The UID.
+    pub fn uid(&self) -> u32 {
+        match self {
+            Meta::Listed(m) => m.uid,
+            Meta::Viewed(r) => r.uid,
+        }
+    }
+
+    /// The MODSEQ.
+    pub fn modseq(&self) -> u64 {
+        match self {
+            Meta::Listed(m) => m.modseq,
+            Meta::Viewed(r) => r.modseq,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            Meta::Listed(m) => m.size,
+            Meta::Viewed(r) => r.size,
+        }
+    }
+
+    fn internal_date(&self) -> i64 {
+        match self {
+            Meta::Listed(m) => m.internal_date,
+            Meta::Viewed(r) => r.internal_date,
+        }
+    }
+
+    fn saved_at(&self) -> i64 {
+        match self {
+            Meta::Listed(m) => m.saved_at,
+            Meta::Viewed(r) => r.saved_at,
+        }
+    }
+
+    /// `(\Seen ...)`.
+    fn write_flags(&self, out: &mut Vec<u8>) {
+        match self {
+            Meta::Listed(m) => crate::proto::write::flags(out, &m.flags),
+            Meta::Viewed(r) => crate::proto::write::flag_list(out, r.system, r.keywords()),
+        }
+    }
+
+    fn envelope(&self) -> Option<&'a [u8]> {
+        match self {
+            Meta::Listed(_) => None,
+            Meta::Viewed(r) => r.envelope,
+        }
+    }
+
+    fn body_structure(&self) -> Option<&'a [u8]> {
+        match self {
+            Meta::Listed(_) => None,
+            Meta::Viewed(r) => r.body_structure,
+        }
+    }
+}
+
 /// One message as FETCH renders it.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchMessage<'a> {
-    /// The message as listed, with its current flags (after any `\Seen` this FETCH set).
-    pub meta: &'a MessageMeta,
-    /// Its index, when [`Needs::index`] asked for it.
+    /// The message as listed or viewed, with its current flags (after any `\Seen` this FETCH
+    /// set).
+    pub meta: Meta<'a>,
+    /// Its index, when [`Needs::index`] asked for it (not needed for the ENVELOPE and
+    /// BODYSTRUCTURE a viewed meta carries).
     pub index: Option<&'a MessageIndex>,
     /// Its raw bytes, when [`Needs::content`] asked for them.
     pub content: Option<&'a [u8]>,
@@ -225,59 +334,76 @@ fn write_item(
     msg: &FetchMessage<'_>,
     item: &FetchAttr,
 ) -> Result<(), FetchError> {
-    let meta = msg.meta;
+    let meta = &msg.meta;
     match item {
         FetchAttr::Uid => {
             if written.begin(out, UID) {
                 out.extend_from_slice(b"UID ");
-                push_number(out, u64::from(meta.uid));
+                push_number(out, u64::from(meta.uid()));
             }
         }
         FetchAttr::Flags => {
             if written.begin(out, FLAGS) {
                 out.extend_from_slice(b"FLAGS ");
-                crate::proto::write::flags(out, &meta.flags);
+                meta.write_flags(out);
             }
         }
         FetchAttr::ModSeq => {
             // RFC 7162 §3.1.4.1: `MODSEQ (<mod-sequence>)`.
             if written.begin(out, MODSEQ) {
                 out.extend_from_slice(b"MODSEQ (");
-                push_number(out, meta.modseq);
+                push_number(out, meta.modseq());
                 out.push(b')');
             }
         }
         FetchAttr::Rfc822Size => {
             if written.begin(out, SIZE) {
                 out.extend_from_slice(b"RFC822.SIZE ");
-                push_number(out, meta.size);
+                push_number(out, meta.size());
             }
         }
         FetchAttr::InternalDate => {
             if written.begin(out, INTERNALDATE) {
                 out.extend_from_slice(b"INTERNALDATE ");
-                write_date_time(out, meta.internal_date);
+                write_date_time(out, meta.internal_date());
             }
         }
         FetchAttr::SaveDate => {
             // RFC 8514 §4: `SAVEDATE (date-time / nil)`; every message here has one.
             if written.begin(out, SAVEDATE) {
                 out.extend_from_slice(b"SAVEDATE ");
-                write_date_time(out, meta.saved_at);
+                write_date_time(out, meta.saved_at());
             }
         }
         FetchAttr::Envelope => {
-            let index = msg.index.ok_or(FetchError::MissingIndex)?;
+            // Rendered once, from the same index, by the store's view; else rendered here.
+            let rendered = meta.envelope();
+            let index = match rendered {
+                Some(_) => None,
+                None => Some(msg.index.ok_or(FetchError::MissingIndex)?),
+            };
             if written.begin(out, ENVELOPE) {
                 out.extend_from_slice(b"ENVELOPE ");
-                write_envelope(&index.envelope, out);
+                match (rendered, index) {
+                    (Some(bytes), _) => out.extend_from_slice(bytes),
+                    (None, Some(index)) => write_envelope(&index.envelope, out),
+                    (None, None) => {}
+                }
             }
         }
         FetchAttr::BodyStructure => {
-            let index = msg.index.ok_or(FetchError::MissingIndex)?;
+            let rendered = meta.body_structure();
+            let index = match rendered {
+                Some(_) => None,
+                None => Some(msg.index.ok_or(FetchError::MissingIndex)?),
+            };
             if written.begin(out, BODYSTRUCTURE) {
                 out.extend_from_slice(b"BODYSTRUCTURE ");
-                write_bodystructure(&index.body, true, out);
+                match (rendered, index) {
+                    (Some(bytes), _) => out.extend_from_slice(bytes),
+                    (None, Some(index)) => write_bodystructure(&index.body, true, out),
+                    (None, None) => {}
+                }
             }
         }
         FetchAttr::Body => {
@@ -830,7 +956,7 @@ begin 644 x\r\n\
         let meta = meta();
         let index = MessageIndex::parse(raw.as_bytes());
         let msg = FetchMessage {
-            meta: &meta,
+            meta: (&meta).into(),
             index: Some(&index),
             content: Some(raw.as_bytes()),
         };
@@ -892,7 +1018,7 @@ begin 644 x\r\n\
         for (items, expected) in cases {
             let meta = meta();
             let msg = FetchMessage {
-                meta: &meta,
+                meta: (&meta).into(),
                 index: None,
                 content: None,
             };
@@ -1168,7 +1294,7 @@ begin 644 x\r\n\
             let meta = meta();
             let index = MessageIndex::parse(RAW.as_bytes());
             let msg = FetchMessage {
-                meta: &meta,
+                meta: (&meta).into(),
                 index: Some(&index),
                 content: Some(RAW.as_bytes()),
             };
@@ -1198,7 +1324,7 @@ begin 644 x\r\n\
         let meta = meta();
         let index = MessageIndex::parse(RAW.as_bytes());
         let msg = FetchMessage {
-            meta: &meta,
+            meta: (&meta).into(),
             index: Some(&index),
             content: Some(RAW.as_bytes()),
         };
@@ -1222,7 +1348,7 @@ begin 644 x\r\n\
     fn missing_loads_are_errors_not_panics() {
         let meta = meta();
         let msg = FetchMessage {
-            meta: &meta,
+            meta: (&meta).into(),
             index: None,
             content: None,
         };
@@ -1241,7 +1367,7 @@ begin 644 x\r\n\
             assert!(out.is_empty());
         }
         let content = FetchMessage {
-            meta: &meta,
+            meta: (&meta).into(),
             index: None,
             content: Some(RAW.as_bytes()),
         };
@@ -1263,7 +1389,7 @@ begin 644 x\r\n\
         let index = MessageIndex::parse(RAW.as_bytes());
         let other = b"Subject: other\r\n\r\nshort";
         let msg = FetchMessage {
-            meta: &meta,
+            meta: (&meta).into(),
             index: Some(&index),
             content: Some(other),
         };

@@ -2210,6 +2210,139 @@ async fn rfc_4978_3_after_compress_the_stream_is_deflate_and_a_second_compress_i
 
 // ---- Changes made by another session (RFC 9051 §7.5, RFC 7162 §3.2.10)
 
+/// The ENVELOPEs of [`MESSAGES`] and [`MULTIPART`].
+const ENVELOPE_ONE: &str = r#"("Mon, 7 Feb 1994 21:52:25 -0800" "one" (("Alice" NIL "alice" "remote.example")) (("Alice" NIL "alice" "remote.example")) (("Alice" NIL "alice" "remote.example")) ((NIL NIL "toto" "example.test")) NIL NIL NIL "<one@remote.example>")"#;
+const ENVELOPE_TWO: &str = r#"(NIL "two" ((NIL NIL "bob" "remote.example")) ((NIL NIL "bob" "remote.example")) ((NIL NIL "bob" "remote.example")) NIL NIL NIL NIL NIL)"#;
+const ENVELOPE_PARTS: &str = r#"(NIL "parts" ((NIL NIL "carol" "remote.example")) ((NIL NIL "carol" "remote.example")) ((NIL NIL "carol" "remote.example")) ((NIL NIL "toto" "example.test")) NIL NIL NIL NIL)"#;
+const BODYSTRUCTURE_PARTS: &str = r#"(("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 15 1 NIL NIL NIL NIL)("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 20 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "xyz") NIL NIL NIL)"#;
+
+/// FETCH of the common items reads the store's folder view, which one session's FETCH
+/// caches and every session shares: after changes by another session (flags and keywords,
+/// an expunge, a delivery) and by another process on the same data folder (which publishes
+/// no event here), the next FETCH answers exactly the new state, MODSEQs included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_4_fetch_from_the_shared_folder_view_sees_every_change_made_elsewhere() {
+    let f = fixture().await;
+    let server = server(&f, ListenerKind::Imaps);
+    let state = selected(&f, "INBOX", 2, Some(1)).await;
+    let mut a = logged_in(&f, &server).await;
+    let mut b = logged_in(&f, &server).await;
+    let open = |tag: &str| {
+        format!("C: {tag} SELECT INBOX\n{state}\nS: {tag} OK [READ-WRITE] SELECT completed")
+    };
+    a.script(&open("a1")).await;
+    let (ms, highest) = (
+        modseqs(&f, "INBOX").await,
+        folder(&f, "INBOX").await.highest_modseq,
+    );
+    a.script(&format!(
+        r"
+        C: a2 FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE MODSEQ)
+        S: * OK [HIGHESTMODSEQ {highest}] Highest
+        S: * 1 FETCH (UID 1 FLAGS () RFC822.SIZE {one} ENVELOPE {ENVELOPE_ONE} MODSEQ ({m1}))
+        S: * 2 FETCH (UID 2 FLAGS () RFC822.SIZE {two} ENVELOPE {ENVELOPE_TWO} MODSEQ ({m2}))
+        S: a2 OK FETCH completed
+        ",
+        one = MESSAGES[0].len(),
+        two = MESSAGES[1].len(),
+        m1 = ms[0],
+        m2 = ms[1],
+    ))
+    .await;
+
+    // Another session changes flags and a keyword, and expunges; a message is delivered.
+    b.script(&open("b1")).await;
+    b.script(
+        r"
+        C: b2 STORE 1 +FLAGS.SILENT (\Flagged $Work)
+        S: b2 OK STORE completed
+        C: b3 STORE 2 +FLAGS.SILENT (\Deleted)
+        S: b3 OK STORE completed
+        C: b4 EXPUNGE
+        S: * 2 EXPUNGE
+        S: b4 OK EXPUNGE completed
+        ",
+    )
+    .await;
+    deliver(&f, MULTIPART).await;
+    let ms = modseqs(&f, "INBOX").await;
+    a.script(&format!(
+        r"
+        C: a3 NOOP
+        S: * 2 EXPUNGE
+        S: * 2 EXISTS
+        S: * 1 FETCH (UID 1 FLAGS (\Flagged $Work) MODSEQ ({m1}))
+        S: a3 OK NOOP completed
+        C: a4 FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE MODSEQ)
+        S: * 1 FETCH (UID 1 FLAGS (\Flagged $Work) RFC822.SIZE {one} ENVELOPE {ENVELOPE_ONE} BODYSTRUCTURE {one_body} MODSEQ ({m1}))
+        S: * 2 FETCH (UID 3 FLAGS () RFC822.SIZE {parts} ENVELOPE {ENVELOPE_PARTS} BODYSTRUCTURE {BODYSTRUCTURE_PARTS} MODSEQ ({m3}))
+        S: a4 OK FETCH completed
+        ",
+        one = MESSAGES[0].len(),
+        one_body = r#"("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 8 1 NIL NIL NIL NIL)"#,
+        parts = MULTIPART.len(),
+        m1 = ms[0],
+        m3 = ms[1],
+    ))
+    .await;
+
+    // Another process on the same data folder: its writes reach this server only through the
+    // database, never as events, so the session reports nothing; its FETCHes still see them.
+    let other = postwerk_store::open_sqlite(&f._dir.path().join("data"))
+        .await
+        .unwrap();
+    let inbox = folder(&f, "INBOX").await;
+    other
+        .mail
+        .set_flags(
+            inbox.id,
+            &UidSet::from_uids([1, 3]),
+            postwerk_store::FlagOp::Replace,
+            &Flags::system(postwerk_store::SystemFlags::SEEN),
+            None,
+        )
+        .await
+        .unwrap();
+    let raw = MESSAGES[1].as_bytes();
+    other
+        .mail
+        .append(
+            inbox.id,
+            raw,
+            &MessageIndex::parse(raw),
+            &Flags::none(),
+            DELIVERED_AT,
+        )
+        .await
+        .unwrap();
+    other.close().await;
+    let seen = folder(&f, "INBOX").await.highest_modseq - 1;
+    a.script(&format!(
+        r"
+        C: a5 FETCH 1:* (UID FLAGS MODSEQ)
+        S: * 1 FETCH (UID 1 FLAGS (\Seen) MODSEQ ({seen}))
+        S: * 2 FETCH (UID 3 FLAGS (\Seen) MODSEQ ({seen}))
+        S: a5 OK FETCH completed
+        C: a6 NOOP
+        S: a6 OK NOOP completed
+        # Selected again (from the cached view), the folder shows the other process's message.
+        C: a7 SELECT INBOX
+        S: * OK [CLOSED] Previous folder closed
+        {state}
+        S: a7 OK [READ-WRITE] SELECT completed
+        C: a8 FETCH 3 (UID FLAGS RFC822.SIZE ENVELOPE MODSEQ)
+        S: * 3 FETCH (UID 4 FLAGS () RFC822.SIZE {two} ENVELOPE {ENVELOPE_TWO} MODSEQ ({last}))
+        S: a8 OK FETCH completed
+        ",
+        state = selected(&f, "INBOX", 3, Some(3)).await,
+        two = MESSAGES[1].len(),
+        last = seen + 1,
+    ))
+    .await;
+    a.finish().await;
+    b.finish().await;
+}
+
 #[tokio::test]
 async fn rfc_9051_7_5_2_a_flag_change_by_another_session_is_reported_at_the_next_noop() {
     let f = fixture().await;

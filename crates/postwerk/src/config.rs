@@ -67,6 +67,8 @@ pub struct Config {
     pub queue: QueueConfig,
     /// The checks on incoming mail (`[greylist]`, `[dnsbl]`, `[attachments]`, `[auth]`).
     pub filters: postwerk_filter::FilterConfig,
+    /// The store's memory (`[store]`).
+    pub store: StoreConfig,
 }
 
 /// The `[dns]` table: which resolver outbound delivery asks, and how it learns DNSSEC status.
@@ -128,6 +130,22 @@ impl Default for QueueConfig {
             mta_sts_port: 443,
             tls_ca_file: None,
             organization_hourly_limit: 3000,
+        }
+    }
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Octets of memory for the folder cache that IMAP FETCH reads (flags, sizes, dates,
+    /// rendered ENVELOPE and BODYSTRUCTURE per message), shared by all sessions; 0 disables it.
+    pub cache_size: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_size: postwerk_store::DEFAULT_CACHE_BYTES as u64,
         }
     }
 }
@@ -313,6 +331,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             queue: QueueConfig::default(),
             filters: postwerk_filter::FilterConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -363,6 +382,7 @@ impl Config {
                 "pop3",
                 "imap",
                 "auth",
+                "store",
                 "dns",
                 "queue",
                 "greylist",
@@ -490,6 +510,11 @@ impl Config {
             reader.queue(queue, &mut config.queue);
         }
         reader.filters(&table, &mut config.filters);
+        if let Some(store) = reader.table(&table, "", "store") {
+            let keys: [(&str, &mut u64, u64); 1] =
+                [("cache_size", &mut config.store.cache_size, 0)];
+            reader.numbers(store, "store", keys);
+        }
         if reader.problems.is_empty() {
             Ok(config)
         } else {
@@ -980,6 +1005,22 @@ mod tests {
         let bad = "[pop3]\nmax_line_length = 80\ntimeout = 1\n";
         let errors = Config::parse(bad).unwrap_err().0.join("\n");
         for path in ["pop3.max_line_length:", "pop3.timeout:"] {
+            assert!(errors.contains(path), "missing {path} in:\n{errors}");
+        }
+    }
+
+    #[test]
+    fn the_store_cache_size_parses_and_zero_disables_it() {
+        assert_eq!(Config::default().store.cache_size, 64 * 1024 * 1024);
+        let config = Config::parse("[store]\ncache_size = 0\n").unwrap();
+        assert_eq!(config.store.cache_size, 0);
+        let config = Config::parse("[store]\ncache_size = 268435456\n").unwrap();
+        assert_eq!(config.store.cache_size, 256 * 1024 * 1024);
+        let errors = Config::parse("[store]\ncache_size = -1\ncache = 1\n")
+            .unwrap_err()
+            .0
+            .join("\n");
+        for path in ["store.cache_size:", "store.cache:"] {
             assert!(errors.contains(path), "missing {path} in:\n{errors}");
         }
     }

@@ -60,7 +60,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let stores = postwerk_store::open_sqlite(&config.data_dir)
+    let store_options = postwerk_store::SqliteOptions {
+        cache_bytes: usize::try_from(config.store.cache_size).unwrap_or(usize::MAX),
+    };
+    let stores = postwerk_store::open_sqlite_with(&config.data_dir, &store_options)
         .await
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
     let tls_source = match &config.tls {

@@ -2099,6 +2099,86 @@ fn rfc_9051_7_a_change_in_one_session_shows_in_the_other_after_noop() {
 }
 
 #[test]
+fn issue_4_a_fetch_after_changes_in_another_session_shows_exactly_the_new_state() {
+    let server = server();
+    deliver(&server, &[lunch(), photos(), reply()]);
+    let appended = draft("appended elsewhere");
+    let second = nested(
+        &server,
+        json!([
+            ["login", TOTO, TOTO_PASSWORD],
+            ["cmd", "SELECT INBOX (CONDSTORE)"],
+            ["cmd", "STORE 1 +FLAGS ($Work \\Flagged)"],
+            ["cmd", "STORE 2 +FLAGS.SILENT (\\Deleted)"],
+            ["expunge"],
+            ["append", "INBOX", b64(appended.as_bytes())],
+            ["cmd", "STATUS INBOX (HIGHESTMODSEQ)"],
+            ["logout"],
+        ]),
+    );
+    let items = "(UID FLAGS MODSEQ RFC822.SIZE ENVELOPE)";
+    let run = toto(
+        &server,
+        json!([
+            ["select", "INBOX"],
+            // Read once: the folder's view is cached from here on, for every session.
+            ["cmd", format!("FETCH 1:* {items}")],
+            second,
+            ["noop"],
+            ["cmd", format!("FETCH 1:* {items}")],
+            ["logout"],
+        ]),
+    );
+    let other = &run.data(3)["json"];
+    for step in 0..7 {
+        assert_eq!(other["steps"][step]["status"], json!("OK"), "{run}");
+    }
+    let modseq = |f: &Fetch| -> u64 { f.item("MODSEQ").trim_matches(['(', ')']).parse().unwrap() };
+    let before = run.fetches(2);
+    assert_eq!(before.iter().map(Fetch::uid).collect::<Vec<_>>(), [1, 2, 3]);
+    // The other session's STORE answered with the MODSEQ it gave message 1, and its STATUS
+    // with the HIGHESTMODSEQ after its APPEND.
+    let stored = other["steps"][2]["fetches"][0]["items"]["MODSEQ"]
+        .as_str()
+        .unwrap()
+        .trim_matches(['(', ')'])
+        .parse::<u64>()
+        .unwrap();
+    let status = other["steps"][6]["untagged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|line| line.starts_with("* STATUS"))
+        .unwrap_or_else(|| panic!("no STATUS response:\n{run}"));
+    let highest = number_after(status, "HIGHESTMODSEQ").unwrap();
+
+    run.ok(4);
+    let after = run.fetches(5);
+    assert_eq!(
+        after.iter().map(|f| (f.seq, f.uid())).collect::<Vec<_>>(),
+        [(1, 1), (2, 3), (3, 4)],
+        "{run}"
+    );
+    assert!(
+        after[0].has_flag("\\Flagged") && after[0].has_flag("$Work"),
+        "{run}"
+    );
+    assert_eq!(modseq(&after[0]), stored, "{run}");
+    assert!(modseq(&after[0]) > modseq(&before[0]), "{run}");
+    // Untouched: the same as before, byte for byte.
+    assert_eq!(after[1].items, before[2].items, "{run}");
+    let new = &after[2];
+    assert_eq!(modseq(new), highest, "{run}");
+    assert!(new.flags.as_ref().is_some_and(Vec::is_empty), "{run}");
+    assert_eq!(new.item("RFC822.SIZE"), appended.len().to_string(), "{run}");
+    assert!(
+        new.item("ENVELOPE").contains("\"appended elsewhere\""),
+        "{run}"
+    );
+}
+
+#[test]
 fn rfc_9051_7_5_1_an_expunge_elsewhere_is_reported_at_noop_not_during_fetch() {
     let server = server();
     deliver(&server, &[lunch(), photos(), reply()]);

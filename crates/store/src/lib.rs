@@ -22,8 +22,14 @@
 //!                 (its own connection and file; searches scan what it has not reached)
 //! ```
 //!
-//! Open the embedded store with [`open_sqlite`]; the server keeps the [`Stores`] it returns
-//! and hands out `Arc<dyn Directory>` / `Arc<dyn MailStore>` / `Arc<dyn QueueStore>`.
+//! Open the embedded store with [`open_sqlite`] (or [`open_sqlite_with`] to size its folder
+//! cache); the server keeps the [`Stores`] it returns and hands out `Arc<dyn Directory>` /
+//! `Arc<dyn MailStore>` / `Arc<dyn QueueStore>`.
+//!
+//! Reads for IMAP FETCH of the common items go through [`MailStore::fetch_view`]: a
+//! [`FetchView`] per folder (flags, MODSEQ, sizes, dates, rendered ENVELOPE and BODYSTRUCTURE),
+//! cached in memory by the SQLite backend, shared by every session, checked against the
+//! folder's HIGHESTMODSEQ at each call and brought up to date from the rows changed since.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,6 +42,7 @@ mod greylist;
 mod mail;
 mod queue;
 mod sqlite;
+mod view;
 
 use std::sync::Arc;
 
@@ -55,8 +62,10 @@ pub use queue::{
     RecipientStatus,
 };
 pub use sqlite::{
-    BLOB_FOLDER, DATABASE_FILE, INLINE_CONTENT_MAX, QUEUE_FOLDER, SEARCH_DATABASE_FILE, open_sqlite,
+    BLOB_FOLDER, DATABASE_FILE, DEFAULT_CACHE_BYTES, INLINE_CONTENT_MAX, QUEUE_FOLDER,
+    SEARCH_DATABASE_FILE, SqliteOptions, open_sqlite, open_sqlite_with,
 };
+pub use view::{FetchParts, FetchRecord, FetchView};
 
 /// An open store: what the server wires into its services.
 ///

@@ -9,7 +9,7 @@ use postwerk_message::MessageIndex;
 use postwerk_model::{AddressId, FolderId, SpecialUse};
 use tokio::sync::broadcast;
 
-use crate::{BlobId, FolderEvent, StoreError};
+use crate::{BlobId, FetchParts, FetchView, FolderEvent, StoreError};
 
 /// The system flags of RFC 9051 §2.3.2 as a bit set. `\Recent` is not kept: IMAP4rev2 dropped
 /// it and IMAP4rev1 clients cope with it never being set.
@@ -483,6 +483,23 @@ pub trait MailStore: Send + Sync {
         folder: FolderId,
         uids: &UidSet,
     ) -> Result<Vec<(u32, MessageIndex)>, StoreError>;
+
+    /// What FETCH of FLAGS, UID, MODSEQ, RFC822.SIZE, INTERNALDATE, SAVEDATE, ENVELOPE and
+    /// BODYSTRUCTURE needs, for the messages of `uids`, from one snapshot, with `parts`
+    /// rendered in IMAP syntax (from the parse-once index, never from the message).
+    ///
+    /// The view answers for every message of `uids` up to [`FetchView::covered`]: a message
+    /// of `uids` in that range that the view does not hold does not exist. That is all of
+    /// `uids`, except when the backend bounds its memory: then at least the first 2,000 of
+    /// them, and the caller asks again for the rest. The view may hold more than asked (a
+    /// cached view of the whole folder). Never stale: it reflects every change committed
+    /// before the call.
+    async fn fetch_view(
+        &self,
+        folder: FolderId,
+        uids: &UidSet,
+        parts: FetchParts,
+    ) -> Result<FetchView, StoreError>;
 
     /// The raw bytes of one message.
     async fn read_message(&self, folder: FolderId, uid: u32) -> Result<Vec<u8>, StoreError>;

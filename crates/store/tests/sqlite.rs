@@ -40,6 +40,50 @@ async fn database(dir: &Path) -> sqlx::SqliteConnection {
 
 conformance!(crate::Sqlite);
 
+/// The embedded store with a folder cache of this many octets: 0 (none), or so small that
+/// folders fall out of it, or never fit, as the tests add messages.
+pub struct SqliteCache(usize);
+
+impl suite::Backend for SqliteCache {
+    async fn open(&self, dir: &Path) -> Stores {
+        let options = postwerk_store::SqliteOptions {
+            cache_bytes: self.0,
+        };
+        postwerk_store::open_sqlite_with(dir, &options)
+            .await
+            .expect("open the SQLite store")
+    }
+
+    async fn inline_contents(&self, dir: &Path) -> usize {
+        Sqlite.inline_contents(dir).await
+    }
+}
+
+/// The fetch views are the same whatever the cache holds: nothing, or a few messages' worth.
+mod views_with_small_caches {
+    use super::*;
+
+    macro_rules! with_budgets {
+        ($($test:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    for budget in [0, 1500, 4000] {
+                        suite::views::$test(&SqliteCache(budget)).await;
+                    }
+                }
+            )*
+        };
+    }
+
+    with_budgets!(
+        fetch_view_matches_listed_metas_and_rendered_indexes,
+        fetch_view_follows_every_change_exactly,
+        fetch_view_sees_what_another_store_on_the_same_folder_wrote,
+        select_view_agrees_before_and_after_the_folder_is_cached,
+    );
+}
+
 /// The SQLite files the documentation promises are where it says.
 #[tokio::test]
 async fn sqlite_layout_in_data_folder() {

@@ -2,14 +2,19 @@
 //! and `MODSEQ` item (RFC 7162 §3.1.4) and the QRESYNC `VANISHED` modifier (RFC 7162 §3.2.6).
 //!
 //! The store is asked once per kind of data, never once per message for what a query can
-//! answer: one `list_messages` for the metas of the whole set, one `set_flags` for the `\Seen`
-//! a body fetch sets, one `message_indexes` when an item needs ENVELOPE/BODYSTRUCTURE or part
+//! answer. When every item is FLAGS, UID, MODSEQ, RFC822.SIZE, INTERNALDATE, SAVEDATE,
+//! ENVELOPE or BODYSTRUCTURE, `fetch_view` answers (the store's cached view of the folder, with
+//! ENVELOPE and BODYSTRUCTURE already rendered: one store call per command; a slice at a time
+//! for a folder too large for the cache).
+//! Otherwise, per slice: one `list_messages` for the metas, one `set_flags` for the `\Seen` a
+//! body fetch sets, one `message_indexes` when an item needs ENVELOPE/BODYSTRUCTURE or part
 //! offsets; only the raw contents are read per message, and only when a body item is asked.
 //! Rendering is [`crate::fetch`]'s.
 //!
 //! ```text
 //!  set ──► resolve (`$`, seq → UID, BAD beyond EXISTS)
-//!     ──► [VANISHED (EARLIER)] ──► metas (CHANGEDSINCE filter) ──► [\Seen] ──► [indexes]
+//!     ──► [VANISHED (EARLIER)] ──► view items only? ──► fetch_view (CHANGEDSINCE filter)
+//!     ──► else metas (CHANGEDSINCE filter) ──► [\Seen] ──► [indexes]
 //!     ──► per message: [content] ──► write_fetch ──► flush past 256 KiB
 //!     ──► changes by others (no expunges, RFC 9051 §7.5.1) ──► tagged OK
 //! ```
@@ -21,7 +26,9 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 
 use postwerk_message::MessageIndex;
-use postwerk_store::{FlagOp, Flags, MessageMeta, StoreError, SystemFlags, UidSet};
+use postwerk_store::{
+    FetchParts, FetchView, FlagOp, Flags, MessageMeta, StoreError, SystemFlags, UidSet,
+};
 
 use crate::fetch::{self, FetchError, FetchMessage, FetchOptions};
 use crate::ops::store_error;
@@ -194,6 +201,11 @@ async fn respond(
         return Ok(done);
     };
     let mut failure = None;
+    if let Some(parts) = fetch::view_parts(&request.items) {
+        return respond_from_views(session, conn, tag, request, folder, targets, parts)
+            .await
+            .map(|failure| failure.unwrap_or(done));
+    }
     // In slices, each read with one query per kind and written before the next is read: a
     // `FETCH 1:*` of 100,000 messages then holds one slice in memory, not the folder, and the
     // client gets its first responses at once.
@@ -209,6 +221,75 @@ async fn respond(
 
 /// Messages read and answered per slice of a large FETCH.
 const FETCH_SLICE: usize = 2000;
+
+/// Writes the FETCH responses when the store's folder view answers every item (see
+/// [`fetch::view_parts`]): no body is read, so no `\Seen` is set. The store is asked for all
+/// the messages at once; a folder it caches answers them all (one store call per command),
+/// a folder too large for its cache a slice at a time, the next slice asked once the view's
+/// [`FetchView::covered`] range is passed (bounded memory). Returns the failure to report, if
+/// any.
+async fn respond_from_views(
+    session: &mut Session,
+    conn: &mut Connection,
+    tag: &str,
+    request: &Request,
+    folder: postwerk_model::FolderId,
+    targets: &[(u32, u32)],
+    parts: FetchParts,
+) -> Result<Option<Status>, Stop> {
+    let mail = session.server.mail.clone();
+    let condstore = session.enabled.condstore;
+    let options = options(request, condstore, false);
+    let mut failure = None;
+    let mut view = FetchView::default();
+    for (at, &(seq, uid)) in targets.iter().enumerate() {
+        let (low, high) = view.covered();
+        if uid < low || uid > high {
+            let rest = UidSet::from_uids(targets[at..].iter().map(|&(_, uid)| uid));
+            view = mail
+                .fetch_view(folder, &rest, parts)
+                .await
+                .map_err(Stop::Store)?;
+            let (low, high) = view.covered();
+            if uid < low || uid > high {
+                // The store promises at least the first UID asked; never loop on it.
+                return Err(Stop::Store(StoreError::Backend {
+                    context: "reading a folder view",
+                    detail: format!("the view does not answer for UID {uid}"),
+                }));
+            }
+        }
+        // Expunged by others but still known to this session: see `respond_slice`.
+        let Some(record) = view.get(uid) else {
+            failure.get_or_insert_with(|| expunge_issued(tag));
+            continue;
+        };
+        // RFC 7162 §3.1.4.1: only messages whose MODSEQ is bigger than CHANGEDSINCE.
+        if request
+            .changed_since
+            .is_some_and(|since| record.modseq <= since)
+        {
+            continue;
+        }
+        let message = FetchMessage {
+            meta: record.into(),
+            index: None,
+            content: None,
+        };
+        if let Err(error) =
+            fetch::write_fetch(conn.output(), seq, &message, &request.items, &options)
+        {
+            failure.get_or_insert_with(|| fetch_failure(tag, &error));
+        }
+        if conn.pending_output() >= FLUSH_AT
+            && let Err(error) = conn.flush().await
+        {
+            tracing::debug!(%error, "connection failed during FETCH");
+            return Err(Stop::Connection);
+        }
+    }
+    Ok(failure)
+}
 
 /// Writes the FETCH responses of one slice of `targets`; returns the failure to report, if any.
 async fn respond_slice(
@@ -274,7 +355,7 @@ async fn respond_slice(
         };
         let index: Option<MessageIndex> = indexes.get_mut(at).and_then(Option::take);
         let message = FetchMessage {
-            meta,
+            meta: meta.into(),
             index: index.as_ref(),
             content: content.as_deref(),
         };

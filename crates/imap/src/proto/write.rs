@@ -65,12 +65,24 @@ pub fn mailbox_name(out: &mut Vec<u8>, name: &str, utf8: bool) {
 /// Writes a flag list: `(\Seen \Flagged $Forwarded)` (RFC 9051 §7.5.2 FLAGS), system flags in
 /// their usual order, then keywords.
 pub fn flags(out: &mut Vec<u8>, flags: &Flags) {
+    flag_list(
+        out,
+        flags.system,
+        flags.keywords.iter().map(|keyword| keyword.as_str()),
+    );
+}
+
+/// [`flags`] from system flags and keywords (atoms, ascending) given apart.
+pub fn flag_list<'a>(
+    out: &mut Vec<u8>,
+    system: postwerk_store::SystemFlags,
+    keywords: impl Iterator<Item = &'a str>,
+) {
     out.push(b'(');
     let system = postwerk_store::SystemFlags::NAMES
         .into_iter()
-        .filter(|(flag, _)| flags.system.contains(*flag))
+        .filter(|(flag, _)| system.contains(*flag))
         .map(|(_, name)| name);
-    let keywords = flags.keywords.iter().map(|keyword| keyword.as_str());
     for (i, name) in system.chain(keywords).enumerate() {
         if i > 0 {
             out.push(b' ');

@@ -26,6 +26,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 use tokio::sync::broadcast;
 
+use super::cache::Answer;
 use super::contents::{
     Content, Upserted, adopt_known, discard_blob_tx, is_inline, read_content, upsert_content,
 };
@@ -33,9 +34,9 @@ use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, now, parse, search};
 use crate::error::Context;
 use crate::{
-    BlobId, BlobStore, Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags,
-    Folder, FolderEvent, FolderEventKind, FolderStatus, Keyword, MailStore, MessageMeta,
-    SelectView, StoreError, Stored, SystemFlags, TargetFolder, UidSet,
+    BlobId, BlobStore, Copied, DeliveryTarget, Expunged, FetchParts, FetchView, FlagChange, FlagOp,
+    FlagUpdate, Flags, Folder, FolderEvent, FolderEventKind, FolderStatus, Keyword, MailStore,
+    MessageMeta, SelectView, StoreError, Stored, SystemFlags, TargetFolder, UidSet,
 };
 
 /// The canonical name of the INBOX (RFC 9051 §5.1).
@@ -860,6 +861,28 @@ fn meta_from_row(row: &SqliteRow) -> Result<MessageMeta, StoreError> {
     })
 }
 
+/// What SELECT reports, from a view of the whole folder.
+fn select_view_of(view: &FetchView) -> SelectView {
+    let mut uids = Vec::with_capacity(view.len());
+    let mut first_unseen = None;
+    let mut lists = BTreeSet::new();
+    for record in view.iter() {
+        uids.push(record.uid);
+        if first_unseen.is_none() && !record.system.contains(SystemFlags::SEEN) {
+            first_unseen = Some(record.uid);
+        }
+        let mut keywords = record.keywords().peekable();
+        if keywords.peek().is_some() {
+            lists.extend(keywords);
+        }
+    }
+    SelectView {
+        uids,
+        first_unseen,
+        keywords: lists.into_iter().filter_map(Keyword::parse).collect(),
+    }
+}
+
 impl SqliteStore {
     /// Write the blob (unless the content is small enough to be stored inline), then store the
     /// messages; see [`store_tx`] for the retry.
@@ -1034,6 +1057,13 @@ impl MailStore for SqliteStore {
 
     async fn select_view(&self, folder: FolderId) -> Result<SelectView, StoreError> {
         const WHAT: &str = "reading a folder for SELECT";
+        if self.cache.holds(folder) {
+            // A folder a FETCH read recently: its cached view, brought up to date, has it all.
+            let view = self
+                .fetch_view(folder, &UidSet::from_uids([]), FetchParts::NONE)
+                .await?;
+            return Ok(select_view_of(&view));
+        }
         // Aggregates rather than rows: sqlx costs about a microsecond per value returned, so
         // 100,000 UIDs come back as one text value, split here.
         let mut tx = self.pool.begin().await.ctx(WHAT)?;
@@ -1202,6 +1232,22 @@ impl MailStore for SqliteStore {
             indexes.push((uid, index));
         }
         Ok(indexes)
+    }
+
+    async fn fetch_view(
+        &self,
+        folder: FolderId,
+        uids: &UidSet,
+        parts: FetchParts,
+    ) -> Result<FetchView, StoreError> {
+        match self
+            .cache
+            .fetch_view(&self.pool, &self.blobs, folder, uids, parts)
+            .await?
+        {
+            Answer::Folder(view) => Ok(view),
+            Answer::NoFolder => Err(no_folder(folder)),
+        }
     }
 
     async fn read_message(&self, folder: FolderId, uid: u32) -> Result<Vec<u8>, StoreError> {

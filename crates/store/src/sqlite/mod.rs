@@ -10,6 +10,7 @@
 //! The full-text index is derived data in a second file, `<data_dir>/search.sqlite3`, kept by
 //! an indexer task after the commits (see [`search`]) and attached to the read connections.
 
+mod cache;
 mod contents;
 mod directory;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::{Events, StoreError, Stores};
 use search::{Indexer, Signal};
 use writer::Writer;
 
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use contents::INLINE_CONTENT_MAX;
 pub use queue::QUEUE_FOLDER;
 pub use search::SEARCH_DATABASE_FILE;
@@ -56,18 +58,44 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// two cores this runs on; more would only hold more page caches.
 const READ_CONNECTIONS: u32 = 8;
 
-/// Open (creating if needed) the embedded store in `data_dir`: creates the folder, runs the
-/// migrations, starts the writer task. Must be called inside a Tokio runtime.
+/// How the embedded store runs, beyond its data folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Octets of memory for the folder cache behind [`crate::MailStore::fetch_view`], shared by
+    /// every folder (least recently used folders dropped first); 0 disables it.
+    pub cache_bytes: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
+/// Open (creating if needed) the embedded store in `data_dir` with the default options:
+/// creates the folder, runs the migrations, starts the writer task. Must be called inside a
+/// Tokio runtime.
 pub async fn open_sqlite(data_dir: &Path) -> Result<Stores, StoreError> {
+    open_sqlite_with(data_dir, &SqliteOptions::default()).await
+}
+
+/// [`open_sqlite`] with `options`.
+pub async fn open_sqlite_with(
+    data_dir: &Path,
+    options: &SqliteOptions,
+) -> Result<Stores, StoreError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
     let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&data_dir.join(BLOB_FOLDER))?);
-    open_with_blobs(data_dir, blobs).await
+    open_with_blobs(data_dir, blobs, options).await
 }
 
 /// `open_sqlite` with another blob store (an S3 bucket later; a faulty one in tests).
 pub(crate) async fn open_with_blobs(
     data_dir: &Path,
     blobs: Arc<dyn BlobStore>,
+    store_options: &SqliteOptions,
 ) -> Result<Stores, StoreError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
     let file = data_dir.join(DATABASE_FILE);
@@ -125,6 +153,7 @@ pub(crate) async fn open_with_blobs(
         indexer,
         blobs: blobs.clone(),
         events: events.clone(),
+        cache: cache::FolderCache::new(store_options.cache_bytes),
     });
     Ok(Stores {
         directory: store.clone(),
@@ -241,6 +270,8 @@ pub(crate) struct SqliteStore {
     indexer: Indexer,
     blobs: Arc<dyn BlobStore>,
     events: Events,
+    /// Folder views for FETCH, shared by every session (see [`cache`]).
+    cache: cache::FolderCache,
 }
 
 #[async_trait]
@@ -352,7 +383,7 @@ mod tests {
             inner: inner.clone(),
             puts: AtomicUsize::new(0),
         });
-        let stores = open_with_blobs(dir.path(), blobs.clone())
+        let stores = open_with_blobs(dir.path(), blobs.clone(), &SqliteOptions::default())
             .await
             .expect("open");
         let toto = fixture::mailbox_toto(&stores, 1).await;

@@ -14,6 +14,7 @@ pub mod greylist;
 pub mod mail;
 pub mod queue;
 pub mod search;
+pub mod views;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,12 @@ macro_rules! conformance {
             search_finds_a_delivery_at_once_and_after_indexing,
             search_forgets_expunged_and_deleted_messages,
             search_index_resumes_after_reopen,
+        ]);
+        conformance!(@module $backend, views [
+            fetch_view_matches_listed_metas_and_rendered_indexes,
+            fetch_view_follows_every_change_exactly,
+            fetch_view_sees_what_another_store_on_the_same_folder_wrote,
+            select_view_agrees_before_and_after_the_folder_is_cached,
         ]);
         conformance!(@module $backend, queue [
             snd_2_queue_round_trips_envelope_dsn_parameters_and_content,
