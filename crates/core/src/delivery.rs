@@ -21,13 +21,14 @@
 //! This module knows no protocol: it answers [`Recipient`] and [`Delivered`], and each
 //! protocol maps those to its replies.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use postwerk_filter::{Client, Filters, MessageVerdict, Reply as FilterReply};
 use postwerk_message::MessageIndex;
 use postwerk_model::SpecialUse;
 use postwerk_model::resolve::{Delivery as Route, Expansion, Outcome, Refusal};
-use postwerk_model::{Address, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH};
+use postwerk_model::{Address, AddressId, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH};
 use postwerk_store::{
     DeliveryTarget, Directory, DsnRet, Flags, MailStore, NewQueued, Notify, QueueId, QueueStore,
     QueuedRecipient, TargetFolder,
@@ -301,21 +302,70 @@ impl Delivery {
         recipient: &Address,
         may_relay: bool,
     ) -> Result<Recipient, CoreError> {
+        self.check_recipient_sized(recipient, may_relay, 0).await
+    }
+
+    /// [`Delivery::check_recipient`] for a message the client announced as `size` octets
+    /// (RFC 1870 SIZE; 0 when unknown): a mailbox with a storage limit that the message would
+    /// overflow, or that is full already, refuses it (ADDR-10).
+    pub async fn check_recipient_sized(
+        &self,
+        recipient: &Address,
+        may_relay: bool,
+        size: u64,
+    ) -> Result<Recipient, CoreError> {
         let mut expansion =
             Expansion::new(recipient.clone(), DEFAULT_MAX_DEPTH, DEFAULT_MAX_DELIVERIES);
+        // ADDR-10: the limits of the mailboxes met on the way, from the facts already read.
+        let mut limits: HashMap<AddressId, u64> = HashMap::new();
         while let Some(next) = expansion.next_lookup() {
             let facts = self.directory.resolve_facts(&next).await?;
+            for hosted in [&facts.exact, &facts.alias_of, &facts.catch_all]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(limit) = hosted.storage_limit {
+                    limits.insert(hosted.id, limit);
+                }
+            }
             expansion.feed(facts);
         }
         for note in expansion.notes() {
             tracing::debug!(?note, "recipient expansion note");
         }
         Ok(match expansion.finish() {
+            Outcome::Deliver(routes) if self.overflows(&routes, &limits, size).await? => {
+                Recipient::Refused(Refusal::MailboxFull)
+            }
             Outcome::Deliver(routes) => Recipient::Local(routes),
             Outcome::Refused(refusal) => Recipient::Refused(refusal),
             Outcome::NotLocal if may_relay => Recipient::Remote,
             Outcome::NotLocal => Recipient::RelayDenied,
         })
+    }
+
+    /// ADDR-10: whether a message of `size` octets overflows one of the limited mailboxes
+    /// among `routes` (a full mailbox overflows whatever the size). Mailboxes without a limit,
+    /// the default, cost no query.
+    async fn overflows(
+        &self,
+        routes: &[Route],
+        limits: &HashMap<AddressId, u64>,
+        size: u64,
+    ) -> Result<bool, CoreError> {
+        for route in routes {
+            let Route::Local { mailbox, .. } = route else {
+                continue;
+            };
+            let Some(&limit) = limits.get(mailbox) else {
+                continue;
+            };
+            let usage = self.mail.mailbox_usage(*mailbox).await?;
+            if usage >= limit || usage.saturating_add(size) > limit {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Stores the message for every local mailbox and queues it for every forward and remote

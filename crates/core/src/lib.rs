@@ -20,6 +20,8 @@ pub mod auth;
 pub mod delivery;
 pub mod dkim;
 pub mod error;
+pub mod manager_auth;
+pub mod notify;
 pub mod password;
 pub mod records;
 pub mod sasl;
@@ -27,11 +29,18 @@ pub mod send_limit;
 pub mod srs;
 pub mod submission;
 
-pub use admin::{Actor, Admin, CreateAddress, CreateUser, Created, Deleted, DkimRotation};
+pub use admin::{
+    AcceptInvitation, Actor, AddressCreated, AddressDetails, AddressUpdate, Admin, BulkCreated,
+    BulkLine, BulkOptions, BulkOutcome, BulkPlan, CreateAddress, CreateUser, Created, Deleted,
+    DkimRotation, Grant, Holder, InvitationDetails, InvitationRequest, InvitationSent, LineProblem,
+    Member, ServiceUpdate,
+};
 pub use auth::{FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
 pub use delivery::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
 pub use dkim::{DkimAlgorithm, DkimError, DkimPublicKey, DkimSigner};
 pub use error::CoreError;
+pub use manager_auth::{Caller, IssuedToken, ManagerAuth, SignInRefusal, SignedIn};
+pub use notify::{DeliveryMailer, Mailer, Notification};
 pub use postwerk_filter::{Client, Filters, Reply as FilterReply};
 /// The DSN parameters (RFC 3461) a protocol hands to [`Delivery`], as the queue stores them.
 pub use postwerk_store::{DsnRet, Notify, QueueId};

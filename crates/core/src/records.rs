@@ -1,6 +1,5 @@
-//! The DNS records a mail service needs (SVC-1), as text an administrator can paste into a zone.
-//! Checking whether they are in place needs the resolver of a later issue; this module only says
-//! what they must be.
+//! The DNS records a mail service needs (SVC-1), as text an administrator can paste into a zone,
+//! and [`check_records`], which asks DNS whether each is in place.
 
 use postwerk_model::Domain;
 
@@ -252,5 +251,351 @@ mod tests {
                 "x".repeat(90)
             )
         );
+    }
+}
+
+/// SVC-1: one required record and what DNS answers for it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordCheck {
+    /// The record as it should be published.
+    pub expected: DnsRecord,
+    /// What the resolver answered for the record's name and type, in presentation form
+    /// (empty when nothing, or on a lookup failure).
+    pub found: Vec<String>,
+    /// Whether the record is in place: for MX the platform's host is among the exchanges;
+    /// for TXT a string with the same meaning is present (SPF and DMARC compared by their
+    /// tags, DKIM by its `p=` key); for SRV the same target and port, for CNAME the same
+    /// target.
+    pub in_place: bool,
+    /// Set when the lookup itself failed (timeout, SERVFAIL), so "not in place" may be wrong.
+    pub lookup_error: Option<String>,
+}
+
+/// Asks `resolver` for every record of `records` and compares (SVC-1).
+pub async fn check_records(
+    records: &[DnsRecord],
+    resolver: &dyn postwerk_dns::Resolver,
+) -> Vec<RecordCheck> {
+    // All at once: when DNS is slow or down, the report takes one timeout, not one per record.
+    futures::future::join_all(records.iter().map(|record| check_record(record, resolver))).await
+}
+
+/// One record's lookup and comparison.
+async fn check_record(record: &DnsRecord, resolver: &dyn postwerk_dns::Resolver) -> RecordCheck {
+    let answer = match record.kind {
+        "MX" => resolver.mx(&record.name).await.map(|lookup| {
+            let found = mx_found(&lookup.answer);
+            let in_place = match (&lookup.answer, expected_mx_exchange(&record.value)) {
+                (postwerk_dns::MxAnswer::Hosts(hosts), Some(expected)) => {
+                    hosts.iter().any(|host| host.exchange == expected)
+                }
+                _ => false,
+            };
+            (found, in_place)
+        }),
+        "TXT" => resolver.txt(&record.name).await.map(|texts| {
+            let expected = txt_text(&record.value);
+            let in_place = txt_in_place(&expected, &texts);
+            (texts.iter().map(|text| txt_value(text)).collect(), in_place)
+        }),
+        "SRV" => resolver.srv(&record.name).await.map(|records| {
+            let in_place = expected_srv(&record.value).is_some_and(|(port, target)| {
+                records.iter().any(|r| r.port == port && r.target == target)
+            });
+            let found = records
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {}",
+                        r.priority,
+                        r.weight,
+                        r.port,
+                        absolute(&r.target)
+                    )
+                })
+                .collect();
+            (found, in_place)
+        }),
+        "CNAME" => resolver.cname(&record.name).await.map(|target| {
+            let in_place = target.as_deref() == Some(dns_name(&record.value).as_str());
+            (target.iter().map(|t| absolute(t)).collect(), in_place)
+        }),
+        other => {
+            return RecordCheck {
+                expected: record.clone(),
+                found: Vec::new(),
+                in_place: false,
+                lookup_error: Some(format!("records of type {other} cannot be checked")),
+            };
+        }
+    };
+    match answer {
+        Ok((found, in_place)) => RecordCheck {
+            expected: record.clone(),
+            found,
+            in_place,
+            lookup_error: None,
+        },
+        Err(error) => RecordCheck {
+            expected: record.clone(),
+            found: Vec::new(),
+            in_place: false,
+            lookup_error: Some(error.to_string()),
+        },
+    }
+}
+
+/// A name as the resolver answers it: lower case, without the trailing dot (the root is
+/// empty).
+fn dns_name(name: &str) -> String {
+    let name = name.trim();
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+/// A resolver's name in presentation form: fully qualified, with its trailing dot.
+fn absolute(name: &str) -> String {
+    format!("{name}.")
+}
+
+/// MX answers in presentation form (`10 mx.example.com.`); a null MX is `0 .` (RFC 7505).
+fn mx_found(answer: &postwerk_dns::MxAnswer) -> Vec<String> {
+    match answer {
+        postwerk_dns::MxAnswer::Hosts(hosts) => hosts
+            .iter()
+            .map(|host| format!("{} {}", host.preference, absolute(&host.exchange)))
+            .collect(),
+        postwerk_dns::MxAnswer::NullMx => vec!["0 .".to_owned()],
+        postwerk_dns::MxAnswer::Implicit | postwerk_dns::MxAnswer::NoDomain => Vec::new(),
+    }
+}
+
+/// The exchange of an expected MX value (`10 mail.host.`).
+fn expected_mx_exchange(value: &str) -> Option<String> {
+    let mut fields = value.split_whitespace();
+    let _preference = fields.next()?;
+    fields.next().map(dns_name)
+}
+
+/// The port and target of an expected SRV value (`0 1 993 mail.host.`). Priority and weight
+/// are the publisher's to choose; a record elsewhere or on another port sends clients astray.
+fn expected_srv(value: &str) -> Option<(u16, String)> {
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    let [_priority, _weight, port, target] = fields.as_slice() else {
+        return None;
+    };
+    Some((port.parse().ok()?, dns_name(target)))
+}
+
+/// The text of a TXT value in presentation form: its quoted character-strings joined, with
+/// the escapes of RFC 1035 §5.1 (`\"`, `\\`, `\DDD`) undone. The reverse of [`txt_value`].
+fn txt_text(value: &str) -> String {
+    let mut bytes = Vec::new();
+    let mut chars = value.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted => {
+                let digits: String = std::iter::from_fn(|| chars.next_if(char::is_ascii_digit))
+                    .take(3)
+                    .collect();
+                if digits.len() == 3
+                    && let Ok(byte) = digits.parse::<u8>()
+                {
+                    bytes.push(byte);
+                } else if !digits.is_empty() {
+                    bytes.extend_from_slice(digits.as_bytes());
+                } else if let Some(escaped) = chars.next() {
+                    let mut buffer = [0u8; 4];
+                    bytes.extend_from_slice(escaped.encode_utf8(&mut buffer).as_bytes());
+                }
+            }
+            c if quoted => {
+                let mut buffer = [0u8; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+            }
+            // Whitespace between the character-strings.
+            _ => {}
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The `tag=value` pairs of a DKIM key record or a DMARC record (RFC 6376 §3.2, RFC 7489
+/// §6.4), names lower-cased, values trimmed.
+fn tags(text: &str) -> Vec<(String, &str)> {
+    text.split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim()))
+        .collect()
+}
+
+fn tag<'a>(tags: &[(String, &'a str)], name: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|(tag, _)| tag == name)
+        .map(|(_, value)| *value)
+}
+
+/// Whether `text` is a record of the kind whose version tag opens `expected` (`v=spf1`,
+/// `v=DMARC1`, `v=DKIM1`), compared without case.
+fn has_version(text: &str, version: &str) -> bool {
+    let text = text.trim_start();
+    text.get(..version.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(version))
+        && text[version.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| next == ' ' || next == ';')
+}
+
+/// Whether one of `found` (each record's strings joined) means what `expected` says.
+fn txt_in_place(expected: &str, found: &[String]) -> bool {
+    if has_version(expected, "v=spf1") {
+        spf_in_place(expected, found)
+    } else if has_version(expected, "v=DMARC1") {
+        dmarc_in_place(expected, found)
+    } else if has_version(expected, "v=DKIM1") {
+        dkim_in_place(expected, found)
+    } else {
+        found.iter().any(|text| text == expected)
+    }
+}
+
+/// SPF (RFC 7208): exactly one record at the name starts with `v=spf1` (§4.5: two are a
+/// permanent error) and it holds every mechanism of the expected record that authorises a
+/// sender (`mx`, `a:host`); the closing `all` is the publisher's choice.
+fn spf_in_place(expected: &str, found: &[String]) -> bool {
+    let records: Vec<&String> = found
+        .iter()
+        .filter(|text| has_version(text, "v=spf1"))
+        .collect();
+    let [record] = records.as_slice() else {
+        return false;
+    };
+    let terms: Vec<String> = record
+        .split_whitespace()
+        .skip(1)
+        // `+` is the default qualifier (§4.6.2): `+mx` and `mx` are the same mechanism.
+        .map(|term| term.strip_prefix('+').unwrap_or(term).to_ascii_lowercase())
+        .collect();
+    expected
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_ascii_lowercase)
+        .filter(|term| !term.ends_with("all"))
+        .all(|mechanism| terms.contains(&mechanism))
+}
+
+/// DMARC (RFC 7489): exactly one record starts with `v=DMARC1` (§6.6.3: otherwise there is no
+/// policy), and its `p=` is at least as strict as the expected one.
+fn dmarc_in_place(expected: &str, found: &[String]) -> bool {
+    let strictness = |policy: Option<&str>| match policy.map(str::to_ascii_lowercase).as_deref() {
+        Some("reject") => 2,
+        Some("quarantine") => 1,
+        Some("none") => 0,
+        _ => -1,
+    };
+    let records: Vec<&String> = found
+        .iter()
+        .filter(|text| has_version(text, "v=DMARC1"))
+        .collect();
+    let [record] = records.as_slice() else {
+        return false;
+    };
+    let wanted = strictness(tag(&tags(expected), "p"));
+    let published = strictness(tag(&tags(record), "p"));
+    published >= 0 && published >= wanted
+}
+
+/// DKIM (RFC 6376 §3.6.1): a key record whose `p=` is the expected key (folding whitespace
+/// inside the base64 ignored).
+fn dkim_in_place(expected: &str, found: &[String]) -> bool {
+    let key = |text: &str| -> Option<String> {
+        let key: String = tag(&tags(text), "p")?
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        (!key.is_empty()).then_some(key)
+    };
+    let Some(expected_key) = key(expected) else {
+        return false;
+    };
+    found
+        .iter()
+        .filter(|text| has_version(text, "v=DKIM1") || !text.trim_start().starts_with("v="))
+        .any(|text| key(text).as_deref() == Some(expected_key.as_str()))
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    fn found(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|text| text.to_string()).collect()
+    }
+
+    #[test]
+    fn txt_presentation_form_is_read_back() {
+        for text in ["v=spf1 -all", "a\"b\\c", &"k".repeat(600), ""] {
+            assert_eq!(txt_text(&txt_value(text)), text);
+        }
+        assert_eq!(txt_text("\"caf\\195\\169\""), "café");
+    }
+
+    #[test]
+    fn spf_needs_one_record_with_the_platform_mechanisms() {
+        let expected = "v=spf1 mx a:mail.host.test -all";
+        assert!(spf_in_place(expected, &found(&[expected])));
+        assert!(spf_in_place(
+            expected,
+            &found(&[
+                "google-site-verification=x",
+                "V=SPF1 +MX include:other.test a:mail.host.test ~all"
+            ])
+        ));
+        assert!(!spf_in_place(expected, &found(&["v=spf1 mx -all"])));
+        assert!(!spf_in_place(
+            expected,
+            &found(&["v=spf10 mx a:mail.host.test -all"])
+        ));
+        // RFC 7208 §4.5: two SPF records are a permanent error.
+        assert!(!spf_in_place(expected, &found(&[expected, "v=spf1 -all"])));
+        assert!(!spf_in_place(expected, &[]));
+    }
+
+    #[test]
+    fn dmarc_stricter_policy_counts() {
+        let expected = "v=DMARC1; p=quarantine; rua=mailto:postmaster@example.com";
+        assert!(dmarc_in_place(
+            expected,
+            &found(&["v=DMARC1; p=quarantine"])
+        ));
+        assert!(dmarc_in_place(
+            expected,
+            &found(&["v=DMARC1;p=REJECT; pct=100"])
+        ));
+        assert!(!dmarc_in_place(expected, &found(&["v=DMARC1; p=none"])));
+        assert!(!dmarc_in_place(expected, &found(&["v=DMARC1"])));
+        assert!(!dmarc_in_place(expected, &found(&["p=reject"])));
+        assert!(!dmarc_in_place(
+            expected,
+            &found(&["v=DMARC1; p=reject", "v=DMARC1; p=quarantine"])
+        ));
+    }
+
+    #[test]
+    fn dkim_compares_the_key() {
+        let expected = "v=DKIM1; k=rsa; p=MIIBIjANBgkq";
+        assert!(dkim_in_place(
+            expected,
+            &found(&["v=DKIM1; k=rsa; p=MIIBIjANBgkq"])
+        ));
+        // v= is optional in a key record (RFC 6376 §3.6.1); whitespace may fold the key.
+        assert!(dkim_in_place(expected, &found(&["k=rsa; p=MIIBIj ANBgkq"])));
+        assert!(!dkim_in_place(
+            expected,
+            &found(&["v=DKIM1; k=rsa; p=MIIBIjOTHER"])
+        ));
+        assert!(!dkim_in_place(expected, &found(&["v=DKIM1; k=rsa; p="])));
     }
 }

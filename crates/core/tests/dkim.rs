@@ -36,7 +36,7 @@ async fn fixture() -> Fixture {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     let op = Actor::Operator;
     admin.create_org(op, "Acme").await.unwrap();
     admin
@@ -54,7 +54,9 @@ async fn fixture() -> Fixture {
                 address: "toto@example.test".into(),
                 kind: AddressKind::Mailbox,
                 password: Some("mailbox-secret-1".into()),
-                user: None,
+                holder: postwerk_core::Holder::Nobody,
+                display_name: String::new(),
+                aliases: Vec::new(),
                 redirect_to: Vec::new(),
                 keep_copy: false,
             },
@@ -568,6 +570,7 @@ async fn snd_2_without_a_key_mail_still_goes_unsigned() {
             service: service.id,
             local: postwerk_model::LocalPart::parse("bob").unwrap(),
             kind: AddressKind::Mailbox,
+            display_name: String::new(),
             password_hash: None,
             redirect: None,
             storage_limit: None,

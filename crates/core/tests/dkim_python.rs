@@ -72,7 +72,7 @@ async fn snd_2_dkimpy_verifies_what_postwerk_signs() {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     admin.create_org(Actor::Operator, "Acme").await.unwrap();
     admin
         .create_service(Actor::Operator, "example.test", "Acme", 10)

@@ -29,7 +29,9 @@ fn create(address: &str, kind: AddressKind, password: Option<&str>, to: &[&str])
         address: address.into(),
         kind,
         password: password.map(Into::into),
-        user: None,
+        holder: postwerk_core::Holder::Nobody,
+        display_name: String::new(),
+        aliases: Vec::new(),
         redirect_to: to.iter().map(|s| s.to_string()).collect(),
         keep_copy: false,
     }
@@ -42,7 +44,7 @@ async fn fixture() -> Fixture {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     let op = Actor::Operator;
     admin.create_org(op, "Acme").await.unwrap();
     admin

@@ -7,7 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::{DnsError, MxAnswer, MxHost, MxLookup, Resolver, Tlsa, TlsaAnswer};
+use crate::{
+    DnsError, MxAnswer, MxHost, MxLookup, Resolver, SrvRecord, Tlsa, TlsaAnswer, sort_srv,
+};
 
 /// A [`Resolver`] answering from a table filled by the test.
 ///
@@ -22,6 +24,8 @@ use crate::{DnsError, MxAnswer, MxHost, MxLookup, Resolver, Tlsa, TlsaAnswer};
 ///   nothing at all gives [`MxAnswer::NoDomain`].
 /// - Security: every answer is insecure unless [`FakeResolver::set_secure`] marked the name or
 ///   one of its parents; the nearest marked name decides.
+/// - SRV and CNAME: answered from the table for the name itself; a CNAME is not followed by the
+///   other lookups (tests that need chains use the loopback server of `postwerk-testkit`).
 /// - Failures: [`FakeResolver::set_failing`] makes every lookup of that name (and of the TLSA
 ///   records of that host) fail with a [`DnsError`], as a SERVFAIL would.
 #[derive(Debug, Default)]
@@ -35,6 +39,8 @@ struct Table {
     addresses: HashMap<String, Vec<IpAddr>>,
     tlsa: HashMap<(u16, String), Vec<Tlsa>>,
     txt: HashMap<String, Vec<String>>,
+    srv: HashMap<String, Vec<SrvRecord>>,
+    cname: HashMap<String, String>,
     secure: HashMap<String, bool>,
     failing: HashSet<String>,
 }
@@ -77,6 +83,11 @@ impl Table {
             || self.addresses.get(name).is_some_and(|ips| !ips.is_empty())
             || self.txt.get(name).is_some_and(|texts| !texts.is_empty())
             || self.tlsa.keys().any(|(_, host)| host == name)
+            || self
+                .srv
+                .get(name)
+                .is_some_and(|records| !records.is_empty())
+            || self.cname.contains_key(name)
     }
 }
 
@@ -129,6 +140,30 @@ impl FakeResolver {
     pub fn set_txt(&self, name: &str, texts: &[&str]) {
         let texts = texts.iter().map(|text| text.to_string()).collect();
         self.table().txt.insert(normalize(name), texts);
+    }
+
+    /// Sets the SRV records at `name` as `(priority, weight, port, target)`, replacing earlier
+    /// ones; a target of `"."` is the root (service not offered, RFC 2782). An empty slice
+    /// removes them.
+    pub fn set_srv(&self, name: &str, records: &[(u16, u16, u16, &str)]) {
+        let name = normalize(name);
+        let records = records
+            .iter()
+            .map(|&(priority, weight, port, target)| SrvRecord {
+                priority,
+                weight,
+                port,
+                target: normalize(target),
+            })
+            .collect();
+        self.table().srv.insert(name, records);
+    }
+
+    /// Sets the CNAME of `name` to `target`, replacing an earlier one.
+    pub fn set_cname(&self, name: &str, target: &str) {
+        self.table()
+            .cname
+            .insert(normalize(name), normalize(target));
     }
 
     /// Marks answers for `name` and the names under it as DNSSEC-secure (or, with `false`,
@@ -209,6 +244,22 @@ impl Resolver for FakeResolver {
         let table = self.table();
         table.check(&name)?;
         Ok(table.txt.get(&name).cloned().unwrap_or_default())
+    }
+
+    async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>, DnsError> {
+        let name = normalize(name);
+        let table = self.table();
+        table.check(&name)?;
+        let mut records = table.srv.get(&name).cloned().unwrap_or_default();
+        sort_srv(&mut records);
+        Ok(records)
+    }
+
+    async fn cname(&self, name: &str) -> Result<Option<String>, DnsError> {
+        let name = normalize(name);
+        let table = self.table();
+        table.check(&name)?;
+        Ok(table.cname.get(&name).cloned())
     }
 }
 
@@ -388,6 +439,78 @@ mod tests {
             dns.txt("example.org").await.unwrap(),
             vec!["v=spf1 -all".to_string(), "other".to_string()]
         );
+    }
+
+    fn srv(priority: u16, weight: u16, port: u16, target: &str) -> SrvRecord {
+        SrvRecord {
+            priority,
+            weight,
+            port,
+            target: target.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn srv_records_by_priority_then_weight() {
+        let dns = FakeResolver::new();
+        dns.set_srv(
+            "_imaps._tcp.Example.org.",
+            &[
+                (10, 5, 993, "b.example.org"),
+                (0, 1, 993, "Mail.Example.org."),
+                (10, 50, 993, "a.example.org"),
+            ],
+        );
+        assert_eq!(
+            dns.srv("_imaps._tcp.example.org").await.unwrap(),
+            vec![
+                srv(0, 1, 993, "mail.example.org"),
+                srv(10, 50, 993, "a.example.org"),
+                srv(10, 5, 993, "b.example.org"),
+            ]
+        );
+        assert!(dns.srv("_pop3s._tcp.example.org").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn srv_root_target_means_not_offered() {
+        let dns = FakeResolver::new();
+        dns.set_srv("_imap._tcp.example.org", &[(0, 0, 0, ".")]);
+        assert_eq!(
+            dns.srv("_imap._tcp.example.org").await.unwrap(),
+            vec![srv(0, 0, 0, "")]
+        );
+    }
+
+    #[tokio::test]
+    async fn cname_answers_the_target_of_the_name_itself() {
+        let dns = FakeResolver::new();
+        dns.set_cname("AutoConfig.example.org", "Mail.Host.test.");
+        assert_eq!(
+            dns.cname("autoconfig.example.org.").await.unwrap(),
+            Some("mail.host.test".to_string())
+        );
+        assert_eq!(dns.cname("autodiscover.example.org").await.unwrap(), None);
+        // A name with only a CNAME exists: its MX lookup is not NXDOMAIN.
+        assert_eq!(
+            dns.mx("autoconfig.example.org").await.unwrap().answer,
+            MxAnswer::Implicit
+        );
+    }
+
+    #[tokio::test]
+    async fn srv_and_cname_of_failing_names_give_dns_errors() {
+        let dns = FakeResolver::new();
+        dns.set_srv(
+            "_imaps._tcp.broken.example",
+            &[(0, 1, 993, "mail.host.test")],
+        );
+        dns.set_cname("autoconfig.broken.example", "mail.host.test");
+        dns.set_failing("_imaps._tcp.broken.example");
+        dns.set_failing("autoconfig.broken.example");
+        let error = dns.srv("_imaps._tcp.broken.example").await.unwrap_err();
+        assert_eq!(error.name, "_imaps._tcp.broken.example");
+        assert!(dns.cname("autoconfig.broken.example").await.is_err());
     }
 
     #[tokio::test]

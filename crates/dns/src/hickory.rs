@@ -1,8 +1,8 @@
 //! [`HickoryResolver`]: the [`Resolver`] over the network, with `hickory-resolver`.
 //!
 //! Three parts, so that DNSSEC never stands in the way of ordinary delivery:
-//! - a plain, non-validating, caching hickory resolver answers addresses and TXT, and the MX
-//!   question whenever the DNSSEC machinery cannot;
+//! - a plain, non-validating, caching hickory resolver answers addresses, TXT, SRV and CNAME,
+//!   and the MX question whenever the DNSSEC machinery cannot;
 //! - in [`DnssecMode::TrustAd`], a small stub client (`AdClient`) asks the DANE questions
 //!   (MX and TLSA) itself, with the AD and DO bits set, and reads the AD bit of the response
 //!   header (RFC 6840 §5.7, RFC 4035 §3.2.3). The hickory resolver cannot do this: it sets DO
@@ -33,7 +33,8 @@ use hickory_resolver::net::{DnsError as NetDnsError, NetError, NoRecords};
 use rand::seq::SliceRandom;
 
 use crate::{
-    DnsConfig, DnsError, DnssecMode, MxAnswer, MxHost, MxLookup, Resolver, Tlsa, TlsaAnswer,
+    DnsConfig, DnsError, DnssecMode, MxAnswer, MxHost, MxLookup, Resolver, SrvRecord, Tlsa,
+    TlsaAnswer, sort_srv,
 };
 
 /// CNAME chains longer than this are treated as a failure (hickory's own limit is 8).
@@ -319,6 +320,43 @@ impl Resolver for HickoryResolver {
             Err(error) => Err(net_error(&name, &error)),
         }
     }
+
+    async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>, DnsError> {
+        let name = normalize(name);
+        let Some(fq) = fqdn(&name) else {
+            return Ok(Vec::new());
+        };
+        match self.plain.srv_lookup(fq).await {
+            Ok(lookup) => {
+                let mut records = srv_records(rdata(&lookup));
+                sort_srv(&mut records);
+                Ok(records)
+            }
+            Err(error) if is_negative(&error) => Ok(Vec::new()),
+            Err(error) => Err(net_error(&name, &error)),
+        }
+    }
+
+    async fn cname(&self, name: &str) -> Result<Option<String>, DnsError> {
+        let name = normalize(name);
+        let Some(fq) = fqdn(&name) else {
+            return Ok(None);
+        };
+        match self.plain.lookup(fq.clone(), RecordType::CNAME).await {
+            // Only the CNAME owned by the name asked: a resolver may add the rest of a chain.
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .find_map(|record| match &record.data {
+                    RData::CNAME(CNAME(target)) if record.name == fq => {
+                        Some(normalize(&target.to_ascii()))
+                    }
+                    _ => None,
+                })),
+            Err(error) if is_negative(&error) => Ok(None),
+            Err(error) => Err(net_error(&name, &error)),
+        }
+    }
 }
 
 /// TLSA in [`DnssecMode::Validate`]. RFC 7672 §2.1.1: a bogus or indeterminate answer is a
@@ -517,6 +555,21 @@ fn tlsa_records<'a>(records: impl Iterator<Item = &'a RData>) -> Vec<Tlsa> {
                 selector: tlsa.selector.into(),
                 matching: tlsa.matching.into(),
                 data: tlsa.cert_data.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The SRV records among `records`; the root target (`.`) becomes the empty string.
+fn srv_records<'a>(records: impl Iterator<Item = &'a RData>) -> Vec<SrvRecord> {
+    records
+        .filter_map(|data| match data {
+            RData::SRV(srv) => Some(SrvRecord {
+                priority: srv.priority,
+                weight: srv.weight,
+                port: srv.port,
+                target: normalize(&srv.target.to_ascii()),
             }),
             _ => None,
         })

@@ -1,5 +1,5 @@
 //! DNS for outbound delivery (SND-3): MX with implicit and null MX, addresses, TLSA for DANE,
-//! TXT for MTA-STS and DKIM checks.
+//! TXT for MTA-STS and DKIM checks; SRV and CNAME for the DNS report of a mail service (SVC-1).
 //!
 //! [`Resolver`] is what the rest of the platform asks; [`HickoryResolver`] answers it from the
 //! network with `hickory-resolver`, and [`FakeResolver`] from a table, for unit tests.
@@ -95,6 +95,20 @@ impl fmt::Debug for Tlsa {
     }
 }
 
+/// One SRV record (RFC 2782).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvRecord {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// Relative share among records of the same priority.
+    pub weight: u16,
+    /// The service's port.
+    pub port: u16,
+    /// The host, lower case, without the trailing dot; empty for the root (`.`), which says
+    /// the service is not offered at this name (RFC 2782, RFC 6186 §3.4).
+    pub target: String,
+}
+
 /// The answer to a TLSA lookup for `_port._tcp.host`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsaAnswer {
@@ -154,4 +168,24 @@ pub trait Resolver: Send + Sync + fmt::Debug {
 
     /// The TXT records at `name`, each record's strings joined; empty when none.
     async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError>;
+
+    /// The SRV records at `name` (RFC 2782), lowest priority first, then highest weight;
+    /// empty when none or when the name does not exist.
+    async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>, DnsError>;
+
+    /// The target of the CNAME record at `name` itself (the chain is not followed), lower
+    /// case without the trailing dot; `None` when `name` has no CNAME or does not exist.
+    async fn cname(&self, name: &str) -> Result<Option<String>, DnsError>;
+}
+
+/// RFC 2782 order for a report: lowest priority first, then highest weight, then port and
+/// target so the order is stable.
+pub(crate) fn sort_srv(records: &mut [SrvRecord]) {
+    records.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then(b.weight.cmp(&a.weight))
+            .then(a.port.cmp(&b.port))
+            .then_with(|| a.target.cmp(&b.target))
+    });
 }

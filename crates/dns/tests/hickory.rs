@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use postwerk_dns::{
-    DnsConfig, DnssecMode, HickoryResolver, MxAnswer, MxHost, Resolver, Tlsa, TlsaAnswer,
+    DnsConfig, DnssecMode, HickoryResolver, MxAnswer, MxHost, Resolver, SrvRecord, Tlsa, TlsaAnswer,
 };
 use postwerk_testkit::dns::{DnsServer, Zone};
 
@@ -239,6 +239,57 @@ async fn txt_strings_are_joined() -> anyhow::Result<()> {
     );
     assert_eq!(dns.txt("sel._domainkey.example.org").await?, vec![long]);
     assert!(dns.txt("nowhere.example").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn srv_records_sorted_with_the_root_target_empty() -> anyhow::Result<()> {
+    let mut zone = zone()?;
+    zone.srv("_imaps._tcp.example.org", 10, 5, 993, "backup.example.org")
+        .srv("_imaps._tcp.example.org", 0, 1, 993, "MX1.example.org.")
+        .srv("_imap._tcp.example.org", 0, 0, 0, ".");
+    let server = DnsServer::start(zone)?;
+    let dns = resolver(&server, DnssecMode::TrustAd);
+    let srv = |priority, weight, port, target: &str| SrvRecord {
+        priority,
+        weight,
+        port,
+        target: target.to_string(),
+    };
+    assert_eq!(
+        dns.srv("_IMAPS._tcp.example.org.").await?,
+        vec![
+            srv(0, 1, 993, "mx1.example.org"),
+            srv(10, 5, 993, "backup.example.org"),
+        ]
+    );
+    assert_eq!(
+        dns.srv("_imap._tcp.example.org").await?,
+        vec![srv(0, 0, 0, "")]
+    );
+    // NODATA and NXDOMAIN: no records, not an error.
+    assert!(dns.srv("example.org").await?.is_empty());
+    assert!(dns.srv("_pop3s._tcp.nowhere.example").await?.is_empty());
+    assert!(dns.srv("_imaps._tcp.broken.example").await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn cname_is_the_target_of_the_name_itself() -> anyhow::Result<()> {
+    let mut zone = zone()?;
+    zone.cname("autoconfig.example.org", "Mail.Example.net.")
+        .cname("mail.example.net", "mx.example.net");
+    let server = DnsServer::start(zone)?;
+    let dns = resolver(&server, DnssecMode::TrustAd);
+    assert_eq!(
+        dns.cname("AutoConfig.example.org").await?,
+        Some("mail.example.net".to_string())
+    );
+    // A name with other records but no CNAME, and a name that does not exist.
+    assert_eq!(dns.cname("example.org").await?, None);
+    assert_eq!(dns.cname("autodiscover.example.org").await?, None);
+    let error = dns.cname("autoconfig.broken.example").await.unwrap_err();
+    assert_eq!(error.name, "autoconfig.broken.example");
     Ok(())
 }
 

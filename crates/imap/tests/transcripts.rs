@@ -73,7 +73,7 @@ async fn fixture() -> Fixture {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     let op = Actor::Operator;
     admin.create_org(op, "Acme").await.unwrap();
     admin
@@ -85,7 +85,9 @@ async fn fixture() -> Fixture {
             address: address.into(),
             kind: AddressKind::Mailbox,
             password: Some(PASSWORD.into()),
-            user: None,
+            holder: postwerk_core::Holder::Nobody,
+            display_name: String::new(),
+            aliases: Vec::new(),
             redirect_to: Vec::new(),
             keep_copy: false,
         };
@@ -138,6 +140,7 @@ async fn limited_mailbox(f: &Fixture, limit: u64) -> AddressId {
         service: toto.service,
         local: LocalPart::parse("quota").unwrap(),
         kind: AddressKind::Mailbox,
+        display_name: String::new(),
         password_hash: toto.password_hash,
         redirect: None,
         storage_limit: Some(limit),

@@ -486,6 +486,9 @@ pub struct HostedAddress {
     pub address: Address,
     /// What it does with incoming mail.
     pub kind: AddressKind,
+    /// The name shown with the address in mail sent from it; empty when none was given.
+    #[serde(default)]
+    pub display_name: String,
     /// ID-2: Argon2id PHC string of the mailbox password, used by IMAP/POP3/SMTP clients.
     pub password_hash: Option<String>,
     /// Bumped on every mailbox password change so client sessions end (ID-6).
@@ -507,6 +510,7 @@ impl fmt::Debug for HostedAddress {
             .field("service", &self.service)
             .field("address", &self.address)
             .field("kind", &self.kind)
+            .field("display_name", &self.display_name)
             .field(
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| REDACTED),
@@ -570,6 +574,9 @@ pub struct Access {
     pub address: AddressId,
     /// What they may do with it.
     pub permissions: Permissions,
+    /// SVC-4: the name of the signature template picked for this user, if any.
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// ADDR-1 (b'): how the invited person's future account logs in.
@@ -772,6 +779,7 @@ mod tests {
             service: ServiceId(1),
             address: address("box@example.com"),
             kind,
+            display_name: String::new(),
             password_hash: None,
             credential_epoch: 0,
             enabled: true,

@@ -68,6 +68,14 @@ id_type!(
     /// Identifies an [`Invitation`](crate::Invitation).
     InvitationId
 );
+id_type!(
+    /// Identifies an API token of the Manager's REST API.
+    ApiTokenId
+);
+id_type!(
+    /// Identifies a signed-in session of a user account (Manager or webmail).
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -46,7 +46,9 @@ pub use directory::{
 pub use folders::{
     DEFAULT_FOLDERS, FolderNameProblem, SpecialUse, canonical_folder_name, validate_folder_name,
 };
-pub use ids::{AddressId, AliasId, FolderId, InvitationId, OrgId, ServiceId, UserId};
+pub use ids::{
+    AddressId, AliasId, ApiTokenId, FolderId, InvitationId, OrgId, ServiceId, SessionId, UserId,
+};
 pub use permissions::Permissions;
 pub use quota::{check_address_quota, check_address_quota_for, check_quota_change};
 pub use recovery::{RecoveryUsername, recovery_username};

@@ -97,6 +97,8 @@ pub enum Refusal {
     Disabled,
     /// Its redirections loop or fan out beyond the bounds, so the mail would go nowhere.
     RedirectLoop,
+    /// ADDR-10: the mailbox has a storage limit and the message does not fit.
+    MailboxFull,
 }
 
 impl Refusal {
@@ -107,6 +109,7 @@ impl Refusal {
             Refusal::NoReply => "this address does not accept incoming mail",
             Refusal::Disabled => "this mailbox is disabled",
             Refusal::RedirectLoop => "the redirections of this address form a loop",
+            Refusal::MailboxFull => "Mailbox full",
         }
     }
 }
@@ -569,6 +572,7 @@ mod tests {
                 service,
                 address,
                 kind,
+                display_name: String::new(),
                 password_hash: None,
                 credential_epoch: 0,
                 enabled: true,

@@ -46,7 +46,7 @@ async fn fixture() -> Fixture {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     let op = Actor::Operator;
     admin.create_org(op, "Acme").await.unwrap();
     admin
@@ -61,7 +61,9 @@ async fn fixture() -> Fixture {
                     address: address.into(),
                     kind: AddressKind::Mailbox,
                     password: Some(PASSWORD.into()),
-                    user: None,
+                    holder: postwerk_core::Holder::Nobody,
+                    display_name: String::new(),
+                    aliases: Vec::new(),
                     redirect_to: Vec::new(),
                     keep_copy: false,
                 },
@@ -824,7 +826,7 @@ async fn id_6_a_password_change_ends_the_session_without_update() {
     let mut client = connect(&f, &server(&f, ListenerKind::Pop3s)).await;
     client.script(LOGIN_POP3S).await;
     client.script("C: DELE 1\nS: +OK *").await;
-    Admin::new(f.stores.directory.clone())
+    Admin::from_stores(&f.stores)
         .set_address_password(Actor::Operator, TOTO, Some("new-secret-22"))
         .await
         .unwrap();

@@ -69,6 +69,8 @@ pub struct Config {
     pub filters: postwerk_filter::FilterConfig,
     /// The store's memory (`[store]`).
     pub store: StoreConfig,
+    /// The Manager's web side (`[http]`).
+    pub http: HttpConfig,
 }
 
 /// The `[dns]` table: which resolver outbound delivery asks, and how it learns DNSSEC status.
@@ -130,6 +132,36 @@ impl Default for QueueConfig {
             mta_sts_port: 443,
             tls_ca_file: None,
             organization_hourly_limit: 3000,
+        }
+    }
+}
+
+/// The `[http]` table: how the Manager's API and pages are reached from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// The address people open, e.g. `https://mail.example.com` (invitation links point
+    /// there); `None`: `https://` and the configured `hostname`.
+    pub public_url: Option<String>,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Keep it on unless the API is
+    /// only reached over plain HTTP on a trusted network.
+    pub secure_cookies: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            public_url: None,
+            secure_cookies: true,
+        }
+    }
+}
+
+impl Config {
+    /// Where invitation links and other links sent to people point (no trailing slash).
+    pub fn public_url(&self) -> String {
+        match &self.http.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("https://{}", self.hostname),
         }
     }
 }
@@ -332,6 +364,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             filters: postwerk_filter::FilterConfig::default(),
             store: StoreConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -383,6 +416,7 @@ impl Config {
                 "imap",
                 "auth",
                 "store",
+                "http",
                 "dns",
                 "queue",
                 "greylist",
@@ -514,6 +548,22 @@ impl Config {
             let keys: [(&str, &mut u64, u64); 1] =
                 [("cache_size", &mut config.store.cache_size, 0)];
             reader.numbers(store, "store", keys);
+        }
+        if let Some(http) = reader.table(&table, "", "http") {
+            reader.known(http, "http", &["public_url", "secure_cookies"]);
+            if let Some(url) = reader.string(http, "http", "public_url") {
+                if url.starts_with("https://") || url.starts_with("http://") {
+                    config.http.public_url = Some(url);
+                } else {
+                    reader.problem(
+                        "http.public_url",
+                        "must start with https:// (or http:// on a trusted network)".into(),
+                    );
+                }
+            }
+            if let Some(secure) = reader.boolean(http, "http", "secure_cookies") {
+                config.http.secure_cookies = secure;
+            }
         }
         if reader.problems.is_empty() {
             Ok(config)

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 use postwerk_core::records::DnsRecord;
-use postwerk_core::{Actor, Admin, CreateAddress, CreateUser};
+use postwerk_core::{Actor, Admin, CreateAddress, CreateUser, Grant, Holder};
 use postwerk_model::{Address, AddressKind, Domain, Role};
 use serde_json::json;
 
@@ -30,7 +30,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
     let result = setup(
-        &Admin::new(stores.directory.clone()),
+        &Admin::from_stores(&stores),
         &stores,
         &domain,
         &org_name,
@@ -125,7 +125,13 @@ async fn setup(
                 address: mailbox.to_string(),
                 kind: AddressKind::Mailbox,
                 password: None,
-                user: Some(owner.to_string()),
+                holder: Holder::Users(vec![Grant {
+                    login: owner.to_string(),
+                    permissions: None,
+                    signature: None,
+                }]),
+                display_name: String::new(),
+                aliases: Vec::new(),
                 redirect_to: Vec::new(),
                 keep_copy: false,
             },

@@ -144,7 +144,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                         })
                     }),
                 };
-                let app = http::router(state);
+                let api = manager_api(&config, &stores, &delivery, &auth, &resolver);
+                let app = http::router(state).merge(postwerk_web::router(api));
+                // The client's address is needed for the sign-in failure limits (ID-1).
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 let stop = shutdown.clone();
                 shutdown.tracker().spawn(async move {
                     let served = axum::serve(listener, app)
@@ -480,4 +483,30 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The Manager's REST API (issue 8): directory use cases that send invitations through the
+/// delivery path, and sign-ins counted by the mail protocols' failure limiter.
+fn manager_api(
+    config: &Config,
+    stores: &postwerk_store::Stores,
+    delivery: &Delivery,
+    auth: &MailboxAuth,
+    resolver: &Arc<dyn postwerk_dns::Resolver>,
+) -> postwerk_web::ApiState {
+    let mailer = postwerk_core::DeliveryMailer::new(delivery.clone(), config.hostname.clone());
+    let admin = postwerk_core::Admin::from_stores(stores)
+        .with_mailer(Arc::new(mailer))
+        .with_public_url(config.public_url());
+    postwerk_web::ApiState::new(
+        admin,
+        postwerk_core::ManagerAuth::new(
+            stores.directory.clone(),
+            stores.manager.clone(),
+            auth.limiter().clone(),
+        ),
+        config.hostname.clone(),
+        resolver.clone(),
+        config.http.secure_cookies,
+    )
 }

@@ -1,107 +1,43 @@
 //! The admin CLI and quickstart as scripts use them: the exact forms of issue 2, their human and
 //! JSON output, and every bad input refused with one sentence and nothing half-created.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
+use postwerk_testkit::cli::Cli;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_postwerk");
 
-struct Cli {
-    dir: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        Cli {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        postwerk_testkit::admin(Path::new(BIN), &self.data(), args)
-    }
-
-    /// Runs a command that must succeed and returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs a command with `--json` that must succeed and returns the parsed document.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut with_json = vec!["--json"];
-        with_json.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&with_json)).unwrap()
-    }
-
-    /// Runs a command that must fail, returning its stderr; checks it is one short message.
-    fn refused(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "{args:?} should have failed");
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert!(stderr.starts_with("postwerk: "), "{stderr}");
-        assert!(
-            stderr.lines().count() <= 2,
-            "one clear sentence expected, got:\n{stderr}"
-        );
-        assert!(
-            !stderr.contains("Error {") && !stderr.contains("panicked"),
-            "{stderr}"
-        );
-        stderr
-    }
-
-    fn addresses(&self, domain: &str) -> Vec<String> {
-        let list = self.json(&["address", "list", domain]);
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["address"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    /// An organization, an owner account and a service `example.com` with `quota`.
-    fn with_service(quota: u32) -> Cli {
-        let cli = Cli::new();
-        cli.ok(&["org", "create", "Acme"]);
-        cli.ok(&[
-            "user",
-            "create",
-            "boss@outside.example",
-            "--password",
-            "boss-password-1",
-            "--org",
-            "Acme",
-            "--role",
-            "owner",
-        ]);
-        cli.ok(&[
-            "service",
-            "create",
-            "example.com",
-            "--org",
-            "Acme",
-            "--quota",
-            &quota.to_string(),
-        ]);
-        cli
-    }
+/// An organization, an owner account and a service `example.com` with `quota`.
+fn with_service(quota: u32) -> Cli {
+    let cli = Cli::new(Path::new(BIN));
+    cli.ok(&["org", "create", "Acme"]);
+    cli.ok(&[
+        "user",
+        "create",
+        "boss@outside.example",
+        "--password",
+        "boss-password-1",
+        "--org",
+        "Acme",
+        "--role",
+        "owner",
+    ]);
+    cli.ok(&[
+        "service",
+        "create",
+        "example.com",
+        "--org",
+        "Acme",
+        "--quota",
+        &quota.to_string(),
+    ]);
+    cli
 }
 
 #[test]
 fn org_user_service_and_address_forms_work_as_documented() {
-    let cli = Cli::new();
+    let cli = Cli::new(Path::new(BIN));
     assert!(cli.ok(&["org", "create", "Acme"]).contains("Acme"));
     let user = cli.json(&[
         "user",
@@ -169,7 +105,7 @@ fn org_user_service_and_address_forms_work_as_documented() {
 
 #[test]
 fn addr_2_and_addr_4_generic_and_redirect_addresses() {
-    let cli = Cli::with_service(10);
+    let cli = with_service(10);
     cli.ok(&[
         "address",
         "create",
@@ -244,7 +180,7 @@ fn addr_2_and_addr_4_generic_and_redirect_addresses() {
 
 #[test]
 fn addr_6_aliases_up_to_fifty_and_the_fifty_first_refused() {
-    let cli = Cli::with_service(10);
+    let cli = with_service(10);
     cli.ok(&[
         "address",
         "create",
@@ -276,7 +212,7 @@ fn addr_6_aliases_up_to_fifty_and_the_fifty_first_refused() {
 
 #[test]
 fn addr_8_delete_removes_addresses_and_their_aliases() {
-    let cli = Cli::with_service(10);
+    let cli = with_service(10);
     for local in ["a", "b", "c"] {
         cli.ok(&[
             "address",
@@ -287,7 +223,13 @@ fn addr_8_delete_removes_addresses_and_their_aliases() {
         ]);
     }
     cli.ok(&["alias", "add", "a@example.com", "alpha@example.com"]);
-    let out = cli.ok(&["address", "delete", "a@example.com", "b@example.com"]);
+    let out = cli.ok(&[
+        "address",
+        "delete",
+        "a@example.com",
+        "b@example.com",
+        "--yes",
+    ]);
     assert!(
         out.contains("deleted a@example.com") && out.contains("deleted b@example.com"),
         "{out}"
@@ -303,7 +245,13 @@ fn addr_8_delete_removes_addresses_and_their_aliases() {
     ]);
 
     // All or nothing: one unknown address and nothing is deleted.
-    let refused = cli.refused(&["address", "delete", "c@example.com", "ghost@example.com"]);
+    let refused = cli.refused(&[
+        "address",
+        "delete",
+        "c@example.com",
+        "ghost@example.com",
+        "--yes",
+    ]);
     assert!(refused.contains("ghost@example.com"), "{refused}");
     assert!(
         cli.addresses("example.com")
@@ -313,7 +261,7 @@ fn addr_8_delete_removes_addresses_and_their_aliases() {
 
 #[test]
 fn bad_inputs_exit_non_zero_with_one_sentence_and_create_nothing() {
-    let cli = Cli::with_service(2);
+    let cli = with_service(2);
     cli.ok(&[
         "address",
         "create",
@@ -442,7 +390,7 @@ fn bad_inputs_exit_non_zero_with_one_sentence_and_create_nothing() {
 
 #[test]
 fn svc_3_alias_domain_and_a_domain_in_one_service_only() {
-    let cli = Cli::with_service(10);
+    let cli = with_service(10);
     cli.ok(&["service", "alias-domain", "example.com", "example.org"]);
     let twice = cli.refused(&["service", "create", "example.org", "--org", "Acme"]);
     assert!(twice.contains("example.org"), "{twice}");
@@ -458,7 +406,7 @@ fn svc_3_alias_domain_and_a_domain_in_one_service_only() {
 
 #[test]
 fn id_3_user_and_mailbox_passwords_change_independently() {
-    let cli = Cli::with_service(10);
+    let cli = with_service(10);
     cli.ok(&[
         "address",
         "create",
@@ -486,7 +434,7 @@ fn id_3_user_and_mailbox_passwords_change_independently() {
 
 #[test]
 fn quickstart_sets_up_a_domain_once_and_refuses_a_second_time() {
-    let cli = Cli::new();
+    let cli = Cli::new(Path::new(BIN));
     let data = cli.data();
     let run = |args: &[&str]| {
         std::process::Command::new(BIN)

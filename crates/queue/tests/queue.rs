@@ -134,7 +134,7 @@ async fn fixture() -> Fixture {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     let op = Actor::Operator;
     admin.create_org(op, "Acme").await.unwrap();
     admin
@@ -162,7 +162,9 @@ async fn fixture() -> Fixture {
                     address: address.into(),
                     kind,
                     password: password.map(Into::into),
-                    user: None,
+                    holder: postwerk_core::Holder::Nobody,
+                    display_name: String::new(),
+                    aliases: Vec::new(),
                     redirect_to: to,
                     keep_copy: false,
                 },

@@ -401,6 +401,8 @@ fn refused_recipient(refusal: Refusal) -> Reply {
         Refusal::Disabled => Reply::new(550, "5.2.1", format!("Recipient refused: {sentence}")),
         // X.4.6: routing loop detected.
         Refusal::RedirectLoop => Reply::new(550, "5.4.6", format!("Recipient refused: {sentence}")),
+        // ADDR-10; RFC 3463 §3.3: X.2.2 "mailbox full", with 552 (RFC 5321 §4.2.2).
+        Refusal::MailboxFull => Reply::new(552, "5.2.2", sentence.to_owned()),
     }
 }
 
@@ -511,6 +513,7 @@ mod tests {
         assert_eq!(code(Refusal::NoReply), (550, Some("5.7.1")));
         assert_eq!(code(Refusal::Disabled), (550, Some("5.2.1")));
         assert_eq!(code(Refusal::RedirectLoop), (550, Some("5.4.6")));
+        assert_eq!(code(Refusal::MailboxFull), (552, Some("5.2.2")));
         assert_eq!(recipient(&Recipient::RelayDenied).status, Some("5.7.1"));
     }
 }

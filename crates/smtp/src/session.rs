@@ -49,6 +49,8 @@ pub(crate) struct Transaction {
     pub envid: Option<String>,
     /// RFC 3461 RET.
     pub ret: Option<DsnRet>,
+    /// RFC 1870 SIZE given with MAIL, 0 when none: checked against mailbox limits (ADDR-10).
+    pub declared_size: u64,
     /// Accepted recipients.
     pub recipients: Vec<EnvelopeRecipient>,
     /// BDAT chunks received so far (RFC 3030), once the first arrived.

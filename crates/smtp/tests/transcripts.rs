@@ -28,7 +28,7 @@ async fn fixture() -> Fixture {
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
         .unwrap();
-    let admin = Admin::new(stores.directory.clone());
+    let admin = Admin::from_stores(&stores);
     let op = Actor::Operator;
     admin.create_org(op, "Acme").await.unwrap();
     admin
@@ -40,7 +40,9 @@ async fn fixture() -> Fixture {
             address: address.into(),
             kind,
             password: password.map(Into::into),
-            user: None,
+            holder: postwerk_core::Holder::Nobody,
+            display_name: String::new(),
+            aliases: Vec::new(),
             redirect_to: to.iter().map(|s| s.to_string()).collect(),
             keep_copy: false,
         };
@@ -522,7 +524,7 @@ async fn id_6_a_password_change_ends_the_session_at_the_next_transaction() {
     while !last.starts_with("235") {
         last = client.read_line().await.unwrap();
     }
-    let admin = Admin::new(f.stores.directory.clone());
+    let admin = Admin::from_stores(&f.stores);
     admin
         .set_address_password(
             Actor::Operator,

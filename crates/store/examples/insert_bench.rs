@@ -79,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 service: service.id,
                 local: LocalPart::parse(&format!("user{n}"))?,
                 kind: AddressKind::Mailbox,
+                display_name: String::new(),
                 password_hash: Some("$argon2id$bench".to_owned()),
                 redirect: None,
                 storage_limit: None,

@@ -132,12 +132,35 @@ pub struct NewAddress {
     pub local: LocalPart,
     /// Mailbox, no-reply, catch-all or redirect-only.
     pub kind: AddressKind,
+    /// The name shown with the address in mail sent from it; empty for none.
+    pub display_name: String,
     /// Mailbox password hash (ID-2), `None` for addresses nobody logs into.
     pub password_hash: Option<String>,
     /// Redirection (ADDR-4, ADDR-5); required for redirect-only addresses.
     pub redirect: Option<Redirection>,
     /// Storage limit in octets (ADDR-10); `None` = unlimited, the default.
     pub storage_limit: Option<u64>,
+}
+
+/// A service's settings an administrator changes after creation (SVC-4, plan switches).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// Feature switches of the plan.
+    pub features: ServiceFeatures,
+    /// Permissions prefilled when a user is given access (SVC-4).
+    pub default_permissions: Permissions,
+    /// Signature templates (SVC-4); names are unique.
+    pub signature_templates: Vec<SignatureTemplate>,
+}
+
+/// What is created with an address in the same transaction (ADDR-1 b, ADDR-3): either all of
+/// it or nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddressExtras {
+    /// Alias local parts (ADDR-6: the feature switch, the 50 limit and collisions apply).
+    pub aliases: Vec<LocalPart>,
+    /// Accounts given access, with their permissions and signature template (ADDR-9).
+    pub access: Vec<(UserId, Permissions, Option<String>)>,
 }
 
 /// Organizations, accounts, services and addresses.
@@ -186,6 +209,19 @@ pub trait Directory: Send + Sync {
         role: Role,
     ) -> Result<Membership, StoreError>;
 
+    /// Change a member's role; `NotFound` if `user` is not a member. Refuses (`Refused`) to
+    /// leave the organization without an owner.
+    async fn set_membership_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Membership, StoreError>;
+
+    /// Remove a member and the member's access to the organization's mailboxes; `NotFound` if
+    /// not a member, `Refused` for the last owner.
+    async fn remove_membership(&self, org: OrgId, user: UserId) -> Result<(), StoreError>;
+
     /// The members of an organization.
     async fn org_members(&self, org: OrgId) -> Result<Vec<Membership>, StoreError>;
 
@@ -212,6 +248,15 @@ pub trait Directory: Send + Sync {
 
     /// Change the address quota; `Rule(QuotaBelowUsage)` below what is in use (SVC-2).
     async fn set_address_quota(&self, service: ServiceId, quota: u32) -> Result<(), StoreError>;
+
+    /// Replace a service's feature switches, default permissions and signature templates.
+    /// Turning aliases off keeps existing aliases working (they are removed one by one);
+    /// it only stops new ones.
+    async fn set_service_settings(
+        &self,
+        service: ServiceId,
+        settings: ServiceSettings,
+    ) -> Result<MailService, StoreError>;
 
     /// Add an alias domain (SVC-3). `Conflict` if the domain is served already.
     async fn add_alias_domain(&self, service: ServiceId, domain: &Domain)
@@ -258,6 +303,25 @@ pub trait Directory: Send + Sync {
     /// `HostedAddress::validate` holds (`Rule`), and an address that holds mail gets the six
     /// folders of `DEFAULT_FOLDERS` (ADDR-11).
     async fn create_address(&self, new: NewAddress) -> Result<HostedAddress, StoreError>;
+
+    /// Create an address with its aliases and access grants in one transaction (ADDR-1 b,
+    /// ADDR-3): if any part is refused, nothing is created.
+    async fn create_address_with(
+        &self,
+        new: NewAddress,
+        extras: AddressExtras,
+    ) -> Result<HostedAddress, StoreError>;
+
+    /// Set (`Some`) or lift (`None`) a mailbox's storage limit in octets (ADDR-10).
+    async fn set_storage_limit(&self, id: AddressId, limit: Option<u64>) -> Result<(), StoreError>;
+
+    /// Change the name shown with an address in mail sent from it; `NotFound` if no address
+    /// has that id.
+    async fn set_address_display_name(
+        &self,
+        id: AddressId,
+        display_name: &str,
+    ) -> Result<(), StoreError>;
 
     /// One address by id.
     async fn address(&self, id: AddressId) -> Result<Option<HostedAddress>, StoreError>;
@@ -311,13 +375,14 @@ pub trait Directory: Send + Sync {
 
     // ---- Access (ADDR-9)
 
-    /// Give a user access to a mailbox with these permissions, or replace the permissions of
-    /// an existing grant.
+    /// Give a user access to a mailbox with these permissions and signature template, or
+    /// replace those of an existing grant.
     async fn grant_access(
         &self,
         user: UserId,
         address: AddressId,
         permissions: Permissions,
+        signature: Option<String>,
     ) -> Result<Access, StoreError>;
 
     /// Take a user's access away. `NotFound` if there was none.

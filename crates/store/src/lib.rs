@@ -40,6 +40,7 @@ mod error;
 mod events;
 mod greylist;
 mod mail;
+mod manager;
 mod queue;
 mod sqlite;
 mod view;
@@ -49,13 +50,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use blob::{BlobId, BlobStore, FsBlobStore};
-pub use directory::{Directory, DkimKey, NewAddress, NewDkimKey, NewService, NewUser};
+pub use directory::{
+    AddressExtras, Directory, DkimKey, NewAddress, NewDkimKey, NewService, NewUser, ServiceSettings,
+};
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
 pub use greylist::{GreylistEntry, GreylistStore};
 pub use mail::{
     Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
     Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder, UidSet,
+};
+pub use manager::{
+    Acceptance, ApiToken, ManagerStore, NewApiToken, NewInvitation, NewWebSession, TokenOwner,
+    TokenScope, WebSession,
 };
 pub use queue::{
     DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient, RecipientState,
@@ -77,6 +84,8 @@ pub struct Stores {
     pub directory: Arc<dyn Directory>,
     /// Folders and messages.
     pub mail: Arc<dyn MailStore>,
+    /// The Manager's records: API tokens, sessions, invitations, sender lists.
+    pub manager: Arc<dyn ManagerStore>,
     /// Message contents (for streaming large bodies without reading them through the store).
     /// Only contents larger than [`INLINE_CONTENT_MAX`] octets (and those stored before inline
     /// contents existed) are here; `MailStore::read_message` returns every content.

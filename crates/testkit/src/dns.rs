@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TLSA, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, SRV, TLSA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
 
 /// How often the server threads look at the stop flag while idle.
@@ -95,6 +95,22 @@ impl Zone {
     /// does, when the target is in this zone).
     pub fn cname(&mut self, name: &str, target: &str) -> &mut Zone {
         self.record(name, RData::CNAME(CNAME(fqdn(target))))
+    }
+
+    /// Adds an SRV record at `name` (RFC 2782: priority, weight, port, target; a target of
+    /// `"."` says the service is not offered there, RFC 6186 §3.4).
+    pub fn srv(
+        &mut self,
+        name: &str,
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: &str,
+    ) -> &mut Zone {
+        self.record(
+            name,
+            RData::SRV(SRV::new(priority, weight, port, fqdn(target))),
+        )
     }
 
     /// Adds a TLSA record at `_port._tcp.host` (RFC 6698 §2: usage, selector, matching type,
@@ -650,6 +666,34 @@ mod tests {
         let joined: Vec<u8> = txt.txt_data.iter().flatten().copied().collect();
         assert_eq!(joined.len(), 600);
         assert!(server.queries()[0].tcp);
+    }
+
+    #[test]
+    fn answers_srv_and_cname_queries() {
+        let server = DnsServer::start(zone()).unwrap();
+        server
+            .zone()
+            .srv("_imaps._tcp.example.org", 0, 1, 993, "mx.example.org")
+            .srv("_imap._tcp.example.org", 0, 0, 0, ".")
+            .cname("autoconfig.example.org", "mx.example.org");
+        let response = ask(&server, "_imaps._tcp.example.org.", RecordType::SRV, false);
+        let RData::SRV(srv) = &response.answers[0].data else {
+            panic!("SRV expected");
+        };
+        assert_eq!((srv.priority, srv.weight, srv.port), (0, 1, 993));
+        assert_eq!(srv.target.to_ascii(), "mx.example.org.");
+        let root = ask(&server, "_imap._tcp.example.org.", RecordType::SRV, false);
+        let RData::SRV(srv) = &root.answers[0].data else {
+            panic!("SRV expected");
+        };
+        assert!(srv.target.is_root());
+        // A CNAME query is answered with the CNAME itself, not followed.
+        let response = ask(&server, "autoconfig.example.org.", RecordType::CNAME, false);
+        assert_eq!(response.answers.len(), 1);
+        let RData::CNAME(CNAME(target)) = &response.answers[0].data else {
+            panic!("CNAME expected");
+        };
+        assert_eq!(target.to_ascii(), "mx.example.org.");
     }
 
     #[test]

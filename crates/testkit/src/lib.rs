@@ -3,6 +3,8 @@
 //!
 //! Each test starts its own server, so failures stay independent and tests run in parallel.
 
+pub mod api;
+pub mod cli;
 pub mod dns;
 pub mod transcript;
 
@@ -152,6 +154,23 @@ impl TestServer {
     /// The address a listener actually bound.
     pub fn addr(&self, key: &str) -> SocketAddr {
         self.listeners[key]
+    }
+
+    /// A curl client for the REST API of the `http` listener, without credentials.
+    pub fn api(&self) -> api::Api {
+        api::Api::new(format!("http://{}", self.addr("http")))
+    }
+
+    /// A new operator API token (write scope), made with `postwerk admin token create` as an
+    /// administrator scripting the API would.
+    pub fn operator_token(&self) -> String {
+        let out = self.admin_ok(&["--json", "token", "create", "tests", "--scope", "write"]);
+        let created: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("token create --json prints JSON");
+        created["secret"]
+            .as_str()
+            .expect("token create --json has a secret")
+            .to_owned()
     }
 
     /// The server's data folder.

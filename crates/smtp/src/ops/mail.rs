@@ -101,6 +101,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         smtputf8,
         envid: from.env_id,
         ret,
+        declared_size: from.size as u64,
         recipients: Vec::new(),
         chunks: None,
     }));

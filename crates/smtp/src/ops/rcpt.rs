@@ -38,6 +38,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     if !to.address.is_ascii() && !tx.smtputf8 {
         return session.answer(conn, reply::needs_smtputf8());
     }
+    let declared_size = tx.declared_size;
     // RFC 5321 §4.5.1: "Postmaster" without a domain must be accepted; it names the
     // postmaster of this server's own name, and resolution decides like for any address.
     let text = if to.address.eq_ignore_ascii_case("postmaster") {
@@ -73,7 +74,11 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let Ok(address) = Address::parse(&text) else {
         return session.answer(conn, reply::bad_recipient_syntax());
     };
-    let verdict = match server.delivery.check_recipient(&address, may_relay).await {
+    let verdict = match server
+        .delivery
+        .check_recipient_sized(&address, may_relay, declared_size)
+        .await
+    {
         Ok(verdict) => verdict,
         Err(error) => {
             tracing::error!(%error, "resolving a recipient failed");

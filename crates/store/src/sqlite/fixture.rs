@@ -27,6 +27,7 @@ pub(super) async fn mailbox_toto(stores: &Stores, quota: u32) -> HostedAddress {
             service: service.id,
             local: LocalPart::parse("toto").expect("local part"),
             kind: AddressKind::Mailbox,
+            display_name: String::new(),
             password_hash: None,
             redirect: None,
             storage_limit: None,

@@ -4,7 +4,7 @@
 //! durable when it returns. Writes go through one writer task that group-commits (see
 //! [`writer`]); reads use a pool of read-only connections, which WAL lets run beside the
 //! writer. All SQL of the backend lives in this module: [`directory`], [`mail`],
-//! [`contents`], [`queue`] and [`greylist`], one file per area; the schema is in
+//! [`contents`], [`queue`], [`greylist`] and [`manager`], one file per area; the schema is in
 //! `migrations/sqlite/`.
 //!
 //! The full-text index is derived data in a second file, `<data_dir>/search.sqlite3`, kept by
@@ -17,6 +17,7 @@ mod directory;
 mod fixture;
 mod greylist;
 mod mail;
+mod manager;
 mod queue;
 mod search;
 mod writer;
@@ -158,6 +159,7 @@ pub(crate) async fn open_with_blobs(
     Ok(Stores {
         directory: store.clone(),
         mail: store.clone(),
+        manager: store.clone(),
         queue,
         greylist,
         blobs,
@@ -259,10 +261,16 @@ fn migrator() -> Migrator {
             "greylist",
             include_str!("../../migrations/sqlite/0009_greylist.sql"),
         ),
+        migration(
+            10,
+            "manager",
+            include_str!("../../migrations/sqlite/0010_manager.sql"),
+        ),
     ])
 }
 
-/// The SQLite implementation of [`crate::Directory`] and [`crate::MailStore`].
+/// The SQLite implementation of [`crate::Directory`], [`crate::MailStore`] and
+/// [`crate::ManagerStore`].
 #[derive(Debug)]
 pub(crate) struct SqliteStore {
     pool: SqlitePool,

@@ -586,15 +586,17 @@ pub async fn addr_9_access_grant_update_revoke<B: Backend>(backend: &B) {
         .await
         .expect("user");
     let rw = Permissions::READ_SEND.union(Permissions::CHANGE_PASSWORD);
-    dir.grant_access(jane.id, toto.id, rw).await.expect("grant");
-    dir.grant_access(jane.id, titi.id, Permissions::READ_SEND)
+    dir.grant_access(jane.id, toto.id, rw, None)
         .await
         .expect("grant");
-    dir.grant_access(bob.id, toto.id, Permissions::READ_SEND)
+    dir.grant_access(jane.id, titi.id, Permissions::READ_SEND, None)
+        .await
+        .expect("grant");
+    dir.grant_access(bob.id, toto.id, Permissions::READ_SEND, None)
         .await
         .expect("grant");
     // Granting again replaces the permissions.
-    dir.grant_access(jane.id, titi.id, Permissions::ALL)
+    dir.grant_access(jane.id, titi.id, Permissions::ALL, None)
         .await
         .expect("update");
     let of_jane = dir.user_access(jane.id).await.expect("list");
@@ -614,11 +616,11 @@ pub async fn addr_9_access_grant_update_revoke<B: Backend>(backend: &B) {
     assert_not_found(dir.revoke_access(bob.id, toto.id).await);
     assert_eq!(dir.address_access(toto.id).await.expect("list").len(), 1);
     assert_not_found(
-        dir.grant_access(postwerk_model::UserId(999), toto.id, rw)
+        dir.grant_access(postwerk_model::UserId(999), toto.id, rw, None)
             .await,
     );
     assert_not_found(
-        dir.grant_access(jane.id, postwerk_model::AddressId(999), rw)
+        dir.grant_access(jane.id, postwerk_model::AddressId(999), rw, None)
             .await,
     );
 }
@@ -753,13 +755,13 @@ pub async fn addr_8_delete_destroys_content_aliases_access_and_blobs<B: Backend>
         .create_user(new_user("jane@personal.example"))
         .await
         .expect("user");
-    dir.grant_access(login.id, toto.id, Permissions::ALL)
+    dir.grant_access(login.id, toto.id, Permissions::ALL, None)
         .await
         .expect("grant");
-    dir.grant_access(other.id, toto.id, Permissions::READ_SEND)
+    dir.grant_access(other.id, toto.id, Permissions::READ_SEND, None)
         .await
         .expect("grant");
-    dir.grant_access(other.id, titi.id, Permissions::READ_SEND)
+    dir.grant_access(other.id, titi.id, Permissions::READ_SEND, None)
         .await
         .expect("grant");
     deliver(stores, "shared", &[&toto, &titi]).await;
@@ -923,5 +925,548 @@ pub async fn addr_8_delete_with_unknown_id_deletes_nothing<B: Backend>(backend: 
             .await
             .expect("nothing"),
         vec![]
+    );
+}
+
+// ---- Issue 8: memberships, service settings, creation with extras, storage limits.
+
+pub async fn org_1_role_changes_keep_an_owner<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let dir = &h.stores().directory;
+    let acme = dir.create_org("Acme").await.expect("org");
+    let jane = dir
+        .create_user(new_user("jane@personal.example"))
+        .await
+        .expect("user");
+    let bob = dir
+        .create_user(new_user("bob@personal.example"))
+        .await
+        .expect("user");
+    dir.add_membership(acme.id, jane.id, Role::Owner)
+        .await
+        .expect("member");
+    dir.add_membership(acme.id, bob.id, Role::Member)
+        .await
+        .expect("member");
+    let sentence = assert_refused(dir.set_membership_role(acme.id, jane.id, Role::Admin).await);
+    assert_eq!(
+        sentence,
+        "jane@personal.example is the last owner of Acme; make another member an owner first"
+    );
+    let promoted = dir
+        .set_membership_role(acme.id, bob.id, Role::Owner)
+        .await
+        .expect("promote");
+    assert_eq!(
+        (promoted.org, promoted.user, promoted.role),
+        (acme.id, bob.id, Role::Owner)
+    );
+    // With a second owner, the first may step down.
+    dir.set_membership_role(acme.id, jane.id, Role::Admin)
+        .await
+        .expect("demote");
+    let roles: Vec<_> = dir
+        .org_members(acme.id)
+        .await
+        .expect("members")
+        .iter()
+        .map(|m| (m.user, m.role))
+        .collect();
+    assert_eq!(roles, vec![(jane.id, Role::Admin), (bob.id, Role::Owner)]);
+    // An owner staying an owner is no demotion.
+    dir.set_membership_role(acme.id, bob.id, Role::Owner)
+        .await
+        .expect("unchanged");
+    let stranger = dir
+        .create_user(new_user("stranger@personal.example"))
+        .await
+        .expect("user");
+    assert_not_found(
+        dir.set_membership_role(acme.id, stranger.id, Role::Admin)
+            .await,
+    );
+    assert_not_found(
+        dir.set_membership_role(postwerk_model::OrgId(999), bob.id, Role::Admin)
+            .await,
+    );
+}
+
+pub async fn org_1_removing_a_member_removes_their_access_there_only<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    let (acme, abc) = service(stores, "abc.xyz", 10).await;
+    let (other, def) = service(stores, "def.xyz", 10).await;
+    let toto = mailbox(stores, &abc, "toto").await;
+    let titi = mailbox(stores, &abc, "titi").await;
+    let elsewhere = mailbox(stores, &def, "box").await;
+    let owner = dir
+        .create_user(new_user("owner@personal.example"))
+        .await
+        .expect("user");
+    let jane = dir
+        .create_user(new_user("jane@personal.example"))
+        .await
+        .expect("user");
+    dir.add_membership(acme.id, owner.id, Role::Owner)
+        .await
+        .expect("member");
+    dir.add_membership(acme.id, jane.id, Role::Member)
+        .await
+        .expect("member");
+    dir.add_membership(other.id, jane.id, Role::Member)
+        .await
+        .expect("member");
+    for mailbox in [&toto, &titi, &elsewhere] {
+        dir.grant_access(jane.id, mailbox.id, Permissions::READ_SEND, None)
+            .await
+            .expect("grant");
+    }
+    dir.grant_access(owner.id, toto.id, Permissions::ALL, None)
+        .await
+        .expect("grant");
+
+    dir.remove_membership(acme.id, jane.id)
+        .await
+        .expect("remove");
+    assert_eq!(
+        dir.user_memberships(jane.id)
+            .await
+            .expect("memberships")
+            .iter()
+            .map(|m| m.org)
+            .collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    assert_eq!(
+        dir.user_access(jane.id)
+            .await
+            .expect("access")
+            .iter()
+            .map(|a| a.address)
+            .collect::<Vec<_>>(),
+        vec![elsewhere.id],
+        "the other organization's mailbox stays"
+    );
+    assert_eq!(
+        dir.address_access(toto.id).await.expect("access").len(),
+        1,
+        "the owner's access stays"
+    );
+    assert_not_found(dir.remove_membership(acme.id, jane.id).await);
+
+    let sentence = assert_refused(dir.remove_membership(acme.id, owner.id).await);
+    assert!(
+        sentence.contains("last owner of Org of abc.xyz"),
+        "{sentence}"
+    );
+    assert_eq!(
+        dir.user_access(owner.id).await.expect("access").len(),
+        1,
+        "a refusal removes nothing"
+    );
+    assert_eq!(dir.org_members(acme.id).await.expect("members").len(), 1);
+}
+
+pub async fn svc_4_service_settings_replace_and_refuse_bad_template_names<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    let (_, abc) = service(stores, "abc.xyz", 10).await;
+    let template = |name: &str| postwerk_model::SignatureTemplate {
+        name: name.to_owned(),
+        body: format!("-- \n{name}"),
+    };
+    let settings = postwerk_store::ServiceSettings {
+        features: ServiceFeatures {
+            aliases_allowed: false,
+        },
+        default_permissions: Permissions::READ_SEND.union(Permissions::MANAGE_SIGNATURES),
+        signature_templates: vec![template("Sales"), template("Support")],
+    };
+    let changed = dir
+        .set_service_settings(abc.id, settings.clone())
+        .await
+        .expect("settings");
+    assert_eq!(
+        (
+            &changed.features,
+            changed.default_permissions,
+            &changed.signature_templates
+        ),
+        (
+            &settings.features,
+            settings.default_permissions,
+            &settings.signature_templates
+        )
+    );
+    assert_eq!(
+        (changed.id, &changed.domain, changed.address_quota),
+        (abc.id, &abc.domain, abc.address_quota),
+        "the rest of the service is untouched"
+    );
+    assert_eq!(
+        dir.service(abc.id).await.expect("lookup"),
+        Some(changed.clone())
+    );
+
+    let duplicate = postwerk_store::ServiceSettings {
+        signature_templates: vec![template("Sales"), template(" sales ")],
+        ..settings.clone()
+    };
+    let sentence = assert_refused(dir.set_service_settings(abc.id, duplicate).await);
+    assert!(sentence.contains("\"sales\""), "{sentence}");
+    let unnamed = postwerk_store::ServiceSettings {
+        signature_templates: vec![template("  ")],
+        ..settings.clone()
+    };
+    assert_refused(dir.set_service_settings(abc.id, unnamed).await);
+    assert_eq!(
+        dir.service(abc.id).await.expect("lookup"),
+        Some(changed),
+        "refusals change nothing"
+    );
+    assert_not_found(
+        dir.set_service_settings(postwerk_model::ServiceId(999), settings)
+            .await,
+    );
+}
+
+pub async fn addr_1_create_address_with_aliases_access_and_display_name<B: Backend>(backend: &B) {
+    let mut h = Harness::new(backend).await;
+    let (_, abc) = service(h.stores(), "abc.xyz", 10).await;
+    let jane = h
+        .stores()
+        .directory
+        .create_user(new_user("jane@personal.example"))
+        .await
+        .expect("user");
+    let bob = h
+        .stores()
+        .directory
+        .create_user(new_user("bob@personal.example"))
+        .await
+        .expect("user");
+    let new = postwerk_store::NewAddress {
+        display_name: "Toto Dupont".to_owned(),
+        ..new_address(&abc, "toto", AddressKind::Mailbox)
+    };
+    let extras = postwerk_store::AddressExtras {
+        aliases: vec![local("contact"), local("hello")],
+        access: vec![
+            (jane.id, Permissions::ALL, Some("Sales".to_owned())),
+            (bob.id, Permissions::READ_SEND, None),
+        ],
+    };
+    let toto = h
+        .stores()
+        .directory
+        .create_address_with(new, extras)
+        .await
+        .expect("create");
+    assert_eq!(toto.display_name, "Toto Dupont");
+    // Durable and read back the same after a restart.
+    h.reopen().await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    assert_eq!(
+        dir.address(toto.id).await.expect("lookup"),
+        Some(toto.clone())
+    );
+    assert_eq!(
+        dir.list_aliases(toto.id)
+            .await
+            .expect("aliases")
+            .iter()
+            .map(|a| a.local.clone())
+            .collect::<Vec<_>>(),
+        vec![local("contact"), local("hello")]
+    );
+    let access = dir.address_access(toto.id).await.expect("access");
+    assert_eq!(
+        access
+            .iter()
+            .map(|a| (a.user, a.permissions, a.signature.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (jane.id, Permissions::ALL, Some("Sales".to_owned())),
+            (bob.id, Permissions::READ_SEND, None)
+        ]
+    );
+    assert_eq!(
+        stores
+            .mail
+            .list_folders(toto.id)
+            .await
+            .expect("folders")
+            .len(),
+        6,
+        "ADDR-11 as for any mailbox"
+    );
+    let facts = dir
+        .resolve_facts(&address("hello@abc.xyz"))
+        .await
+        .expect("facts");
+    assert_eq!(facts.alias_of.map(|a| a.id), Some(toto.id));
+    // Without extras it is a plain creation; an empty display name stays empty.
+    let plain = dir
+        .create_address_with(
+            new_address(&abc, "plain", AddressKind::NoReply),
+            postwerk_store::AddressExtras::default(),
+        )
+        .await
+        .expect("plain");
+    assert_eq!(plain.display_name, "");
+    assert!(
+        dir.list_aliases(plain.id)
+            .await
+            .expect("aliases")
+            .is_empty()
+    );
+}
+
+/// Everything `create_address_with` would have created, checked absent after a refusal.
+async fn assert_nothing_created(stores: &Stores, service: &MailService, name: &str, count: u32) {
+    let dir = &stores.directory;
+    let full = address(&format!("{name}@{}", service.domain));
+    assert_eq!(dir.address_by_address(&full).await.expect("lookup"), None);
+    assert_eq!(dir.address_count(service.id).await.expect("count"), count);
+    let facts = dir.resolve_facts(&full).await.expect("facts");
+    assert_eq!((facts.exact, facts.alias_of), (None, None));
+}
+
+pub async fn addr_6_create_address_with_is_all_or_nothing<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    let (org, abc) = service(stores, "abc.xyz", 10).await;
+    let titi = mailbox(stores, &abc, "titi").await;
+    dir.add_alias(titi.id, &local("sales"))
+        .await
+        .expect("alias");
+    let jane = dir
+        .create_user(new_user("jane@personal.example"))
+        .await
+        .expect("user");
+    let with = |aliases: Vec<postwerk_model::LocalPart>| postwerk_store::AddressExtras {
+        aliases,
+        access: vec![(jane.id, Permissions::READ_SEND, None)],
+    };
+    let mut events = stores.mail.subscribe();
+
+    // ADDR-6: fifty come with the address, the 51st among them refuses the whole creation.
+    let fifty_one: Vec<_> = (0..=MAX_ALIASES_PER_ADDRESS)
+        .map(|n| local(&format!("a{n:02}")))
+        .collect();
+    let refused = dir
+        .create_address_with(
+            new_address(&abc, "toto", AddressKind::Mailbox),
+            with(fifty_one.clone()),
+        )
+        .await;
+    let sentence = assert_refused(refused);
+    assert_eq!(
+        sentence,
+        "the alias a50@abc.xyz cannot be added: an address can have at most 50 aliases"
+    );
+    assert_nothing_created(stores, &abc, "toto", 1).await;
+    assert_nothing_created(stores, &abc, "a00", 1).await;
+    assert!(dir.user_access(jane.id).await.expect("access").is_empty());
+    assert!(
+        drain(&mut events).is_empty(),
+        "no folder event for folders that never existed"
+    );
+
+    // Collisions name the alias in the way.
+    for (alias, why) in [
+        ("titi", "the address titi@abc.xyz already exists"),
+        (
+            "sales",
+            "sales@abc.xyz already exists as an alias of titi@abc.xyz",
+        ),
+        ("toto", "the address toto@abc.xyz already exists"),
+    ] {
+        let refused = dir
+            .create_address_with(
+                new_address(&abc, "toto", AddressKind::Mailbox),
+                with(vec![local("fine"), local(alias)]),
+            )
+            .await;
+        assert_eq!(
+            assert_conflict(refused),
+            format!("the alias {alias}@abc.xyz cannot be added: {why}")
+        );
+        assert_nothing_created(stores, &abc, "toto", 1).await;
+        assert_nothing_created(stores, &abc, "fine", 1).await;
+    }
+    // The same alias twice in the list collides with itself.
+    let twice = dir
+        .create_address_with(
+            new_address(&abc, "toto", AddressKind::Mailbox),
+            with(vec![local("dup"), local("dup")]),
+        )
+        .await;
+    assert!(assert_conflict(twice).starts_with("the alias dup@abc.xyz cannot be added"));
+    assert_nothing_created(stores, &abc, "dup", 1).await;
+
+    // An unknown account among the grants.
+    let unknown_user = postwerk_store::AddressExtras {
+        aliases: vec![local("fine")],
+        access: vec![(postwerk_model::UserId(999), Permissions::READ_SEND, None)],
+    };
+    assert_not_found(
+        dir.create_address_with(
+            new_address(&abc, "toto", AddressKind::Mailbox),
+            unknown_user,
+        )
+        .await,
+    );
+    assert_nothing_created(stores, &abc, "toto", 1).await;
+    assert_nothing_created(stores, &abc, "fine", 1).await;
+
+    // A plan without aliases refuses any alias, and so the address that came with it.
+    let basic = dir
+        .create_service(NewService {
+            org: org.id,
+            domain: domain("basic.example"),
+            address_quota: 5,
+            features: ServiceFeatures {
+                aliases_allowed: false,
+            },
+            default_permissions: Permissions::READ_SEND,
+            signature_templates: Vec::new(),
+            dkim: None,
+        })
+        .await
+        .expect("service");
+    let refused = dir
+        .create_address_with(
+            new_address(&basic, "toto", AddressKind::Mailbox),
+            with(vec![local("contact")]),
+        )
+        .await;
+    assert_eq!(
+        assert_refused(refused),
+        "the alias contact@basic.example cannot be added: aliases are not enabled for this \
+         mail service"
+    );
+    assert_nothing_created(stores, &basic, "toto", 0).await;
+    assert!(dir.user_access(jane.id).await.expect("access").is_empty());
+
+    // The address's own refusals come first and are the plain ones.
+    let full = dir.create_service(NewService {
+        org: org.id,
+        domain: domain("full.example"),
+        address_quota: 0,
+        features: ServiceFeatures::default(),
+        default_permissions: Permissions::READ_SEND,
+        signature_templates: Vec::new(),
+        dkim: None,
+    });
+    let full = full.await.expect("service");
+    assert!(matches!(
+        dir.create_address_with(
+            new_address(&full, "toto", AddressKind::Mailbox),
+            with(vec![local("contact")])
+        )
+        .await,
+        Err(StoreError::Rule(DirectoryError::AddressQuotaReached { .. }))
+    ));
+
+    // And exactly fifty is fine.
+    let fifty = fifty_one[..MAX_ALIASES_PER_ADDRESS].to_vec();
+    let toto = dir
+        .create_address_with(new_address(&abc, "toto", AddressKind::Mailbox), with(fifty))
+        .await
+        .expect("fifty aliases");
+    assert_eq!(dir.list_aliases(toto.id).await.expect("aliases").len(), 50);
+    assert_eq!(dir.user_access(jane.id).await.expect("access").len(), 1);
+}
+
+pub async fn addr_10_storage_limit_set_and_lifted<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    let (_, abc) = service(stores, "abc.xyz", 10).await;
+    let toto = mailbox(stores, &abc, "toto").await;
+    assert_eq!(toto.storage_limit, None, "unlimited by default");
+    let limit = async |stores: &Stores| {
+        let stored = stores.directory.address(toto.id).await.expect("lookup");
+        stored.expect("exists").storage_limit
+    };
+    dir.set_storage_limit(toto.id, Some(5_000_000_000))
+        .await
+        .expect("set");
+    assert_eq!(limit(stores).await, Some(5_000_000_000));
+    dir.set_storage_limit(toto.id, Some(1_000))
+        .await
+        .expect("change");
+    assert_eq!(limit(stores).await, Some(1_000));
+    dir.set_storage_limit(toto.id, None).await.expect("lift");
+    assert_eq!(limit(stores).await, None);
+    assert_refused(dir.set_storage_limit(toto.id, Some(u64::MAX)).await);
+    assert_eq!(limit(stores).await, None, "a refusal changes nothing");
+    assert_not_found(
+        dir.set_storage_limit(postwerk_model::AddressId(999), Some(1))
+            .await,
+    );
+}
+
+pub async fn addr_display_name_changes<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    let (_, abc) = service(stores, "abc.xyz", 10).await;
+    let toto = mailbox(stores, &abc, "toto").await;
+    dir.set_address_display_name(toto.id, "Toto Dupont")
+        .await
+        .expect("set");
+    let stored = dir.address(toto.id).await.expect("lookup").expect("exists");
+    assert_eq!(stored.display_name, "Toto Dupont");
+    assert_not_found(
+        dir.set_address_display_name(postwerk_model::AddressId(999), "x")
+            .await,
+    );
+}
+
+pub async fn addr_9_access_signature_round_trip<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let dir = &stores.directory;
+    let (_, abc) = service(stores, "abc.xyz", 10).await;
+    let toto = mailbox(stores, &abc, "toto").await;
+    let jane = dir
+        .create_user(new_user("jane@personal.example"))
+        .await
+        .expect("user");
+    let granted = dir
+        .grant_access(
+            jane.id,
+            toto.id,
+            Permissions::READ_SEND,
+            Some("Sales".to_owned()),
+        )
+        .await
+        .expect("grant");
+    assert_eq!(granted.signature.as_deref(), Some("Sales"));
+    assert_eq!(
+        dir.address_access(toto.id).await.expect("access"),
+        vec![granted.clone()]
+    );
+    assert_eq!(
+        dir.user_access(jane.id).await.expect("access"),
+        vec![granted]
+    );
+    // Granting again replaces the signature too, clearing it with `None`.
+    dir.grant_access(jane.id, toto.id, Permissions::ALL, None)
+        .await
+        .expect("regrant");
+    let access = dir.user_access(jane.id).await.expect("access");
+    assert_eq!(
+        access
+            .iter()
+            .map(|a| (a.permissions, a.signature.clone()))
+            .collect::<Vec<_>>(),
+        vec![(Permissions::ALL, None)]
     );
 }

@@ -188,7 +188,7 @@ pub async fn reopen_after_close_keeps_everything_and_counters_continue<B: Backen
         .expect("user");
     stores
         .directory
-        .grant_access(user.id, toto.id, Permissions::ALL)
+        .grant_access(user.id, toto.id, Permissions::ALL, None)
         .await
         .expect("grant");
     stores

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod durability;
 pub mod greylist;
 pub mod mail;
+pub mod manager;
 pub mod queue;
 pub mod search;
 pub mod views;
@@ -67,6 +68,25 @@ macro_rules! conformance {
             rcv_13_resolve_facts_exact_alias_alias_domain_catch_all,
             addr_8_delete_destroys_content_aliases_access_and_blobs,
             addr_8_delete_with_unknown_id_deletes_nothing,
+            org_1_role_changes_keep_an_owner,
+            org_1_removing_a_member_removes_their_access_there_only,
+            svc_4_service_settings_replace_and_refuse_bad_template_names,
+            addr_1_create_address_with_aliases_access_and_display_name,
+            addr_6_create_address_with_is_all_or_nothing,
+            addr_10_storage_limit_set_and_lifted,
+            addr_display_name_changes,
+            addr_9_access_signature_round_trip,
+        ]);
+        conformance!(@module $backend, manager [
+            api_tokens_found_by_prefix_listed_revoked_and_touched,
+            id_1_web_sessions_created_found_touched_listed_and_ended,
+            addr_1_invitation_creates_the_account_once,
+            addr_1_invitation_accepted_by_an_existing_member_keeps_their_role,
+            addr_1_expired_invitation_refused,
+            addr_1_invitation_with_a_taken_login_changes_nothing,
+            addr_1_invitations_listed_and_refused_for_addresses_without_mail,
+            rcv_4_sender_rules_upserted_ordered_and_removed,
+            addr_8_delete_removes_invitations_and_sender_rules,
         ]);
         conformance!(@module $backend, mail [
             folders_create_parents_rename_children_delete_subscribe,
@@ -248,6 +268,7 @@ pub fn new_address(service: &MailService, name: &str, kind: AddressKind) -> NewA
         service: service.id,
         local: local(name),
         kind,
+        display_name: String::new(),
         password_hash: (kind != AddressKind::RedirectOnly).then(|| "$argon2id$fake".to_owned()),
         redirect,
         storage_limit: None,

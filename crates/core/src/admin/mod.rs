@@ -6,15 +6,29 @@ use std::sync::Arc;
 
 use postwerk_model::{
     Access, Address, AddressKind, Alias, DkimKeyRef, Domain, HostedAddress, MailService, OrgId,
-    Organization, Permissions, Redirection, Role, ServiceFeatures, UserAccount, UserId,
+    Organization, Permissions, Role, ServiceFeatures, UserAccount, UserId,
 };
-use postwerk_store::{Directory, NewAddress, NewDkimKey, NewService, NewUser};
+use postwerk_store::{Directory, ManagerStore, NewDkimKey, NewService, NewUser, Stores};
 use zeroize::Zeroizing;
 
 use crate::CoreError;
+
+mod addresses;
+mod bulk;
+mod invitations;
+mod members;
+mod sender_rules;
+mod services;
+
 use crate::dkim::{self, DkimAlgorithm, DkimError, DkimPublicKey};
+use crate::notify::Mailer;
 use crate::password;
 use crate::records::{DnsRecord, dkim_record, required_records};
+pub use addresses::{AddressDetails, AddressUpdate, Grant, Holder, InvitationRequest};
+pub use bulk::{BulkCreated, BulkLine, BulkOptions, BulkOutcome, BulkPlan, LineProblem};
+pub use invitations::{AcceptInvitation, InvitationDetails, InvitationSent};
+pub use members::Member;
+pub use services::ServiceUpdate;
 
 /// Who is asking. The permission model of ORG-1: owners and administrators of an organization
 /// manage its services and addresses; the platform operator (the CLI on the server's own data
@@ -49,21 +63,38 @@ pub struct CreateUser {
     pub org: Option<(String, Role)>,
 }
 
-/// What an address creation needs (ADDR-1, ADDR-2, ADDR-4, ADDR-5).
+/// What an address creation needs (ADDR-1, ADDR-2, ADDR-4, ADDR-5, ADDR-6).
 #[derive(Debug, Clone)]
 pub struct CreateAddress {
     /// The full address; its domain must be a service's primary domain.
     pub address: String,
     /// Mailbox, no-reply, catch-all or redirect-only.
     pub kind: AddressKind,
-    /// Mailbox password; `None` generates one for kinds that log in.
+    /// Mailbox password; `None` generates one for kinds that log in (shown once), except for
+    /// an invitation with [`LoginMode::ExactAddress`](postwerk_model::LoginMode), where the
+    /// invited person chooses it.
     pub password: Option<String>,
-    /// Link the address to this account with the service's default permissions (ADDR-1 a/b).
-    pub user: Option<String>,
+    /// Who will use it (ADDR-1 a, b, b', c).
+    pub holder: Holder,
+    /// The name shown with the address in mail sent from it (ADDR-3's display name).
+    pub display_name: String,
+    /// Alias addresses created with it, in the same domain (ADDR-6).
+    pub aliases: Vec<String>,
     /// Redirection targets (required for redirect-only addresses).
     pub redirect_to: Vec<String>,
     /// Keep a copy in the mailbox when redirecting (ADDR-5).
     pub keep_copy: bool,
+}
+
+/// An address just created.
+#[derive(Debug)]
+pub struct AddressCreated {
+    /// The address.
+    pub address: HostedAddress,
+    /// `Some` when the mailbox password was generated (ADDR-1 b), shown once.
+    pub generated_password: Option<Zeroizing<String>>,
+    /// The invitation sent (ADDR-1 b').
+    pub invitation: Option<InvitationSent>,
 }
 
 /// The outcome of deleting addresses (ADDR-8).
@@ -93,12 +124,41 @@ pub struct DkimRotation {
 #[derive(Clone)]
 pub struct Admin {
     directory: Arc<dyn Directory>,
+    manager: Arc<dyn ManagerStore>,
+    /// Sends invitations (ADDR-1 b'); `None`: creating an invitation is refused with a
+    /// sentence saying mail cannot be sent from here.
+    mailer: Option<Arc<dyn Mailer>>,
+    /// Where the acceptance links of invitations point, e.g. `https://mail.example.com`.
+    public_url: String,
 }
 
 impl Admin {
-    /// The use cases over `directory`.
-    pub fn new(directory: Arc<dyn Directory>) -> Admin {
-        Admin { directory }
+    /// The use cases over `directory` and `manager`.
+    pub fn new(directory: Arc<dyn Directory>, manager: Arc<dyn ManagerStore>) -> Admin {
+        Admin {
+            directory,
+            manager,
+            mailer: None,
+            public_url: String::from("https://localhost"),
+        }
+    }
+
+    /// The use cases over a store's directory and Manager records.
+    pub fn from_stores(stores: &Stores) -> Admin {
+        Admin::new(stores.directory.clone(), stores.manager.clone())
+    }
+
+    /// Sends invitation emails through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Admin {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// Acceptance links of invitations start with `url` (no trailing slash), e.g.
+    /// `https://mail.example.com`.
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Admin {
+        self.public_url = url.into().trim_end_matches('/').to_owned();
+        self
     }
 
     // ---- Organizations
@@ -157,7 +217,7 @@ impl Admin {
                 "the account {login} already exists"
             )));
         }
-        let (hash, generated) = choose_password(request.password.as_deref())?;
+        let (hash, generated) = hash_password(request.password).await?;
         let display_name = request.display_name.unwrap_or_default();
         let new = NewUser {
             login,
@@ -189,7 +249,7 @@ impl Admin {
                 "only the account itself can change its password".into(),
             ));
         }
-        let (hash, generated) = choose_password(password)?;
+        let (hash, generated) = hash_password(password.map(str::to_owned)).await?;
         self.directory.set_user_password(user.id, &hash).await?;
         Ok(generated)
     }
@@ -317,88 +377,6 @@ impl Admin {
 
     // ---- Addresses
 
-    /// Creates an address (ADDR-1, ADDR-2, ADDR-4, ADDR-5). Everything is validated before
-    /// anything is written, so a refusal leaves nothing behind.
-    pub async fn create_address(
-        &self,
-        actor: Actor,
-        request: CreateAddress,
-    ) -> Result<Created<HostedAddress>, CoreError> {
-        let address = Address::parse(&request.address)?;
-        let service = self.service_for(actor, address.domain().as_str()).await?;
-        if service.domain != *address.domain() {
-            return Err(CoreError::Invalid(format!(
-                "{} is an alias domain of {}; create the address as {}@{}",
-                address.domain(),
-                service.domain,
-                address.local(),
-                service.domain
-            )));
-        }
-        let user = match &request.user {
-            Some(login) => Some(self.user_by_login(login).await?),
-            None => None,
-        };
-        let redirect = match request.redirect_to.is_empty() {
-            true => None,
-            false => {
-                let targets = request
-                    .redirect_to
-                    .iter()
-                    .map(|t| Address::parse(t))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Some(Redirection::new(targets, request.keep_copy)?)
-            }
-        };
-        if request.keep_copy && redirect.is_none() {
-            return Err(CoreError::Invalid(
-                "--keep-copy needs at least one --to target".into(),
-            ));
-        }
-        let logs_in = request.kind != AddressKind::RedirectOnly;
-        if !logs_in && request.password.is_some() {
-            return Err(CoreError::Invalid(format!(
-                "the redirection-only address {address} holds no mail and has no password"
-            )));
-        }
-        if !logs_in && user.is_some() {
-            return Err(CoreError::Invalid(format!(
-                "the redirection-only address {address} holds no mail, so no user can be linked to it"
-            )));
-        }
-        let (hash, generated) = match logs_in {
-            true => {
-                let (hash, generated) = choose_password(request.password.as_deref())?;
-                (Some(hash), generated)
-            }
-            false => (None, None),
-        };
-        let new = NewAddress {
-            service: service.id,
-            local: address.local().clone(),
-            kind: request.kind,
-            password_hash: hash,
-            redirect,
-            storage_limit: None,
-        };
-        let created = self.directory.create_address(new).await?;
-        if let Some(user) = user {
-            let granted = self
-                .directory
-                .grant_access(user.id, created.id, service.default_permissions)
-                .await;
-            if let Err(error) = granted {
-                // Nothing half-created: the address goes again if the link cannot be made.
-                self.directory.delete_addresses(&[created.id]).await?;
-                return Err(error.into());
-            }
-        }
-        Ok(Created {
-            value: created,
-            generated_password: generated,
-        })
-    }
-
     /// The addresses of a domain, each with its aliases.
     pub async fn list_addresses(
         &self,
@@ -437,20 +415,28 @@ impl Admin {
     }
 
     /// Sets a mailbox password; sessions that used the old one end (ID-6, via the epoch).
+    /// Administrators, or users holding `CHANGE_PASSWORD` on the mailbox (ADDR-9).
     pub async fn set_address_password(
         &self,
         actor: Actor,
         address: &str,
         password: Option<&str>,
     ) -> Result<Option<Zeroizing<String>>, CoreError> {
-        let hosted = self.hosted(actor, address).await?;
+        let hosted = self
+            .address_for(
+                actor,
+                address,
+                Need::Permission(Permissions::CHANGE_PASSWORD),
+            )
+            .await?
+            .hosted;
         if hosted.kind == AddressKind::RedirectOnly {
             return Err(CoreError::Invalid(format!(
                 "the redirection-only address {} has no password",
                 hosted.address
             )));
         }
-        let (hash, generated) = choose_password(password)?;
+        let (hash, generated) = hash_password(password.map(str::to_owned)).await?;
         self.directory
             .set_address_password(hosted.id, &hash)
             .await?;
@@ -459,14 +445,23 @@ impl Admin {
 
     // ---- Aliases (ADDR-6)
 
-    /// Adds `alias_address` (same domain) as an alias of `address`.
+    /// Adds `alias_address` (same domain) as an alias of `address`. Administrators, or users
+    /// holding `MANAGE_ALIASES` on the address; the service's switch and the limit of 50 apply
+    /// to both.
     pub async fn add_alias(
         &self,
         actor: Actor,
         address: &str,
         alias_address: &str,
     ) -> Result<Alias, CoreError> {
-        let hosted = self.hosted(actor, address).await?;
+        let hosted = self
+            .address_for(
+                actor,
+                address,
+                Need::Permission(Permissions::MANAGE_ALIASES),
+            )
+            .await?
+            .hosted;
         let alias = Address::parse(alias_address)?;
         if alias.domain() != hosted.address.domain() {
             return Err(CoreError::Invalid(format!(
@@ -478,16 +473,20 @@ impl Admin {
         Ok(self.directory.add_alias(hosted.id, alias.local()).await?)
     }
 
-    /// Removes an alias, named by its full address.
+    /// Removes an alias, named by its full address. Administrators, or users holding
+    /// `MANAGE_ALIASES` on the address it belongs to.
     pub async fn remove_alias(&self, actor: Actor, alias_address: &str) -> Result<(), CoreError> {
         let alias = Address::parse(alias_address)?;
-        self.service_for(actor, alias.domain().as_str()).await?;
+        self.service_serving(alias.domain()).await?;
         let facts = self.directory.resolve_facts(&alias).await?;
         let owner = facts
             .alias_of
             .filter(|_| facts.service.as_ref().is_some_and(|s| !s.via_alias_domain));
         let not_found = || CoreError::NotFound(format!("{alias} is not an alias"));
         let owner = owner.ok_or_else(not_found)?;
+        let need = Need::Permission(Permissions::MANAGE_ALIASES);
+        let service = self.service_of(&owner).await?;
+        self.reach(actor, owner.clone(), service, need).await?;
         let aliases = self.directory.list_aliases(owner.id).await?;
         let found = aliases
             .iter()
@@ -496,21 +495,32 @@ impl Admin {
         Ok(self.directory.remove_alias(found.id).await?)
     }
 
-    /// The aliases of an address.
+    /// The aliases of an address. Administrators, or users holding `MANAGE_ALIASES` on it.
     pub async fn list_aliases(&self, actor: Actor, address: &str) -> Result<Vec<Alias>, CoreError> {
-        let hosted = self.hosted(actor, address).await?;
+        let hosted = self
+            .address_for(
+                actor,
+                address,
+                Need::Permission(Permissions::MANAGE_ALIASES),
+            )
+            .await?
+            .hosted;
         Ok(self.directory.list_aliases(hosted.id).await?)
     }
 
     // ---- Access (ADDR-9)
 
-    /// Gives a user access to an address; `None` takes the service's default permissions.
+    /// Gives a user access to an address, or changes that access; `None` takes the service's
+    /// default permissions; `signature` names one of the service's signature templates (SVC-4).
+    /// The account must be a member of the service's organization (ORG-1): leaving it takes
+    /// the access away, so access never outlives membership.
     pub async fn grant_access(
         &self,
         actor: Actor,
         address: &str,
         login: &str,
         permissions: Option<Permissions>,
+        signature: Option<&str>,
     ) -> Result<Access, CoreError> {
         let hosted = self.hosted(actor, address).await?;
         if !hosted.kind.holds_mail() {
@@ -519,14 +529,18 @@ impl Admin {
                 hosted.address
             )));
         }
-        let user = self.user_by_login(login).await?;
-        let permissions = match permissions {
-            Some(permissions) => permissions,
-            None => self.service_of(&hosted).await?.default_permissions,
-        };
+        let service = self.service_of(&hosted).await?;
+        addresses::check_signature(&service, signature)?;
+        let user = self.member_by_login(login, service.org).await?;
+        let permissions = permissions.unwrap_or(service.default_permissions);
         Ok(self
             .directory
-            .grant_access(user.id, hosted.id, permissions)
+            .grant_access(
+                user.id,
+                hosted.id,
+                permissions,
+                signature.map(str::to_owned),
+            )
             .await?)
     }
 
@@ -576,21 +590,66 @@ impl Admin {
             })
     }
 
-    /// The service whose primary or alias domain is `domain`, if the actor administers it.
-    async fn service_for(&self, actor: Actor, domain: &str) -> Result<MailService, CoreError> {
-        let domain = Domain::parse(domain)?;
-        let service = self
+    /// The account `login`, which must be a member of `org`: only the organization's people
+    /// are given its mailboxes (ADDR-1 b).
+    pub(super) async fn member_by_login(
+        &self,
+        login: &str,
+        org: OrgId,
+    ) -> Result<UserAccount, CoreError> {
+        let user = self.user_by_login(login).await?;
+        let member = self
             .directory
-            .service_by_domain(&domain)
+            .user_memberships(user.id)
+            .await?
+            .iter()
+            .any(|m| m.org == org);
+        if !member {
+            let name = self.org_name(org).await?;
+            return Err(CoreError::Invalid(format!(
+                "the account {} is not a member of the organization {name}; add it first",
+                user.login
+            )));
+        }
+        Ok(user)
+    }
+
+    /// The name of an organization, for sentences.
+    pub(super) async fn org_name(&self, org: OrgId) -> Result<String, CoreError> {
+        Ok(self
+            .directory
+            .org(org)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_else(|| format!("#{}", org.0)))
+    }
+
+    /// The service whose primary or alias domain is `domain`, whoever asks.
+    pub(super) async fn service_serving(&self, domain: &Domain) -> Result<MailService, CoreError> {
+        self.directory
+            .service_by_domain(domain)
             .await?
             .ok_or_else(|| {
                 CoreError::NotFound(format!("no mail service exists for the domain {domain}"))
-            })?;
+            })
+    }
+
+    /// The service whose primary or alias domain is `domain`, if the actor administers it.
+    pub(super) async fn service_for(
+        &self,
+        actor: Actor,
+        domain: &str,
+    ) -> Result<MailService, CoreError> {
+        let domain = Domain::parse(domain)?;
+        let service = self.service_serving(&domain).await?;
         self.require_admin(actor, service.org).await?;
         Ok(service)
     }
 
-    async fn service_of(&self, hosted: &HostedAddress) -> Result<MailService, CoreError> {
+    pub(super) async fn service_of(
+        &self,
+        hosted: &HostedAddress,
+    ) -> Result<MailService, CoreError> {
         self.directory
             .service(hosted.service)
             .await?
@@ -604,36 +663,202 @@ impl Admin {
 
     /// A hosted address in a service the actor administers.
     async fn hosted(&self, actor: Actor, address: &str) -> Result<HostedAddress, CoreError> {
+        Ok(self
+            .address_for(actor, address, Need::Administrator)
+            .await?
+            .hosted)
+    }
+
+    /// The permission model of ORG-1 and ADDR-9 for one address, in one place: the hosted
+    /// address `address` names (written in the primary or an alias domain), if the actor
+    /// administers its organization or, as a user with access to it, holds what `need` asks.
+    /// Otherwise `Forbidden`, with a sentence naming what is missing. An unknown address is
+    /// `NotFound` for everyone: SMTP tells as much to anybody at RCPT.
+    pub(super) async fn address_for(
+        &self,
+        actor: Actor,
+        address: &str,
+        need: Need,
+    ) -> Result<Reached, CoreError> {
         let address = Address::parse(address)?;
-        let service = self.service_for(actor, address.domain().as_str()).await?;
+        let service = self.service_serving(address.domain()).await?;
         let primary = Address::new(address.local().clone(), service.domain.clone())?;
-        self.directory
+        let hosted = self
+            .directory
             .address_by_address(&primary)
             .await?
-            .ok_or_else(|| CoreError::NotFound(format!("the address {address} does not exist")))
+            .ok_or_else(|| CoreError::NotFound(format!("the address {address} does not exist")))?;
+        self.reach(actor, hosted, service, need).await
+    }
+
+    /// [`Admin::address_for`] once the address and its service are known.
+    pub(super) async fn reach(
+        &self,
+        actor: Actor,
+        hosted: HostedAddress,
+        service: MailService,
+        need: Need,
+    ) -> Result<Reached, CoreError> {
+        let standing = self.standing(actor, &hosted, &service).await?;
+        if let Some(missing) = standing.missing(need) {
+            let sentence = match missing {
+                Need::Administrator => {
+                    let org = self.org_name(service.org).await?;
+                    format!(
+                        "only an owner or administrator of the organization {org}, which holds \
+                         {}, can do this",
+                        hosted.address
+                    )
+                }
+                Need::Access => format!(
+                    "you need access to {}, or to administer its organization",
+                    hosted.address
+                ),
+                Need::Permission(permission) => format!(
+                    "you need the permission to {} {}, or to administer its organization",
+                    permission_phrase(permission),
+                    hosted.address
+                ),
+            };
+            return Err(CoreError::Forbidden(sentence));
+        }
+        Ok(Reached { hosted, service })
+    }
+
+    /// What the actor may do with `hosted` (ORG-1, ADDR-9).
+    async fn standing(
+        &self,
+        actor: Actor,
+        hosted: &HostedAddress,
+        service: &MailService,
+    ) -> Result<Standing, CoreError> {
+        let Actor::User(user) = actor else {
+            return Ok(Standing::Administrator);
+        };
+        if self.is_admin(actor, service.org).await? {
+            return Ok(Standing::Administrator);
+        }
+        let access = self.directory.address_access(hosted.id).await?;
+        Ok(access
+            .iter()
+            .find(|a| a.user == user)
+            .map_or(Standing::Stranger, |a| Standing::Holder(a.permissions)))
     }
 
     async fn is_admin(&self, actor: Actor, org: OrgId) -> Result<bool, CoreError> {
+        Ok(self
+            .role_in(actor, org)
+            .await?
+            .is_some_and(Role::can_administer))
+    }
+
+    /// The actor's role in `org`: the operator counts as an owner; `None` for a non-member.
+    pub(super) async fn role_in(
+        &self,
+        actor: Actor,
+        org: OrgId,
+    ) -> Result<Option<Role>, CoreError> {
         match actor {
-            Actor::Operator => Ok(true),
+            Actor::Operator => Ok(Some(Role::Owner)),
             Actor::User(user) => {
                 let memberships = self.directory.user_memberships(user).await?;
-                Ok(memberships
-                    .iter()
-                    .any(|m| m.org == org && m.role.can_administer()))
+                Ok(memberships.iter().find(|m| m.org == org).map(|m| m.role))
             }
         }
     }
 
-    async fn require_admin(&self, actor: Actor, org: OrgId) -> Result<(), CoreError> {
+    pub(super) async fn require_admin(&self, actor: Actor, org: OrgId) -> Result<(), CoreError> {
         if self.is_admin(actor, org).await? {
             Ok(())
         } else {
-            Err(CoreError::Forbidden(
-                "only an owner or administrator of the organization can do this".into(),
-            ))
+            let name = self.org_name(org).await?;
+            Err(CoreError::Forbidden(format!(
+                "only an owner or administrator of the organization {name} can do this"
+            )))
         }
     }
+}
+
+/// What a user who does not administer an address's organization needs to act on it (ADDR-9).
+/// Owners and administrators of the organization, and the operator, may always.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Need {
+    /// Nothing short of administering the organization.
+    Administrator,
+    /// Any access to the mailbox, whatever its permissions.
+    Access,
+    /// Every permission of this set on the mailbox.
+    Permission(Permissions),
+}
+
+/// Where the actor stands with one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Standing {
+    /// The operator, or an owner or administrator of the address's organization.
+    Administrator,
+    /// A user with access to the mailbox, with these permissions on it.
+    Holder(Permissions),
+    /// Neither.
+    Stranger,
+}
+
+impl Standing {
+    /// What of `need` this standing lacks: `None` when it allows it; for permissions, the
+    /// first one missing, so the refusal names it.
+    pub(super) fn missing(self, need: Need) -> Option<Need> {
+        match (self, need) {
+            (Standing::Administrator, _) => None,
+            (Standing::Holder(_), Need::Access) => None,
+            (Standing::Holder(held), Need::Permission(wanted)) => {
+                first_missing(wanted, held).map(Need::Permission)
+            }
+            (Standing::Stranger, Need::Permission(wanted)) => Some(
+                first_missing(wanted, Permissions::NONE).map_or(Need::Access, Need::Permission),
+            ),
+            (_, need) => Some(need),
+        }
+    }
+}
+
+/// A hosted address the actor reached through [`Admin::address_for`].
+#[derive(Debug, Clone)]
+pub(super) struct Reached {
+    /// The address.
+    pub(super) hosted: HostedAddress,
+    /// Its service.
+    pub(super) service: MailService,
+}
+
+/// Each ADDR-9 permission with the words that follow "the permission to" in refusals.
+const PERMISSION_PHRASES: [(Permissions, &str); 6] = [
+    (Permissions::READ_SEND, "read and send mail from"),
+    (Permissions::CHANGE_PASSWORD, "change the password of"),
+    (Permissions::MANAGE_ALIASES, "manage aliases of"),
+    (Permissions::MANAGE_REDIRECTIONS, "manage redirections of"),
+    (
+        Permissions::MANAGE_FILTERS,
+        "manage filters and sender lists of",
+    ),
+    (
+        Permissions::MANAGE_SIGNATURES,
+        "manage signatures and the display name of",
+    ),
+];
+
+/// The first single permission of `wanted` that `held` lacks.
+fn first_missing(wanted: Permissions, held: Permissions) -> Option<Permissions> {
+    PERMISSION_PHRASES
+        .iter()
+        .map(|(permission, _)| *permission)
+        .find(|one| wanted.contains(*one) && !held.contains(*one))
+}
+
+/// The words after "the permission to" for a single permission.
+fn permission_phrase(permission: Permissions) -> &'static str {
+    PERMISSION_PHRASES
+        .iter()
+        .find(|(one, _)| permission.contains(*one))
+        .map_or("use", |(_, phrase)| *phrase)
 }
 
 fn require_operator(actor: Actor) -> Result<(), CoreError> {
@@ -654,16 +879,33 @@ async fn generate_key(algorithm: DkimAlgorithm, selector: String) -> Result<NewD
     Ok(generated)
 }
 
-/// Hashes the chosen password after checking the policy, or generates one (shown once).
-fn choose_password(chosen: Option<&str>) -> Result<(String, Option<Zeroizing<String>>), CoreError> {
-    match chosen {
-        Some(password) => {
-            password::check_policy(password)?;
-            Ok((password::hash(password)?, None))
+/// Hashes the chosen password after checking the policy, or generates one (shown once). The
+/// hash runs on a blocking thread: Argon2id takes tens of milliseconds of CPU by design (ID-4),
+/// which must not stall the runtime's other tasks.
+pub(super) async fn hash_password(
+    chosen: Option<String>,
+) -> Result<(String, Option<Zeroizing<String>>), CoreError> {
+    let (secret, generated) = match chosen {
+        Some(chosen) => {
+            let chosen = Zeroizing::new(chosen);
+            password::check_policy(&chosen)?;
+            (chosen, None)
         }
         None => {
             let generated = password::generate();
-            Ok((password::hash(&generated)?, Some(generated)))
+            (generated.clone(), Some(generated))
         }
-    }
+    };
+    let hash = hash_on_blocking_thread(secret).await?;
+    Ok((hash, generated))
+}
+
+/// Argon2id on a blocking thread, for a password that passed the policy.
+pub(super) async fn hash_on_blocking_thread(
+    password: Zeroizing<String>,
+) -> Result<String, CoreError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| CoreError::Password(password::PasswordError::Hashing(e.to_string())))?
+        .map_err(CoreError::from)
 }

@@ -1,0 +1,144 @@
+//! `postwerk admin …`: the directory from the command line, with the same operations as the
+//! REST API (CLI-4). Each command opens the data folder, calls `core` as the platform operator,
+//! and prints a human summary or, with `--json`, one JSON document on stdout. Password hashes
+//! are never printed; a generated password or token secret is printed once.
+//!
+//! One module per resource; each turns its subcommands into [`Report`]s.
+
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use postwerk_core::{
+    Actor, Admin, DeliveryMailer, DkimSigner, FailureLimiter, FailurePolicy, ManagerAuth,
+};
+use postwerk_store::Stores;
+use serde_json::Value;
+
+use crate::cli::admin::{AdminArgs, AdminCommand};
+use crate::config::Config;
+use crate::serve::load_config;
+
+mod access;
+mod addresses;
+mod aliases;
+mod format;
+mod import;
+mod orgs;
+mod sender_rules;
+mod services;
+mod tokens;
+mod users;
+
+/// The CLI acts as the platform operator: it runs on the server's own data folder, so whoever
+/// runs it can read everything anyway.
+const OP: Actor = Actor::Operator;
+
+/// Output of one command: what a person reads, and what a script parses.
+#[derive(Debug)]
+pub struct Report {
+    pub text: String,
+    pub json: Value,
+}
+
+/// A command that failed but still has something to show first: the bad lines of a CSV file
+/// (as JSON for scripts), or the result of the addresses created before some failed, whose
+/// generated passwords must not be lost. [`run`] prints the report, then fails with `message`.
+#[derive(Debug)]
+pub struct Unfinished {
+    pub report: Report,
+    pub message: String,
+}
+
+impl fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Unfinished {}
+
+/// What the commands share: the use cases over the opened data folder, and the configuration.
+pub(crate) struct Context {
+    admin: Admin,
+    auth: ManagerAuth,
+    stores: Stores,
+    config: Config,
+    /// `--json`: no progress bar, and the report's JSON is what is printed.
+    json: bool,
+}
+
+impl Context {
+    fn new(config: Config, stores: Stores, json: bool) -> Context {
+        // ADDR-1 b': invitations are written to the queue (or an INBOX) here and delivered by
+        // the running server's queue workers, signed with the service's DKIM key like any mail
+        // the platform sends.
+        let delivery = postwerk_core::Delivery::new(
+            stores.directory.clone(),
+            stores.mail.clone(),
+            stores.queue.clone(),
+        )
+        .with_signer(DkimSigner::new(stores.directory.clone()));
+        let mailer = DeliveryMailer::new(delivery, config.hostname.clone());
+        let admin = Admin::from_stores(&stores)
+            .with_mailer(Arc::new(mailer))
+            .with_public_url(config.public_url());
+        // No sign-in happens here, so the limiter only satisfies the constructor.
+        let limiter = Arc::new(FailureLimiter::new(FailurePolicy::default()));
+        let auth = ManagerAuth::new(stores.directory.clone(), stores.manager.clone(), limiter);
+        Context {
+            admin,
+            auth,
+            stores,
+            config,
+            json,
+        }
+    }
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let (config, _) = load_config(&args.target)?;
+    let stores = postwerk_store::open_sqlite(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
+    let outcome = execute(
+        &Context::new(config, stores.clone(), args.json),
+        args.command,
+    )
+    .await;
+    stores.close().await;
+    match outcome {
+        Ok(report) => print(&report, args.json),
+        Err(error) => {
+            if let Some(unfinished) = error.downcast_ref::<Unfinished>() {
+                print(&unfinished.report, args.json)?;
+            }
+            Err(error)
+        }
+    }
+}
+
+fn print(report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.json)?);
+    } else if !report.text.is_empty() {
+        println!("{}", report.text.trim_end());
+    }
+    Ok(())
+}
+
+async fn execute(ctx: &Context, command: AdminCommand) -> anyhow::Result<Report> {
+    match command {
+        AdminCommand::Org(command) => orgs::execute(ctx, command).await,
+        AdminCommand::User(command) => users::execute(ctx, command).await,
+        AdminCommand::Service(command) => services::execute(ctx, command).await,
+        AdminCommand::Address(command) => addresses::execute(ctx, command).await,
+        AdminCommand::Alias(command) => aliases::execute(ctx, command).await,
+        AdminCommand::Access(command) => access::execute(ctx, command).await,
+        AdminCommand::SenderRule(command) => sender_rules::execute(ctx, command).await,
+        AdminCommand::Token(command) => tokens::execute(ctx, command).await,
+        AdminCommand::Queue(command) => {
+            crate::queue_admin::execute(&ctx.stores.queue, command).await
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `postwerk-web`: the Manager's REST API under `/api/v1` (SPEC §2, CLI-4, issue 8), with its
+//! OpenAPI 3 document generated from the handlers and served at `/api/v1/openapi.json`.
+//!
+//! Handlers only translate: HTTP in, one `core` call, JSON out. Permissions are checked in
+//! `core::Admin`, never only here.
+//!
+//! ```text
+//!  request ─► csrf (no Authorization header: tower-http CSRF check)
+//!          ─► body limit (1 MiB JSON, 32 MiB CSV)
+//!          ─► routes/<resource>.rs handler
+//!                 auth::Authenticated ─► core::ManagerAuth (token or session cookie → Caller)
+//!                 extract::ApiJson/ApiPath/ApiQuery (malformed input → error.rs shape)
+//!                 core::Admin(actor, …) ─► dto.rs views ─► JSON
+//!                 CoreError ─► error::ApiError (status + code, in one place)
+//! ```
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::any;
+use postwerk_core::{Admin, ManagerAuth};
+
+mod auth;
+mod csrf;
+mod dto;
+mod error;
+mod extract;
+mod jobs;
+mod pagination;
+mod routes;
+
+pub use auth::SESSION_COOKIE;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+
+/// The largest JSON request body accepted.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The largest CSV file accepted for bulk creation (ADDR-3).
+pub const CSV_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// What the API's handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The directory use cases.
+    pub admin: Admin,
+    /// Tokens and sessions.
+    pub auth: ManagerAuth,
+    /// The platform's host name (DNS reports, autoconfiguration).
+    pub hostname: String,
+    /// Asked for the DNS report of a service (SVC-1).
+    pub resolver: Arc<dyn postwerk_dns::Resolver>,
+    /// Whether the session cookie is marked `Secure` (the API is served over HTTPS, directly or
+    /// behind a proxy).
+    pub secure_cookies: bool,
+    /// The bulk-creation jobs started through the API (ADDR-3).
+    jobs: jobs::Jobs,
+}
+
+impl ApiState {
+    /// The state of an API over `admin` and `auth`, with no bulk job yet.
+    pub fn new(
+        admin: Admin,
+        auth: ManagerAuth,
+        hostname: impl Into<String>,
+        resolver: Arc<dyn postwerk_dns::Resolver>,
+        secure_cookies: bool,
+    ) -> ApiState {
+        ApiState {
+            admin,
+            auth,
+            hostname: hostname.into(),
+            resolver,
+            secure_cookies,
+            jobs: jobs::Jobs::new(),
+        }
+    }
+}
+
+/// The API's routes, to be nested by the server's HTTP router at the root (they all start
+/// with `/api/v1`). Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
+/// failed sign-ins are counted per client address.
+pub fn router(state: ApiState) -> axum::Router {
+    let (api, _) = routes::api().split_for_parts();
+    // The unknown paths and methods of the API answer in its error shape. A route rather than
+    // a router fallback, so the server's router (which owns every other path) can merge this one.
+    let api = api
+        .route(routes::ALL_API_PATHS, any(routes::no_such_endpoint))
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .with_state(state);
+    csrf::protect_cookie_requests(api)
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::api().into_openapi()
+}
