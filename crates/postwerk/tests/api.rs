@@ -1049,3 +1049,100 @@ fn svc_1_the_dns_report_says_which_records_are_published() {
         .expect("a DKIM record");
     assert_eq!(dkim["in_place"], false, "{dkim:#}");
 }
+
+#[test]
+fn org_1_members_access_reinvitations_and_sessions_are_managed_over_the_api() {
+    let acme = acme();
+    let admin = &acme.admin;
+    // ORG-1: a member is promoted, and a new account joins and leaves.
+    let promoted = expect(
+        put(
+            admin,
+            "/api/v1/orgs/Acme/members/member@outside.test",
+            json!({"role": "admin"}),
+        ),
+        200,
+    );
+    assert_eq!(promoted["role"], "admin", "{promoted:#}");
+    let user = json!({"login": "temp@outside.test", "display_name": "Temp", "org": "Acme", "role": "member"});
+    let created = expect(post(&acme.operator, "/api/v1/users", user), 201);
+    assert!(created["generated_password"].is_string(), "{created:#}");
+    // ADDR-9: access granted, then revoked.
+    create_mailbox(admin, "shared");
+    let grant = json!({"permissions": ["read_send"]});
+    expect(
+        put(
+            admin,
+            "/api/v1/addresses/shared@abc.xyz/access/temp@outside.test",
+            grant,
+        ),
+        200,
+    );
+    let access = expect(get(admin, "/api/v1/addresses/shared@abc.xyz/access"), 200);
+    assert_eq!(
+        access["items"][0]["login"], "temp@outside.test",
+        "{access:#}"
+    );
+    expect(
+        delete(
+            admin,
+            "/api/v1/addresses/shared@abc.xyz/access/temp@outside.test",
+        ),
+        204,
+    );
+    let access = expect(get(admin, "/api/v1/addresses/shared@abc.xyz/access"), 200);
+    assert_eq!(access["total"], 0, "{access:#}");
+    expect(
+        delete(admin, "/api/v1/orgs/Acme/members/temp@outside.test"),
+        204,
+    );
+    let members = expect(get(admin, "/api/v1/orgs/Acme/members"), 200);
+    assert_eq!(members["total"], 2, "{members:#}");
+    // ADDR-1 (b'): a lost invitation is sent again, to the address itself.
+    let again = json!({"send_to": null, "login_mode": "exact_address"});
+    let sent = expect(
+        post(admin, "/api/v1/addresses/shared@abc.xyz/invitations", again),
+        201,
+    );
+    assert_eq!(sent["sent_to"], "shared@abc.xyz", "{sent:#}");
+    let inbox = acme.server.inbox("shared@abc.xyz").expect("inbox");
+    assert_eq!(inbox.len(), 1, "the invitation is in the mailbox it offers");
+    // ADDR-8 by path: the query repeats the address it destroys.
+    refused(
+        delete(admin, "/api/v1/addresses/shared@abc.xyz"),
+        400,
+        "invalid",
+    );
+    expect(
+        delete(
+            admin,
+            "/api/v1/addresses/shared@abc.xyz?confirm=shared@abc.xyz",
+        ),
+        204,
+    );
+    refused(
+        get(admin, "/api/v1/addresses/shared@abc.xyz"),
+        404,
+        "not_found",
+    );
+    // ID-1: a second sign-in of the same account ends the first one from its session list.
+    let jars = tempfile::tempdir().expect("tempdir");
+    let laptop = sign_in(
+        &acme.server,
+        jars.path(),
+        "admin@outside.test",
+        ADMIN_PASSWORD,
+    );
+    let sessions = expect(get(&laptop, "/api/v1/sessions"), 200);
+    assert_eq!(sessions["total"], 2, "{sessions:#}");
+    let oldest = sessions["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .min_by_key(|s| s["id"].as_i64())
+        .expect("a session")["id"]
+        .clone();
+    expect(delete(&laptop, &format!("/api/v1/sessions/{oldest}")), 204);
+    refused(get(admin, "/api/v1/me"), 401, "unauthenticated");
+    expect(get(&laptop, "/api/v1/me"), 200);
+}
