@@ -10,7 +10,7 @@ use postwerk_core::{
 };
 use postwerk_message::MessageIndex;
 use postwerk_model::{Address, AddressKind, Refusal, Role};
-use postwerk_store::{Stores, UidSet};
+use postwerk_store::Stores;
 
 const PASSWORD: &str = "mailbox-secret-1";
 
@@ -357,40 +357,18 @@ async fn rcv_12_delivery_stores_locally_and_queues_forwards_and_remote_recipient
         stored, 2,
         "ADDR-6: the address and its alias each get a copy"
     );
-    let toto = f
-        .stores
-        .directory
-        .address_by_address(&address("toto@example.test"))
-        .await
-        .unwrap()
-        .unwrap();
-    let inbox = f
-        .stores
-        .mail
-        .folder_by_name(toto.id, "INBOX")
-        .await
-        .unwrap()
-        .unwrap();
-    let metas = f
-        .stores
-        .mail
-        .list_messages(inbox.id, &UidSet::all())
+    let inbox = postwerk_testkit::inbox_messages(&f.stores, &address("toto@example.test"))
         .await
         .unwrap();
-    assert_eq!(metas.len(), 2);
-    let raw = f
-        .stores
-        .mail
-        .read_message(inbox.id, metas[0].uid)
-        .await
-        .unwrap();
+    assert_eq!(inbox.len(), 2);
+    let raw = &inbox[0];
     let expected = [
         &b"Return-Path: <sender@remote.example>\r\n"[..],
         trace,
         body,
     ]
     .concat();
-    assert_eq!(raw, expected);
+    assert_eq!(*raw, expected);
 
     let queue = f.stores.queue.queued().await.unwrap();
     assert_eq!(queue.len(), 1);
@@ -436,26 +414,8 @@ async fn snd_1_submitted_mail_with_a_foreign_from_is_not_stored() {
         .await
         .unwrap();
     assert_eq!(outcome, Delivered::SenderDenied);
-    let other = f
-        .stores
-        .directory
-        .address_by_address(&address("other@example.test"))
+    let inbox = postwerk_testkit::inbox_messages(&f.stores, &address("other@example.test"))
         .await
-        .unwrap()
         .unwrap();
-    let inbox = f
-        .stores
-        .mail
-        .folder_by_name(other.id, "INBOX")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        f.stores
-            .mail
-            .list_messages(inbox.id, &UidSet::all())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(inbox.is_empty());
 }

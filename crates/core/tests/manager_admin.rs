@@ -15,7 +15,7 @@ use postwerk_model::{
     Address, AddressKind, ListKind, LoginMode, Permissions, Role, ServiceFeatures,
     SignatureTemplate,
 };
-use postwerk_store::{NewInvitation, Stores, UidSet};
+use postwerk_store::{NewInvitation, Stores};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -1407,34 +1407,12 @@ async fn id_12_notifications_reach_hosted_inboxes_and_queue_for_outside_addresse
         })
         .await
         .unwrap();
-    let toto = f
-        .stores
-        .directory
-        .address_by_address(&address("toto@example.test"))
-        .await
-        .unwrap()
-        .unwrap();
-    let inbox = f
-        .stores
-        .mail
-        .folder_by_name(toto.id, "INBOX")
-        .await
-        .unwrap()
-        .unwrap();
-    let metas = f
-        .stores
-        .mail
-        .list_messages(inbox.id, &UidSet::all())
+    let inbox = postwerk_testkit::inbox_messages(&f.stores, &address("toto@example.test"))
         .await
         .unwrap();
-    assert_eq!(metas.len(), 1);
-    let raw = f
-        .stores
-        .mail
-        .read_message(inbox.id, metas[0].uid)
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(inbox.len(), 1);
+    let raw = &inbox[0];
+    let text = String::from_utf8_lossy(raw);
     assert!(text.starts_with("Return-Path: <>\r\n"), "{text}");
     for expected in [
         "From: \"Postwerk\" <postmaster@mail.example.test>\r\n",
@@ -1446,7 +1424,7 @@ async fn id_12_notifications_reach_hosted_inboxes_and_queue_for_outside_addresse
     ] {
         assert!(text.contains(expected), "{expected:?} missing from {text}");
     }
-    let index = postwerk_message::MessageIndex::parse(&raw);
+    let index = postwerk_message::MessageIndex::parse(raw);
     assert_eq!(index.summary.subject.as_deref(), Some("Bienvenue à bord"));
     assert!(f.stores.queue.queued().await.unwrap().is_empty());
 
@@ -1496,33 +1474,11 @@ async fn id_12_notifications_reach_hosted_inboxes_and_queue_for_outside_addresse
         )
         .await
         .unwrap();
-    let other = f
-        .stores
-        .directory
-        .address_by_address(&address("other@example.test"))
-        .await
-        .unwrap()
-        .unwrap();
-    let inbox = f
-        .stores
-        .mail
-        .folder_by_name(other.id, "INBOX")
-        .await
-        .unwrap()
-        .unwrap();
-    let metas = f
-        .stores
-        .mail
-        .list_messages(inbox.id, &UidSet::all())
+    let inbox = postwerk_testkit::inbox_messages(&f.stores, &address("other@example.test"))
         .await
         .unwrap();
-    let raw = f
-        .stores
-        .mail
-        .read_message(inbox.id, metas[0].uid)
-        .await
-        .unwrap();
-    assert!(String::from_utf8_lossy(&raw).contains("https://localhost/invite/"));
+    let raw = &inbox[0];
+    assert!(String::from_utf8_lossy(raw).contains("https://localhost/invite/"));
 }
 #[tokio::test]
 async fn addr_9_manage_signatures_changes_the_display_name() {

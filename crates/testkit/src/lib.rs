@@ -199,27 +199,7 @@ impl TestServer {
     /// the way the server stored them.
     pub fn inbox(&self, address: &str) -> anyhow::Result<Vec<Vec<u8>>> {
         let address: postwerk_model::Address = address.parse()?;
-        self.with_store(|stores| async move {
-            let hosted = stores
-                .directory
-                .address_by_address(&address)
-                .await?
-                .with_context(|| format!("no address {address}"))?;
-            let inbox = stores
-                .mail
-                .folder_by_name(hosted.id, "INBOX")
-                .await?
-                .context("no INBOX")?;
-            let metas = stores
-                .mail
-                .list_messages(inbox.id, &postwerk_store::UidSet::all())
-                .await?;
-            let mut messages = Vec::new();
-            for meta in metas {
-                messages.push(stores.mail.read_message(inbox.id, meta.uid).await?);
-            }
-            Ok(messages)
-        })
+        self.with_store(|stores| async move { inbox_messages(&stores, &address).await })
     }
 
     /// Every message in the outbound queue with its content, oldest first.
@@ -296,4 +276,30 @@ pub fn admin(binary: &Path, data_dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("the postwerk binary runs")
+}
+
+/// The raw messages in the INBOX of `address`, in UID order, as `stores` holds them.
+pub async fn inbox_messages(
+    stores: &postwerk_store::Stores,
+    address: &postwerk_model::Address,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let hosted = stores
+        .directory
+        .address_by_address(address)
+        .await?
+        .with_context(|| format!("no address {address}"))?;
+    let inbox = stores
+        .mail
+        .folder_by_name(hosted.id, "INBOX")
+        .await?
+        .context("no INBOX")?;
+    let metas = stores
+        .mail
+        .list_messages(inbox.id, &postwerk_store::UidSet::all())
+        .await?;
+    let mut messages = Vec::new();
+    for meta in metas {
+        messages.push(stores.mail.read_message(inbox.id, meta.uid).await?);
+    }
+    Ok(messages)
 }
