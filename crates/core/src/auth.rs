@@ -12,26 +12,33 @@
 //! IMAP to get fresh attempts.
 //!
 //! ```text
-//!  login(ip, user, password)
+//!  login(protocol, ip, user, password)      test_credentials(ip, address, password)
+//!    └──────────────┬──────────────────────────────┘
 //!    ├─ limiter: locked out? ─────────────────────────► Throttled
 //!    ├─ parse user as an address ─ no ─┐
-//!    ├─ hosted address with a password? ─ no ─┤
-//!    ├─ cache hit or Argon2id verify ─ no ────┴─► failure counted ─► Invalid (+ delay)
+//!    ├─ hosted address with a password? ─ no ─┴─► failure counted ─► Unknown  ┐ Invalid
+//!    ├─ cache hit or Argon2id verify ─ no ──────► failure counted ─► WrongPassword ┘ (+ delay)
 //!    ├─ disabled ───────────────────────────────────► Disabled
 //!    └─ Accepted(Login { mailbox, address, epoch })
 //! ```
+//!
+//! Every attempt, whatever its result, is recorded in the audit log (ID-11) with the protocol
+//! it came through; an attempt on a known address belongs to that mailbox and to its service's
+//! organization, so the mailbox's users and the organization's administrators can read it.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use postwerk_model::{Address, AddressId};
-use postwerk_store::Directory;
+use postwerk_model::{Address, AddressId, HostedAddress, OrgId};
+use postwerk_store::{Directory, Events};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 
 use crate::CoreError;
+use crate::audit::{Audit, LoginAttempt, LoginResult, Owners, Protocol};
 use crate::password;
 
 /// Entries kept in the verified-credential cache before it is emptied and refilled.
@@ -69,6 +76,49 @@ pub enum LoginOutcome {
     Disabled,
     /// Too many failures from this client address: refused without checking the password.
     Throttled,
+}
+
+/// ID-7: what the credential tester answers for an address/password pair.
+#[derive(Copy, Debug, Clone, PartialEq, Eq)]
+pub enum CredentialTest {
+    /// An email client would log in with it.
+    Valid,
+    /// The address takes logins, the password is not its password.
+    WrongPassword,
+    /// No hosted address that takes logins has this name.
+    UnknownAddress,
+    /// The password is right but the address is disabled.
+    Disabled,
+    /// Too many failures from the tester's client address: nothing was checked.
+    Throttled,
+}
+
+/// What a login attempt came to, before the protocol or the tester words it.
+#[derive(Debug)]
+enum Attempt {
+    Accepted(Login),
+    /// A hosted address that takes logins, a wrong password.
+    WrongPassword {
+        delay: Duration,
+    },
+    /// No such address, or one nobody logs into.
+    Unknown {
+        delay: Duration,
+    },
+    Disabled,
+    Throttled,
+}
+
+impl Attempt {
+    fn result(&self) -> LoginResult {
+        match self {
+            Attempt::Accepted(_) => LoginResult::Success,
+            Attempt::WrongPassword { .. } => LoginResult::WrongPassword,
+            Attempt::Unknown { .. } => LoginResult::Unknown,
+            Attempt::Disabled => LoginResult::Disabled,
+            Attempt::Throttled => LoginResult::Throttled,
+        }
+    }
 }
 
 /// The limits of the failure limiter.
@@ -197,6 +247,10 @@ pub struct MailboxAuth {
     limiter: Arc<FailureLimiter>,
     secret: [u8; 32],
     verified: Mutex<HashSet<[u8; 32]>>,
+    /// Every attempt is recorded here (ID-11).
+    audit: Audit,
+    /// The store's announcements of credential changes (ID-6), for sessions waiting in IDLE.
+    events: Option<Events>,
 }
 
 impl std::fmt::Debug for MailboxAuth {
@@ -217,7 +271,29 @@ impl MailboxAuth {
             limiter,
             secret,
             verified: Mutex::new(HashSet::new()),
+            audit: Audit::discard(),
+            events: None,
         }
+    }
+
+    /// Lets sessions learn of credential changes as they are committed (ID-6): an IMAP session
+    /// in IDLE ends at once instead of at its next periodic check.
+    pub fn with_credential_events(mut self, events: Events) -> MailboxAuth {
+        self.events = Some(events);
+        self
+    }
+
+    /// The mailboxes whose credentials change from now on, when the store announces them
+    /// ([`MailboxAuth::with_credential_events`]); `None` leaves a session to its periodic
+    /// check.
+    pub fn credential_changes(&self) -> Option<broadcast::Receiver<AddressId>> {
+        self.events.as_ref().map(Events::subscribe_credentials)
+    }
+
+    /// Records every login attempt in `audit` (ID-11).
+    pub fn with_audit(mut self, audit: Audit) -> MailboxAuth {
+        self.audit = audit;
+        self
     }
 
     /// The failure limiter (shared with the other protocols).
@@ -225,39 +301,127 @@ impl MailboxAuth {
         &self.limiter
     }
 
-    /// Checks `username` (the full address) and `password` for a client at `ip`.
+    /// Checks `username` (the full address) and `password` for a client at `ip`, and records
+    /// the attempt in the audit log under `protocol` (ID-11).
     pub async fn login(
         &self,
+        protocol: Protocol,
         ip: IpAddr,
         username: &str,
         password: &str,
     ) -> Result<LoginOutcome, CoreError> {
+        Ok(
+            match self.attempt(protocol, ip, username, password).await? {
+                Attempt::Accepted(login) => LoginOutcome::Accepted(login),
+                Attempt::WrongPassword { delay } | Attempt::Unknown { delay } => {
+                    LoginOutcome::Invalid { delay }
+                }
+                Attempt::Disabled => LoginOutcome::Disabled,
+                Attempt::Throttled => LoginOutcome::Throttled,
+            },
+        )
+    }
+
+    /// ID-7: tests `address`/`password` exactly as an IMAP login would (same lookup, same
+    /// verification, same failure counting for `ip`), but tells the four outcomes apart.
+    /// Recorded in the audit log as a `tester` login attempt.
+    pub async fn test_credentials(
+        &self,
+        ip: IpAddr,
+        address: &str,
+        password: &str,
+    ) -> Result<CredentialTest, CoreError> {
+        Ok(
+            match self
+                .attempt(Protocol::Tester, ip, address, password)
+                .await?
+            {
+                Attempt::Accepted(_) => CredentialTest::Valid,
+                Attempt::WrongPassword { .. } => CredentialTest::WrongPassword,
+                Attempt::Unknown { .. } => CredentialTest::UnknownAddress,
+                Attempt::Disabled => CredentialTest::Disabled,
+                Attempt::Throttled => CredentialTest::Throttled,
+            },
+        )
+    }
+
+    /// The one login path shared by the mail protocols and the tester: limiter, lookup,
+    /// verification, failure counting and the audit entry.
+    async fn attempt(
+        &self,
+        protocol: Protocol,
+        ip: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<Attempt, CoreError> {
+        let mut owners = Owners::default();
+        let attempt = self.check(ip, username, password, &mut owners).await?;
+        self.audit.login(LoginAttempt {
+            protocol,
+            ip: Some(ip),
+            subject: username.to_owned(),
+            result: attempt.result(),
+            owners,
+        });
+        Ok(attempt)
+    }
+
+    /// The check itself; fills `owners` once the address is known so the entry is readable by
+    /// the mailbox's users and its organization's administrators.
+    async fn check(
+        &self,
+        ip: IpAddr,
+        username: &str,
+        password: &str,
+        owners: &mut Owners,
+    ) -> Result<Attempt, CoreError> {
         if self.limiter.admit(ip, Instant::now()) == Admission::Refuse {
-            return Ok(LoginOutcome::Throttled);
+            return Ok(Attempt::Throttled);
         }
         let hosted = match Address::parse(username.trim()) {
             Ok(address) => self.directory.address_by_address(&address).await?,
             Err(_) => None,
         };
+        let Some(hosted) = hosted else {
+            return Ok(Attempt::Unknown {
+                delay: self.count_failure(ip),
+            });
+        };
+        owners.address = Some(hosted.id);
+        owners.org = self.org_of(&hosted).await;
         // Addresses without a password (redirect-only) take no login; neither does any
         // user account, which this lookup never sees (ID-2).
-        let Some((hosted, stored)) =
-            hosted.and_then(|h| h.password_hash.clone().map(|stored| (h, stored)))
-        else {
-            return Ok(self.failed(ip));
+        let Some(stored) = hosted.password_hash.as_deref() else {
+            return Ok(Attempt::Unknown {
+                delay: self.count_failure(ip),
+            });
         };
-        if !self.verify(password, &stored).await {
-            return Ok(self.failed(ip));
+        if !self.verify(password, stored).await {
+            return Ok(Attempt::WrongPassword {
+                delay: self.count_failure(ip),
+            });
         }
         self.limiter.succeed(ip);
         if !hosted.enabled {
-            return Ok(LoginOutcome::Disabled);
+            return Ok(Attempt::Disabled);
         }
-        Ok(LoginOutcome::Accepted(Login {
+        Ok(Attempt::Accepted(Login {
             mailbox: hosted.id,
             address: hosted.address,
             epoch: hosted.credential_epoch,
         }))
+    }
+
+    /// The organization of the address's service, for the audit entry's owners. A failed read
+    /// only narrows who can see the entry; it must not fail the login.
+    async fn org_of(&self, hosted: &HostedAddress) -> Option<OrgId> {
+        match self.directory.service(hosted.service).await {
+            Ok(service) => service.map(|service| service.org),
+            Err(error) => {
+                tracing::warn!(%error, "the service of a login's address could not be read");
+                None
+            }
+        }
     }
 
     /// Whether a session opened with `login` may go on: the address still exists, is enabled,
@@ -267,10 +431,8 @@ impl MailboxAuth {
         Ok(current.is_some_and(|h| h.enabled && h.credential_epoch == login.epoch))
     }
 
-    fn failed(&self, ip: IpAddr) -> LoginOutcome {
-        LoginOutcome::Invalid {
-            delay: self.limiter.fail(ip, Instant::now()),
-        }
+    fn count_failure(&self, ip: IpAddr) -> Duration {
+        self.limiter.fail(ip, Instant::now())
     }
 
     async fn verify(&self, password: &str, stored: &str) -> bool {

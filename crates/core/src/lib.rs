@@ -16,14 +16,17 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod delivery;
 pub mod dkim;
 pub mod error;
+pub mod identity;
 pub mod manager_auth;
 pub mod notify;
 pub mod password;
 pub mod records;
+pub mod recovery;
 pub mod sasl;
 pub mod send_limit;
 pub mod srs;
@@ -35,15 +38,23 @@ pub use admin::{
     DkimRotation, Grant, Holder, InvitationDetails, InvitationRequest, InvitationSent, LineProblem,
     Member, ServiceUpdate,
 };
-pub use auth::{FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
+pub use audit::{Audit, AuditQuery, Change, LoginAttempt, LoginResult, Owners, Protocol};
+pub use auth::{CredentialTest, FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
 pub use delivery::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
 pub use dkim::{DkimAlgorithm, DkimError, DkimPublicKey, DkimSigner};
 pub use error::CoreError;
+pub use identity::{
+    AccountPasswordChanged, Identity, MailboxPasswordChanged, TotpEnrolment, Unification,
+};
 pub use manager_auth::{Caller, IssuedToken, ManagerAuth, SignInRefusal, SignedIn};
-pub use notify::{DeliveryMailer, Mailer, Notification};
+pub use notify::{
+    DeliveryMailer, Mailer, Notification, Notifier, OutboxGateway, SmsGateway, WebhookConfig,
+    WebhookGateway,
+};
 pub use postwerk_filter::{Client, Filters, Reply as FilterReply};
 /// The DSN parameters (RFC 3461) a protocol hands to [`Delivery`], as the queue stores them.
 pub use postwerk_store::{DsnRet, Notify, QueueId};
+pub use recovery::{Recovery, ResetRefusal, VerificationInput};
 pub use send_limit::{SendLimiter, SendPolicy, SendVerdict};
 pub use srs::Srs;
 pub use submission::{AuthGuards, SenderCheck};

@@ -9,27 +9,30 @@
 //! the whole token's SHA-256 is compared in constant time. Session cookies are 32 random
 //! bytes, base64url; only their SHA-256 is stored.
 //!
+//! Every sign-in attempt is recorded in the audit log with its result, and so is every token
+//! created or revoked (ID-11).
+//!
 //! ```text
-//!  sign_in(login, password, totp, ip)
+//!  sign_in(login, password, totp, protocol, ip)
 //!    ├─ limiter: locked out? ────────────────────────────► Throttled
-//!    ├─ account by login (accounts only, ID-2)
+//!    ├─ account by login, or by recovery username (ID-10) (accounts only, ID-2)
 //!    ├─ Argon2id verify (a dummy hash when unknown) ─ no ─► failure counted ─► Invalid
 //!    ├─ TOTP on? no code ─────────────────────────────────► TotpRequired
-//!    ├─ code wrong or its time step used already ─────────► failure counted ─► TotpInvalid
+//!    ├─ six digits: wrong, or its time step used already ─┐
+//!    ├─ otherwise: not an unused recovery code ───────────┴► failure counted ─► TotpInvalid
 //!    └─ session stored (cookie digest, credential epoch) ─► SignedIn
 //! ```
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use postwerk_model::{Address, ApiTokenId, SessionId, UserAccount, UserId};
+use postwerk_model::{Address, ApiTokenId, RecoveryUsername, SessionId, UserAccount};
 use postwerk_store::{
-    ApiToken, Directory, ManagerStore, NewApiToken, NewWebSession, StoreError, TokenOwner,
-    TokenScope, WebSession,
+    ApiToken, Directory, IdentityStore, ManagerStore, NewApiToken, NewWebSession, StoreError,
+    TokenOwner, TokenScope, WebSession,
 };
 use rand::RngExt;
 use sha2::{Digest, Sha256};
@@ -38,7 +41,10 @@ use zeroize::Zeroizing;
 
 use crate::CoreError;
 use crate::admin::Actor;
+use crate::audit::{Audit, Change, LoginAttempt, LoginResult, Owners, Protocol};
 use crate::auth::{Admission, FailureLimiter};
+use crate::identity::actor::{actor_label, protocol_of};
+use crate::identity::totp;
 use crate::password;
 
 /// How long a session lasts without activity.
@@ -70,11 +76,6 @@ const TOKEN_NAME_MAX: usize = 100;
 
 /// A browser's `User-Agent` is kept to this many characters in the session list.
 const USER_AGENT_MAX: usize = 200;
-
-/// RFC 6238 §5.2 recommends a 30 s time step and at most one step of clock skew.
-const TOTP_STEP_SECS: u64 = 30;
-const TOTP_SKEW_STEPS: u16 = 1;
-const TOTP_DIGITS: u8 = 6;
 
 /// A token just created: the secret is shown once.
 #[derive(Debug)]
@@ -127,11 +128,11 @@ pub struct Caller {
 pub struct ManagerAuth {
     directory: Arc<dyn Directory>,
     store: Arc<dyn ManagerStore>,
+    /// Recovery usernames (ID-10) and 2FA recovery codes.
+    identity: Arc<dyn IdentityStore>,
     limiter: Arc<FailureLimiter>,
-    /// The last TOTP time step accepted per account, so a code works once only (RFC 6238
-    /// §5.2). Kept in memory: a restart forgets it, which reopens at most the one or two steps
-    /// (a minute) whose codes were just used.
-    totp_steps: Arc<Mutex<HashMap<UserId, u64>>>,
+    /// Every sign-in attempt and token change is recorded here (ID-11).
+    audit: Audit,
 }
 
 impl std::fmt::Debug for ManagerAuth {
@@ -143,11 +144,13 @@ impl std::fmt::Debug for ManagerAuth {
 }
 
 impl ManagerAuth {
-    /// Sign-ins over `directory`'s accounts, records in `store`, failures counted by
-    /// `limiter` (the one the mail protocols share).
+    /// Sign-ins over `directory`'s accounts (and `identity`'s recovery usernames and 2FA
+    /// recovery codes), records in `store`, failures counted by `limiter` (the one the mail
+    /// protocols share).
     pub fn new(
         directory: Arc<dyn Directory>,
         store: Arc<dyn ManagerStore>,
+        identity: Arc<dyn IdentityStore>,
         limiter: Arc<FailureLimiter>,
     ) -> ManagerAuth {
         // Compute the dummy hash now rather than during the first sign-in of an unknown
@@ -158,9 +161,16 @@ impl ManagerAuth {
         ManagerAuth {
             directory,
             store,
+            identity,
             limiter,
-            totp_steps: Arc::new(Mutex::new(HashMap::new())),
+            audit: Audit::discard(),
         }
+    }
+
+    /// Records sign-in attempts and token changes in `audit` (ID-11).
+    pub fn with_audit(mut self, audit: Audit) -> ManagerAuth {
+        self.audit = audit;
+        self
     }
 
     /// Creates a token for the actor (the operator's tokens are the operator's).
@@ -198,7 +208,10 @@ impl ManagerAuth {
                 expires_at,
             };
             match self.store.create_api_token(new).await {
-                Ok(token) => return Ok(IssuedToken { token, secret }),
+                Ok(token) => {
+                    self.record_token(actor, &token, "token_created").await;
+                    return Ok(IssuedToken { token, secret });
+                }
                 Err(StoreError::Conflict(_)) if attempts < PREFIX_ATTEMPTS => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -215,11 +228,23 @@ impl ManagerAuth {
         let not_found = || CoreError::NotFound(format!("you have no API token with id {id}"));
         let now = unix_now();
         match actor {
-            Actor::Operator => self
-                .store
-                .revoke_api_token(id, now)
-                .await
-                .map_err(|error| not_found_as(error, not_found)),
+            Actor::Operator => {
+                self.store
+                    .revoke_api_token(id, now)
+                    .await
+                    .map_err(|error| not_found_as(error, not_found))?;
+                // The store answers no owner for an id; the operator reads every entry.
+                self.audit.change(Change {
+                    protocol: Protocol::Cli,
+                    ip: None,
+                    actor: String::from("operator"),
+                    subject: format!("API token #{id}"),
+                    event: "token_revoked",
+                    detail: String::new(),
+                    owners: Owners::default(),
+                });
+                Ok(())
+            }
             // Another account's token is answered exactly like a missing one, so its
             // existence is not revealed.
             Actor::User(user) => {
@@ -234,7 +259,9 @@ impl ManagerAuth {
                 self.store
                     .revoke_api_token(id, now)
                     .await
-                    .map_err(|error| not_found_as(error, not_found))
+                    .map_err(|error| not_found_as(error, not_found))?;
+                self.record_token(actor, &token, "token_revoked").await;
+                Ok(())
             }
         }
     }
@@ -277,33 +304,62 @@ impl ManagerAuth {
     }
 
     /// Signs a user account in with its password, and its TOTP code when it has two-factor
-    /// authentication (RFC 6238, 30 s steps, one step of skew, a code used once only).
+    /// authentication (RFC 6238, 30 s steps, one step of skew, a code used once only) or one
+    /// of its single-use recovery codes in place of the code. `login` is the account's login
+    /// or, after its hosted login address was deleted, its recovery username (ID-10). Every
+    /// attempt is recorded in the audit log under `protocol` (ID-11).
     pub async fn sign_in(
         &self,
         login: &str,
         password: &str,
         totp: Option<&str>,
+        protocol: Protocol,
         ip: IpAddr,
         user_agent: Option<&str>,
     ) -> Result<Result<SignedIn, SignInRefusal>, CoreError> {
+        let attempt = |result: LoginResult, user: Option<&UserAccount>| LoginAttempt {
+            protocol,
+            ip: Some(ip),
+            subject: login.trim().to_owned(),
+            result,
+            owners: Owners {
+                user: user.map(|account| account.id),
+                ..Owners::default()
+            },
+        };
         if self.limiter.admit(ip, Instant::now()) == Admission::Refuse {
+            self.audit.login(attempt(LoginResult::Throttled, None));
             return Ok(Err(SignInRefusal::Throttled));
         }
         // Accounts only: a hosted address's mailbox password is never looked at here (ID-2).
-        let account = match Address::parse(login.trim()) {
-            Ok(login) => self.directory.user_by_login(&login).await?,
-            Err(_) => None,
-        };
+        let account = self.account_named(login).await?;
+        let known = account.clone();
         let Some(account) = self.verified(account, password).await else {
+            let result = match &known {
+                Some(_) => LoginResult::WrongPassword,
+                None => LoginResult::Unknown,
+            };
+            self.audit.login(attempt(result, known.as_ref()));
             return Ok(Err(self.refuse(ip, SignInRefusal::Invalid).await));
         };
         if let Some(secret) = &account.totp_secret {
             // Not a failure: the first step of a two-step sign-in. Not a success either, so a
             // guesser who holds the password cannot reset the failure count between codes.
             let Some(code) = totp.filter(|code| !code.trim().is_empty()) else {
+                self.audit
+                    .login(attempt(LoginResult::TotpRequired, Some(&account)));
                 return Ok(Err(SignInRefusal::TotpRequired));
             };
-            if !self.totp_accepted(account.id, secret, code) {
+            let accepted = if totp::looks_like_code(code) {
+                let now = u64::try_from(unix_now()).unwrap_or(0);
+                totp::accept(account.id, secret, code, now)
+            } else {
+                self.recovery_code_accepted(&account, code, protocol, ip)
+                    .await?
+            };
+            if !accepted {
+                self.audit
+                    .login(attempt(LoginResult::TotpInvalid, Some(&account)));
                 return Ok(Err(self.refuse(ip, SignInRefusal::TotpInvalid).await));
             }
         }
@@ -323,6 +379,8 @@ impl ManagerAuth {
                 user_agent: user_agent.and_then(trimmed_user_agent),
             })
             .await?;
+        self.audit
+            .login(attempt(LoginResult::Success, Some(&account)));
         Ok(Ok(SignedIn {
             user: account,
             session,
@@ -394,7 +452,21 @@ impl ManagerAuth {
         self.store
             .delete_web_session(id)
             .await
-            .map_err(|error| not_found_as(error, not_found))
+            .map_err(|error| not_found_as(error, not_found))?;
+        let login = actor_label(self.directory.as_ref(), actor).await;
+        self.audit.change(Change {
+            protocol: Protocol::Manager,
+            ip: None,
+            actor: login.clone(),
+            subject: login,
+            event: "session_revoked",
+            detail: format!("session #{id}"),
+            owners: Owners {
+                user: Some(user),
+                ..Owners::default()
+            },
+        });
+        Ok(())
     }
 
     /// The account when `password` is its password. Argon2id runs off the async workers; an
@@ -419,34 +491,73 @@ impl ManagerAuth {
         account.filter(|_| matches)
     }
 
-    /// RFC 6238 check of `code` against the account's base32 `secret`, refusing a time step
-    /// at or before the last one accepted for the account (§5.2: a code is used once).
-    fn totp_accepted(&self, user: UserId, secret: &str, code: &str) -> bool {
-        let Some(totp) = totp_for(secret) else {
-            tracing::warn!(
-                user = user.0,
-                "the account's stored TOTP secret is not valid base32; two-factor sign-in refused"
-            );
-            return false;
-        };
-        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let now = u64::try_from(unix_now()).unwrap_or(0);
-        let Some(step) = totp.check(&code, now) else {
-            return false;
-        };
-        let mut steps = self
-            .totp_steps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if steps.get(&user).is_some_and(|&last| step <= last) {
-            return false;
+    /// The account a sign-in names: by login address, or by recovery username (ID-10).
+    async fn account_named(&self, login: &str) -> Result<Option<UserAccount>, CoreError> {
+        let login = login.trim();
+        if let Ok(address) = Address::parse(login) {
+            return Ok(self.directory.user_by_login(&address).await?);
         }
-        steps.insert(user, step);
-        // Steps older than the skew window can never be presented again: forget them, so the
-        // table holds only accounts that signed in during the last minute or so.
-        let oldest_usable = (now / TOTP_STEP_SECS).saturating_sub(u64::from(TOTP_SKEW_STEPS));
-        steps.retain(|_, last| *last >= oldest_usable);
-        true
+        match RecoveryUsername::parse(login) {
+            Ok(username) => Ok(self.identity.user_by_recovery_username(&username).await?),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// True when `typed` is one of the account's unused 2FA recovery codes, which is then
+    /// used up (and the use recorded: the owner should know their paper was needed).
+    async fn recovery_code_accepted(
+        &self,
+        account: &UserAccount,
+        typed: &str,
+        protocol: Protocol,
+        ip: IpAddr,
+    ) -> Result<bool, CoreError> {
+        let stored = self.identity.totp_recovery_codes(account.id).await?;
+        let Some(id) = totp::matching_recovery_code(typed, stored).await else {
+            return Ok(false);
+        };
+        // False when a concurrent sign-in used the same code first.
+        if !self.identity.use_totp_recovery_code(id, unix_now()).await? {
+            return Ok(false);
+        }
+        let left = self.identity.totp_recovery_codes(account.id).await?.len();
+        self.audit.change(Change {
+            protocol,
+            ip: Some(ip),
+            actor: account.login.to_string(),
+            subject: account.login.to_string(),
+            event: "totp_recovery_code_used",
+            detail: format!("{left} unused recovery codes left"),
+            owners: Owners {
+                user: Some(account.id),
+                ..Owners::default()
+            },
+        });
+        Ok(true)
+    }
+
+    /// Records the creation or revocation of `token` (ID-11).
+    async fn record_token(&self, actor: Actor, token: &ApiToken, event: &'static str) {
+        let owner = match token.owner {
+            TokenOwner::Operator => None,
+            TokenOwner::User(user) => Some(user),
+        };
+        let scope = match token.scope {
+            TokenScope::Read => "read-only",
+            TokenScope::Write => "read and write",
+        };
+        self.audit.change(Change {
+            protocol: protocol_of(actor),
+            ip: None,
+            actor: actor_label(self.directory.as_ref(), actor).await,
+            subject: format!("API token \"{}\" ({})", token.name, token.prefix),
+            event,
+            detail: format!("{scope} token #{}", token.id),
+            owners: Owners {
+                user: owner,
+                ..Owners::default()
+            },
+        });
     }
 
     /// Counts a failure for `ip` and waits the limiter's delay before answering `refusal`.
@@ -550,32 +661,6 @@ fn trimmed_user_agent(user_agent: &str) -> Option<String> {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| password::hash(&password::generate()).unwrap_or_default())
-}
-
-/// The RFC 6238 generator of a base32 secret (spaces, padding and case as authenticator apps
-/// show them are tolerated); `None` when it does not decode to any bytes.
-fn totp_for(secret: &str) -> Option<totp_rs::Totp> {
-    let normalized: String = secret
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '=')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let key = totp_rs::Secret::try_from_base32(&normalized).ok()?;
-    if key.as_bytes().is_empty() {
-        return None;
-    }
-    // Not `build()`: it refuses secrets under 128 bits, and enrolled authenticators with the
-    // 80-bit secrets many services issued must keep working. The fixed parameters are the
-    // ones `build()` would check.
-    Some(
-        totp_rs::Builder::new()
-            .with_algorithm(totp_rs::Algorithm::SHA1)
-            .with_digits(TOTP_DIGITS)
-            .with_skew(TOTP_SKEW_STEPS)
-            .with_step_duration(TOTP_STEP_SECS)
-            .with_secret(key)
-            .build_noncompliant(),
-    )
 }
 
 fn unix_now() -> i64 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use postwerk_core::{
     Actor, Admin, CreateAddress, CreateUser, Delivered, Delivery, Envelope, EnvelopeRecipient,
-    FailureLimiter, FailurePolicy, LoginOutcome, MailboxAuth, Recipient, SenderCheck,
+    FailureLimiter, FailurePolicy, LoginOutcome, MailboxAuth, Protocol, Recipient, SenderCheck,
 };
 use postwerk_message::MessageIndex;
 use postwerk_model::{Address, AddressKind, Refusal, Role};
@@ -132,7 +132,11 @@ fn ip() -> IpAddr {
 }
 
 async fn accepted(auth: &MailboxAuth, user: &str, password: &str) -> postwerk_core::Login {
-    match auth.login(ip(), user, password).await.unwrap() {
+    match auth
+        .login(Protocol::Imap, ip(), user, password)
+        .await
+        .unwrap()
+    {
         LoginOutcome::Accepted(login) => login,
         other => panic!("{user}: {other:?}"),
     }
@@ -153,7 +157,10 @@ async fn id_2_mailbox_password_logs_in_and_the_account_password_does_not() {
         ("fwd@example.test", ""),
         ("not an address", PASSWORD),
     ] {
-        let outcome = auth.login(ip(), user, password).await.unwrap();
+        let outcome = auth
+            .login(Protocol::Imap, ip(), user, password)
+            .await
+            .unwrap();
         assert!(
             matches!(outcome, LoginOutcome::Invalid { .. }),
             "{user}: {outcome:?}"
@@ -168,12 +175,17 @@ async fn id_6_a_password_change_or_disabling_invalidates_the_login() {
     let login = accepted(&auth, "toto@example.test", PASSWORD).await;
     assert!(auth.still_valid(&login).await.unwrap());
     f.admin
-        .set_address_password(Actor::Operator, "toto@example.test", Some("new-secret-22"))
+        .set_address_password(
+            Actor::Operator,
+            "toto@example.test",
+            Some("new-secret-22"),
+            false,
+        )
         .await
         .unwrap();
     assert!(!auth.still_valid(&login).await.unwrap());
     let outcome = auth
-        .login(ip(), "toto@example.test", PASSWORD)
+        .login(Protocol::Imap, ip(), "toto@example.test", PASSWORD)
         .await
         .unwrap();
     assert!(
@@ -188,7 +200,7 @@ async fn id_6_a_password_change_or_disabling_invalidates_the_login() {
         .unwrap();
     assert!(!auth.still_valid(&login).await.unwrap());
     let outcome = auth
-        .login(ip(), "toto@example.test", "new-secret-22")
+        .login(Protocol::Imap, ip(), "toto@example.test", "new-secret-22")
         .await
         .unwrap();
     assert_eq!(outcome, LoginOutcome::Disabled);
@@ -208,7 +220,7 @@ async fn failed_logins_are_slowed_then_refused_per_client_address() {
     let mut delays = Vec::new();
     for _ in 0..3 {
         match auth
-            .login(ip(), "toto@example.test", "wrong")
+            .login(Protocol::Imap, ip(), "toto@example.test", "wrong")
             .await
             .unwrap()
         {
@@ -218,12 +230,13 @@ async fn failed_logins_are_slowed_then_refused_per_client_address() {
     }
     assert_eq!(delays, [0, 2, 3]);
     let outcome = auth
-        .login(ip(), "toto@example.test", PASSWORD)
+        .login(Protocol::Imap, ip(), "toto@example.test", PASSWORD)
         .await
         .unwrap();
     assert_eq!(outcome, LoginOutcome::Throttled);
     let elsewhere = auth
         .login(
+            Protocol::Imap,
             IpAddr::from([203, 0, 113, 5]),
             "toto@example.test",
             PASSWORD,

@@ -375,7 +375,7 @@ async fn addr_9_manage_aliases_opens_that_mailboxs_aliases_and_nothing_else() {
     );
     assert_eq!(
         forbidden(
-            a.set_address_password(m, "toto@example.test", Some("new-password-1"))
+            a.set_address_password(m, "toto@example.test", Some("new-password-1"), false)
                 .await
         ),
         "you need the permission to change the password of toto@example.test, or to administer \
@@ -451,10 +451,10 @@ async fn addr_9_each_permission_opens_its_own_operation() {
     .await
     .unwrap();
     let generated = a
-        .set_address_password(m, "other@example.test", Some("changed-by-member"))
+        .set_address_password(m, "other@example.test", Some("changed-by-member"), false)
         .await
         .unwrap();
-    assert!(generated.is_none());
+    assert!(generated.generated.is_none());
     assert!(postwerk_core::password::verify(
         "changed-by-member",
         &mailbox_hash(&f, "other@example.test").await
@@ -1033,9 +1033,14 @@ async fn addr_1_invitation_with_the_exact_address_end_to_end() {
     );
     let ip = "192.0.2.1".parse().unwrap();
     assert!(matches!(
-        auth.login(ip, "new@example.test", "chosen-pass-1")
-            .await
-            .unwrap(),
+        auth.login(
+            postwerk_core::Protocol::Imap,
+            ip,
+            "new@example.test",
+            "chosen-pass-1"
+        )
+        .await
+        .unwrap(),
         LoginOutcome::Accepted(_)
     ));
     let access = a.list_access(OP, "new@example.test").await.unwrap();

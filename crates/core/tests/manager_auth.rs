@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use postwerk_core::manager_auth::SESSION_IDLE_SECS;
 use postwerk_core::{
     Actor, CoreError, FailureLimiter, FailurePolicy, LoginOutcome, MailboxAuth, ManagerAuth,
-    SignInRefusal, SignedIn, password,
+    Protocol, SignInRefusal, SignedIn, password,
 };
 use postwerk_model::{
     AddressKind, Domain, LocalPart, Permissions, ServiceFeatures, UserAccount, UserId,
@@ -105,6 +105,7 @@ async fn fixture() -> Fixture {
     let auth = ManagerAuth::new(
         stores.directory.clone(),
         stores.manager.clone(),
+        stores.identity.clone(),
         limiter.clone(),
     );
     Fixture {
@@ -126,7 +127,14 @@ impl Fixture {
         from: IpAddr,
     ) -> Result<SignedIn, SignInRefusal> {
         self.auth
-            .sign_in(login, password, totp, from, Some(USER_AGENT))
+            .sign_in(
+                login,
+                password,
+                totp,
+                Protocol::Manager,
+                from,
+                Some(USER_AGENT),
+            )
             .await
             .unwrap()
     }
@@ -406,6 +414,7 @@ async fn id_1_the_right_password_opens_a_session() {
             " Alice@Outside.test ",
             ALICE_PASSWORD,
             None,
+            Protocol::Manager,
             ip(7),
             Some(&long_agent),
         )
@@ -878,7 +887,12 @@ async fn mail_protocol_failures_count_against_manager_sign_in() {
     let attacker = ip(99);
     for _ in 0..5 {
         let outcome = mailbox
-            .login(attacker, "toto@example.test", "guess")
+            .login(
+                postwerk_core::Protocol::Imap,
+                attacker,
+                "toto@example.test",
+                "guess",
+            )
             .await
             .unwrap();
         assert!(

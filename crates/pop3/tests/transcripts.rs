@@ -827,7 +827,7 @@ async fn id_6_a_password_change_ends_the_session_without_update() {
     client.script(LOGIN_POP3S).await;
     client.script("C: DELE 1\nS: +OK *").await;
     Admin::from_stores(&f.stores)
-        .set_address_password(Actor::Operator, TOTO, Some("new-secret-22"))
+        .set_address_password(Actor::Operator, TOTO, Some("new-secret-22"), false)
         .await
         .unwrap();
     client

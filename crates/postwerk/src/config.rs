@@ -71,6 +71,35 @@ pub struct Config {
     pub store: StoreConfig,
     /// The Manager's web side (`[http]`).
     pub http: HttpConfig,
+    /// How text messages leave (`[sms]`, ID-12).
+    pub sms: SmsConfig,
+    /// How long the audit log keeps entries (`[audit]`, ID-11).
+    pub audit: AuditConfig,
+}
+
+/// The `[sms]` table: the SMS side of the notifier (ID-12).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SmsConfig {
+    /// Written to the outbox, read with `postwerk admin notifications list` (the default).
+    #[default]
+    Outbox,
+    /// POSTed to an SMS provider.
+    Webhook(postwerk_core::WebhookConfig),
+}
+
+/// The `[audit]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Entries older than this many days are deleted (once a day); 0 keeps them forever.
+    pub retention_days: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_days: 365,
+        }
+    }
 }
 
 /// The `[dns]` table: which resolver outbound delivery asks, and how it learns DNSSEC status.
@@ -365,6 +394,8 @@ impl Default for Config {
             filters: postwerk_filter::FilterConfig::default(),
             store: StoreConfig::default(),
             http: HttpConfig::default(),
+            sms: SmsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -565,6 +596,14 @@ impl Config {
                 config.http.secure_cookies = secure;
             }
         }
+        if let Some(sms) = reader.table(&table, "", "sms") {
+            reader.sms(sms, &mut config.sms);
+        }
+        if let Some(audit) = reader.table(&table, "", "audit") {
+            let keys: [(&str, &mut u64, u64); 1] =
+                [("retention_days", &mut config.audit.retention_days, 0)];
+            reader.numbers(audit, "audit", keys);
+        }
         if reader.problems.is_empty() {
             Ok(config)
         } else {
@@ -617,6 +656,51 @@ struct Reader {
 impl Reader {
     fn problem(&mut self, path: &str, reason: String) {
         self.problems.push(format!("{path}: {reason}"));
+    }
+
+    /// `[sms] gateway = "outbox" | "webhook"`, and the webhook's `webhook_url`,
+    /// `webhook_body` (with `{phone}` and `{text}`), `webhook_content_type`,
+    /// `webhook_authorization`.
+    fn sms(&mut self, table: &Table, sms: &mut SmsConfig) {
+        self.known(
+            table,
+            "sms",
+            &[
+                "gateway",
+                "webhook_url",
+                "webhook_body",
+                "webhook_content_type",
+                "webhook_authorization",
+            ],
+        );
+        let gateway = self.string(table, "sms", "gateway");
+        match gateway.as_deref() {
+            None | Some("outbox") => *sms = SmsConfig::Outbox,
+            Some("webhook") => {
+                let Some(url) = self.string(table, "sms", "webhook_url") else {
+                    self.problem(
+                        "sms.webhook_url",
+                        "is required when sms.gateway is \"webhook\"".into(),
+                    );
+                    return;
+                };
+                let config = postwerk_core::WebhookConfig {
+                    url,
+                    body_template: self
+                        .string(table, "sms", "webhook_body")
+                        .unwrap_or_else(|| r#"{"to": "{phone}", "text": "{text}"}"#.to_owned()),
+                    content_type: self
+                        .string(table, "sms", "webhook_content_type")
+                        .unwrap_or_else(|| "application/json".to_owned()),
+                    authorization: self.string(table, "sms", "webhook_authorization"),
+                };
+                match postwerk_core::WebhookGateway::new(config.clone()) {
+                    Ok(_) => *sms = SmsConfig::Webhook(config),
+                    Err(error) => self.problem("sms.webhook_url", error.to_string()),
+                }
+            }
+            Some(_) => self.problem("sms.gateway", "must be \"outbox\" or \"webhook\"".into()),
+        }
     }
 
     fn known(&mut self, table: &Table, prefix: &str, keys: &[&str]) {

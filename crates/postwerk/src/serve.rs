@@ -81,10 +81,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     // One failure limiter for every protocol that logs mailboxes in, so a guesser gains nothing
     // by switching protocols.
-    let auth = Arc::new(MailboxAuth::new(
-        stores.directory.clone(),
-        Arc::new(FailureLimiter::new(failure_policy(&config))),
-    ));
+    // ID-11: one audit log for every protocol's logins and every change.
+    let audit = postwerk_core::Audit::start(stores.identity.clone());
+    let auth = Arc::new(
+        MailboxAuth::new(
+            stores.directory.clone(),
+            Arc::new(FailureLimiter::new(failure_policy(&config))),
+        )
+        .with_audit(audit.clone())
+        // ID-6: sessions in IDLE end as soon as their mailbox's password changes.
+        .with_credential_events(stores.events.clone()),
+    );
+    spawn_audit_pruning(&config, &stores, &shutdown);
     let srs_key = srs_secret(&config.data_dir)?;
     let dns = postwerk_dns::DnsConfig {
         servers: config.dns.servers.clone(),
@@ -144,7 +152,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                         })
                     }),
                 };
-                let api = manager_api(&config, &stores, &delivery, &auth, &resolver);
+                let api = manager_api(
+                    &config,
+                    &stores,
+                    &delivery,
+                    &auth,
+                    &resolver,
+                    &audit,
+                    sms_gateway(&config, &stores)?,
+                );
                 let app = http::router(state).merge(postwerk_web::router(api));
                 // The client's address is needed for the sign-in failure limits (ID-1).
                 let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -238,6 +254,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down: no new connections, finishing in-flight work");
     shutdown.trigger();
     shutdown.drained().await;
+    // ID-11: the last logins of the drained sessions are written before the database closes.
+    audit.flush().await;
     stores.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
@@ -485,26 +503,94 @@ async fn wait_for_signal() {
     }
 }
 
+/// ID-11: once a day (and at start), entries older than `[audit] retention_days` are deleted;
+/// 0 keeps them forever.
+fn spawn_audit_pruning(config: &Config, stores: &postwerk_store::Stores, shutdown: &Shutdown) {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let days = config.audit.retention_days;
+    if days == 0 {
+        return;
+    }
+    let identity = stores.identity.clone();
+    let stop = shutdown.clone();
+    shutdown.tracker().spawn(async move {
+        loop {
+            let keep = i64::try_from(days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+            let before = chrono::Utc::now().timestamp().saturating_sub(keep);
+            match identity.prune_audit(before).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, days, "old audit log entries deleted"),
+                Err(error) => tracing::warn!(%error, "the audit log could not be pruned"),
+            }
+            tokio::select! {
+                () = stop.triggered() => return,
+                () = tokio::time::sleep(DAY) => {}
+            }
+        }
+    });
+}
+
+/// ID-12: the SMS gateway `[sms]` chose.
+pub(crate) fn sms_gateway(
+    config: &Config,
+    stores: &postwerk_store::Stores,
+) -> anyhow::Result<Arc<dyn postwerk_core::SmsGateway>> {
+    Ok(match &config.sms {
+        crate::config::SmsConfig::Outbox => {
+            Arc::new(postwerk_core::OutboxGateway::new(stores.identity.clone()))
+        }
+        crate::config::SmsConfig::Webhook(webhook) => Arc::new(
+            postwerk_core::WebhookGateway::new(webhook.clone())
+                .context("cannot set up the SMS webhook")?,
+        ),
+    })
+}
+
 /// The Manager's REST API (issue 8): directory use cases that send invitations through the
 /// delivery path, and sign-ins counted by the mail protocols' failure limiter.
 fn manager_api(
     config: &Config,
     stores: &postwerk_store::Stores,
     delivery: &Delivery,
-    auth: &MailboxAuth,
+    auth: &Arc<MailboxAuth>,
     resolver: &Arc<dyn postwerk_dns::Resolver>,
+    audit: &postwerk_core::Audit,
+    sms: Arc<dyn postwerk_core::SmsGateway>,
 ) -> postwerk_web::ApiState {
-    let mailer = postwerk_core::DeliveryMailer::new(delivery.clone(), config.hostname.clone());
+    let mailer: Arc<dyn postwerk_core::Mailer> = Arc::new(postwerk_core::DeliveryMailer::new(
+        delivery.clone(),
+        config.hostname.clone(),
+    ));
     let admin = postwerk_core::Admin::from_stores(stores)
-        .with_mailer(Arc::new(mailer))
-        .with_public_url(config.public_url());
+        .with_mailer(mailer.clone())
+        .with_public_url(config.public_url())
+        .with_audit(audit.clone());
+    let identity = postwerk_core::Identity::new(stores, audit.clone());
+    let notifier = postwerk_core::Notifier::new(Some(mailer), sms);
+    let recovery = postwerk_core::Recovery::new(
+        stores,
+        identity.clone(),
+        notifier,
+        audit.clone(),
+        auth.limiter().clone(),
+    );
+    let services = postwerk_web::IdentityServices {
+        identity,
+        recovery,
+        audit: audit.clone(),
+        mailbox_auth: auth.clone(),
+        directory: stores.directory.clone(),
+    };
     postwerk_web::ApiState::new(
         admin,
         postwerk_core::ManagerAuth::new(
             stores.directory.clone(),
             stores.manager.clone(),
+            stores.identity.clone(),
             auth.limiter().clone(),
-        ),
+        )
+        .with_audit(audit.clone()),
+        services,
         config.hostname.clone(),
         resolver.clone(),
         config.http.secure_cookies,

@@ -27,8 +27,7 @@ fn server() -> TestServer {
 /// Panics with the whole answer unless the status is `status`.
 #[track_caller]
 fn expect(answer: Answer, status: u16) -> Value {
-    assert_eq!(answer.status, status, "unexpected answer: {answer:#?}");
-    answer.body
+    answer.expect(status)
 }
 
 /// An organization "Acme" with a service abc.xyz, an administrator account and a member
@@ -111,11 +110,7 @@ fn create_mailbox(api: &Api, local: &str) -> Value {
 /// Panics unless `answer` is the error `status`/`code`; answers its message.
 #[track_caller]
 fn refused(answer: Answer, status: u16, code: &str) -> String {
-    assert_eq!(answer.status, status, "unexpected answer: {answer:#?}");
-    assert_eq!(answer.error_code(), code, "unexpected answer: {answer:#?}");
-    let message = answer.error_message().to_owned();
-    assert!(!message.is_empty(), "an error says why: {answer:#?}");
-    message
+    answer.refused(status, code)
 }
 
 /// Logs into IMAP (STARTTLS) with Python's imaplib; true when the login is accepted.

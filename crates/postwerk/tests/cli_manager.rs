@@ -86,7 +86,9 @@ fn mailbox_login(cli: &Cli, address: &str, password: &str) -> bool {
         );
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         matches!(
-            auth.login(ip, address, password).await.unwrap(),
+            auth.login(postwerk_core::Protocol::Imap, ip, address, password)
+                .await
+                .unwrap(),
             LoginOutcome::Accepted(_)
         )
     })
@@ -1094,6 +1096,7 @@ fn operator_tokens_are_shown_once_listed_without_secret_and_revoked() {
             let auth = ManagerAuth::new(
                 stores.directory.clone(),
                 stores.manager.clone(),
+                stores.identity.clone(),
                 Arc::new(FailureLimiter::new(FailurePolicy::default())),
             );
             auth.authenticate_token(&secret).await.unwrap().is_some()

@@ -530,6 +530,7 @@ async fn id_6_a_password_change_ends_the_session_at_the_next_transaction() {
             Actor::Operator,
             "toto@example.test",
             Some("another-secret-2"),
+            false,
         )
         .await
         .unwrap();

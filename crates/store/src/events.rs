@@ -13,6 +13,9 @@ use tokio::sync::broadcast;
 /// (`RecvError::Lagged`) and must re-read the folders it watches.
 const CAPACITY: usize = 4096;
 
+/// Credential changes are rare; a subscriber that lags behind this many re-checks its login.
+const CREDENTIAL_CAPACITY: usize = 256;
+
 /// One committed change to one folder.
 ///
 /// Published only after the commit that holds the change, so a subscriber that reads the folder
@@ -68,18 +71,36 @@ pub enum FolderEventKind {
 #[derive(Debug, Clone)]
 pub struct Events {
     sender: broadcast::Sender<FolderEvent>,
+    /// ID-6: mailboxes whose password changed, or that were disabled or deleted, so sessions
+    /// sitting in IDLE end at once rather than at their next periodic check.
+    credentials: broadcast::Sender<AddressId>,
 }
 
 impl Events {
     /// A new, empty event bus.
     pub fn new() -> Events {
         let (sender, _) = broadcast::channel(CAPACITY);
-        Events { sender }
+        let (credentials, _) = broadcast::channel(CREDENTIAL_CAPACITY);
+        Events {
+            sender,
+            credentials,
+        }
     }
 
     /// Receive every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<FolderEvent> {
         self.sender.subscribe()
+    }
+
+    /// Receive the mailboxes whose credentials change from now on (ID-6). Published after the
+    /// commit of a mailbox password change (unified or not), a disabling or a deletion.
+    pub fn subscribe_credentials(&self) -> broadcast::Receiver<AddressId> {
+        self.credentials.subscribe()
+    }
+
+    /// Announce that a mailbox's credentials changed. Having no subscriber is normal.
+    pub(crate) fn publish_credentials(&self, mailbox: AddressId) {
+        let _ = self.credentials.send(mailbox);
     }
 
     /// Publish one event. Having no subscriber is normal (no session open), not an error.

@@ -39,6 +39,7 @@ mod directory;
 mod error;
 mod events;
 mod greylist;
+mod identity;
 mod mail;
 mod manager;
 mod queue;
@@ -56,6 +57,10 @@ pub use directory::{
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
 pub use greylist::{GreylistEntry, GreylistStore};
+pub use identity::{
+    AuditCategory, AuditEntry, AuditFilter, Channel, IdentityStore, NewAuditEntry, NewRecoveryCode,
+    NewVerificationRequest, OutboxSms, RecoveryCode, RecoveryPurpose, VerificationRequest,
+};
 pub use mail::{
     Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
     Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder, UidSet,
@@ -86,6 +91,8 @@ pub struct Stores {
     pub mail: Arc<dyn MailStore>,
     /// The Manager's records: API tokens, sessions, invitations, sender lists.
     pub manager: Arc<dyn ManagerStore>,
+    /// Identity records: 2FA, unification, recovery, the SMS outbox, the audit log.
+    pub identity: Arc<dyn IdentityStore>,
     /// Message contents (for streaming large bodies without reading them through the store).
     /// Only contents larger than [`INLINE_CONTENT_MAX`] octets (and those stored before inline
     /// contents existed) are here; `MailStore::read_message` returns every content.

@@ -216,6 +216,10 @@ pub trait ManagerStore: Send + Sync {
     /// Ends a session (sign-out or revocation); `NotFound` when no session has that id.
     async fn delete_web_session(&self, id: SessionId) -> Result<(), StoreError>;
 
+    /// Moves a session to the account's new credential epoch, so the session in which the
+    /// person changed their own password goes on while every other one ends (ID-6).
+    async fn set_web_session_epoch(&self, id: SessionId, epoch: u32) -> Result<(), StoreError>;
+
     // ---- Invitations (ADDR-1 b')
 
     /// Stores an invitation.

@@ -31,6 +31,24 @@ impl Answer {
         self.body["error"]["message"].as_str().unwrap_or("")
     }
 
+    /// The body, after checking the status; panics with the whole answer otherwise.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected answer: {self:#?}");
+        self.body
+    }
+
+    /// The error's message, after checking that this is the error `status`/`code` and that it
+    /// says why; panics with the whole answer otherwise.
+    #[track_caller]
+    pub fn refused(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status, status, "unexpected answer: {self:#?}");
+        assert_eq!(self.error_code(), code, "unexpected answer: {self:#?}");
+        let message = self.error_message().to_owned();
+        assert!(!message.is_empty(), "an error says why: {self:#?}");
+        message
+    }
+
     /// The value of the first header named `name` (lowercase), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
         let prefix = format!("{name}:");

@@ -9,12 +9,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use postwerk_core::Caller;
+use postwerk_core::{Actor, Caller};
+use postwerk_model::UserId;
 use postwerk_store::TokenScope;
 use zeroize::Zeroizing;
 
@@ -24,8 +25,9 @@ use crate::error::ApiError;
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "postwerk_session";
 
-/// The authenticated caller of a request; refuses with 401 when there is none, and with 403
-/// when a read-only token asks for a change.
+/// The authenticated caller of a request; refuses with 401 when there is none, with 403 when
+/// a read-only token asks for a change, and with 403 `must_choose_login` when the account must
+/// choose a new login first (ID-10) and the request is not one of [`WHILE_CHOOSING_LOGIN`].
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Caller);
 
@@ -74,7 +76,55 @@ impl FromRequestParts<ApiState> for Authenticated {
                  scope to make changes",
             ));
         }
+        let must_choose_login = caller
+            .user
+            .as_ref()
+            .is_some_and(|user| user.must_choose_login);
+        if must_choose_login && !allowed_while_choosing_login(parts) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "must_choose_login",
+                "your login address no longer exists: choose a new login with \
+                 PUT /api/v1/me/login before doing anything else",
+            ));
+        }
         Ok(Authenticated(caller))
+    }
+}
+
+/// ID-10: what an account signed in with a recovery username may do before it has chosen a
+/// new login: see who it is, choose the login, see and end its sessions (signing out,
+/// `DELETE /api/v1/session`, needs no authentication at all). Matched on the route's
+/// template, so one gate covers every endpoint, present and future.
+pub const WHILE_CHOOSING_LOGIN: [(Method, &str); 3] = [
+    (Method::GET, "/api/v1/me"),
+    (Method::PUT, "/api/v1/me/login"),
+    (Method::GET, "/api/v1/sessions"),
+];
+
+fn allowed_while_choosing_login(parts: &Parts) -> bool {
+    let Some(path) = parts.extensions.get::<MatchedPath>() else {
+        return false;
+    };
+    // HEAD is answered by the GET handler.
+    let method = if parts.method == Method::HEAD {
+        &Method::GET
+    } else {
+        &parts.method
+    };
+    WHILE_CHOOSING_LOGIN
+        .iter()
+        .any(|(allowed, template)| allowed == method && *template == path.as_str())
+}
+
+/// The account of an account caller; the operator's tokens are refused the endpoints about
+/// one's own account.
+pub fn own_account(caller: &Caller) -> Result<UserId, ApiError> {
+    match caller.actor {
+        Actor::User(id) => Ok(id),
+        Actor::Operator => Err(ApiError::forbidden(
+            "the operator has no account; sign in with a user account to manage one",
+        )),
     }
 }
 

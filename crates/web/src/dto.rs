@@ -6,12 +6,12 @@
 //! (ADDR-9: `read_send`, `change_password`, `manage_aliases`, `manage_redirections`,
 //! `manage_filters`, `manage_signatures`).
 
-use postwerk_core::InvitationSent;
+use postwerk_core::{InvitationSent, Unification};
 use postwerk_model::{
     Access, Address, AddressKind, Alias, HostedAddress, Invitation, LoginMode, Organization,
     Permissions, Role, UserAccount,
 };
-use postwerk_store::TokenScope;
+use postwerk_store::{Channel, TokenScope};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -396,9 +396,150 @@ impl InvitationRequestBody {
     }
 }
 
+/// ID-1, ID-8, ID-9: the caller's own account, with the contact details only its owner sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnAccountView {
+    /// The account.
+    #[serde(flatten)]
+    pub user: UserView,
+    /// The mobile phone number recovery codes and login reminders are sent to by SMS.
+    pub phone: Option<String>,
+    /// The address recovery codes and login reminders are sent to by email.
+    pub recovery_email: Option<String>,
+}
+
+impl From<&UserAccount> for OwnAccountView {
+    fn from(user: &UserAccount) -> OwnAccountView {
+        OwnAccountView {
+            user: UserView::from(user),
+            phone: user.phone.clone(),
+            recovery_email: user.recovery_email.as_ref().map(Address::to_string),
+        }
+    }
+}
+
+/// ID-5: where a mailbox password and an account password stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnificationState {
+    /// The two passwords are one: changing either changes both.
+    Unified,
+    /// The three conditions of ID-5 hold: ask for unification with `"unify": true`.
+    Offered,
+    /// A condition of ID-5 does not hold; `reasons` says which.
+    NotOffered,
+    /// The caller is the operator, who has no account password.
+    NotApplicable,
+}
+
+/// ID-5, as every answer about a mailbox or account password says it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnificationView {
+    /// Where the two passwords stand.
+    pub state: UnificationState,
+    /// The mailbox concerned (absent for `not_applicable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "toto@example.com")]
+    pub address: Option<String>,
+    /// For `not_offered`: one sentence per condition that does not hold; empty otherwise.
+    pub reasons: Vec<String>,
+}
+
+impl UnificationView {
+    /// `unification` of the mailbox `concerning` (the one the request named, when the outcome
+    /// does not carry it itself).
+    pub fn new(unification: &Unification, concerning: Option<&str>) -> UnificationView {
+        let concerning = concerning.map(str::to_owned);
+        match unification {
+            Unification::Unified { address, .. } => UnificationView {
+                state: UnificationState::Unified,
+                address: Some(address.to_string()),
+                reasons: Vec::new(),
+            },
+            Unification::Offered => UnificationView {
+                state: UnificationState::Offered,
+                address: concerning,
+                reasons: Vec::new(),
+            },
+            Unification::NotOffered(blockers) => UnificationView {
+                state: UnificationState::NotOffered,
+                address: concerning,
+                reasons: blockers
+                    .iter()
+                    .map(|blocker| blocker.explanation().to_owned())
+                    .collect(),
+            },
+            Unification::NotApplicable => UnificationView {
+                state: UnificationState::NotApplicable,
+                address: None,
+                reasons: Vec::new(),
+            },
+        }
+    }
+}
+
+/// ID-8, ID-9, ID-12: how a code or a reminder reaches a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelName {
+    /// To the account's recovery email address.
+    Email,
+    /// By SMS to the account's mobile phone.
+    Sms,
+}
+
+impl From<ChannelName> for Channel {
+    fn from(channel: ChannelName) -> Channel {
+        match channel {
+            ChannelName::Email => Channel::Email,
+            ChannelName::Sms => Channel::Sms,
+        }
+    }
+}
+
+impl ChannelName {
+    /// The words for it in a sentence.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            ChannelName::Email => "email address",
+            ChannelName::Sms => "mobile phone number",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_5_unification_says_where_the_passwords_stand_and_why() {
+        let address = Address::parse("toto@example.com").unwrap();
+        let unified = Unification::Unified {
+            address: address.clone(),
+            login: address,
+        };
+        let view = UnificationView::new(&unified, None);
+        assert_eq!(view.state, UnificationState::Unified);
+        assert_eq!(view.address.as_deref(), Some("toto@example.com"));
+        let blocked = Unification::NotOffered(vec![
+            postwerk_model::UnificationBlocker::LoginDiffers,
+            postwerk_model::UnificationBlocker::SharedMailbox,
+        ]);
+        let view = UnificationView::new(&blocked, Some("toto@example.com"));
+        assert_eq!(view.state, UnificationState::NotOffered);
+        assert_eq!(view.reasons.len(), 2);
+        assert!(
+            view.reasons[1].contains("other accounts"),
+            "{:?}",
+            view.reasons
+        );
+        let json =
+            serde_json::to_value(UnificationView::new(&Unification::NotApplicable, None)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "not_applicable", "reasons": []})
+        );
+    }
 
     #[test]
     fn addr_9_permissions_travel_as_names() {

@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use postwerk_core::CoreError;
 use postwerk_core::password::PasswordError;
+use postwerk_core::{CoreError, ResetRefusal};
 use postwerk_model::{AddressError, DirectoryError};
 use postwerk_store::StoreError;
 use serde::Serialize;
@@ -29,8 +29,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable machine-readable code: `not_found`, `invalid`, `forbidden`, `conflict`,
     /// `quota_reached`, `alias_limit`, `aliases_disabled`, `unauthenticated`,
-    /// `invalid_credentials`, `totp_required`, `totp_invalid`, `throttled`, `csrf`,
-    /// `too_large`, `unsupported_media_type`, `invalid_lines`, `method_not_allowed`, `internal`.
+    /// `invalid_credentials`, `totp_required`, `totp_invalid`, `throttled`, `invalid_code`,
+    /// `must_choose_login`, `csrf`, `too_large`, `unsupported_media_type`, `invalid_lines`,
+    /// `method_not_allowed`, `internal`.
     #[schema(example = "not_found")]
     pub code: String,
     /// One sentence a person can act on.
@@ -77,6 +78,11 @@ impl ApiError {
     /// 401: no valid credential came with the request.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 429: too many failures from the client's address; `message` says what was refused.
+    pub fn throttled(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", message)
     }
 
     /// 500: our failure. `detail` goes to the log only, never to the caller.
@@ -131,6 +137,23 @@ impl From<CoreError> for ApiError {
             CoreError::Password(refused) => ApiError::invalid(refused.to_string()),
             CoreError::Store(error) => ApiError::from(error),
             CoreError::Dkim(error) => ApiError::internal(&error),
+        }
+    }
+}
+
+impl From<ResetRefusal> for ApiError {
+    /// ID-8: one answer for a wrong, expired, used-up or never-sent code and an unknown login,
+    /// so the answer never reveals whether an account exists.
+    fn from(refusal: ResetRefusal) -> ApiError {
+        match refusal {
+            ResetRefusal::InvalidCode => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "the code is wrong, expired or already used; ask for a new code",
+            ),
+            ResetRefusal::Throttled => ApiError::throttled(
+                "too many failed attempts from your address; wait a few minutes and try again",
+            ),
         }
     }
 }
@@ -293,6 +316,20 @@ mod tests {
             );
             assert_eq!(answer.message(), sentence);
         }
+    }
+
+    #[test]
+    fn id_8_reset_refusals_have_their_own_codes() {
+        let wrong = ApiError::from(ResetRefusal::InvalidCode);
+        assert_eq!(
+            (wrong.status(), wrong.code()),
+            (StatusCode::BAD_REQUEST, "invalid_code")
+        );
+        let throttled = ApiError::from(ResetRefusal::Throttled);
+        assert_eq!(
+            (throttled.status(), throttled.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "throttled")
+        );
     }
 
     #[test]

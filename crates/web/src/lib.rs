@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::any;
-use postwerk_core::{Admin, ManagerAuth};
+use postwerk_core::{Admin, Audit, Identity, MailboxAuth, ManagerAuth, Recovery};
+use postwerk_store::Directory;
 
 mod auth;
 mod csrf;
@@ -53,8 +54,33 @@ pub struct ApiState {
     /// Whether the session cookie is marked `Secure` (the API is served over HTTPS, directly or
     /// behind a proxy).
     pub secure_cookies: bool,
+    /// The account's own settings: 2FA, password, login, contact, unification (SPEC §1).
+    pub identity: Identity,
+    /// Getting back in: resets, login reminders, verification requests (ID-8 – ID-10).
+    pub recovery: Recovery,
+    /// The audit log (ID-11).
+    pub audit: Audit,
+    /// Mailbox logins, for the credential tester (ID-7).
+    pub mailbox_auth: Arc<MailboxAuth>,
+    /// Read for the audit log's permission checks.
+    pub directory: Arc<dyn Directory>,
     /// The bulk-creation jobs started through the API (ADDR-3).
     jobs: jobs::Jobs,
+}
+
+/// The identity services of SPEC §1 the API serves besides the directory's.
+#[derive(Clone)]
+pub struct IdentityServices {
+    /// See [`ApiState::identity`].
+    pub identity: Identity,
+    /// See [`ApiState::recovery`].
+    pub recovery: Recovery,
+    /// See [`ApiState::audit`].
+    pub audit: Audit,
+    /// See [`ApiState::mailbox_auth`].
+    pub mailbox_auth: Arc<MailboxAuth>,
+    /// See [`ApiState::directory`].
+    pub directory: Arc<dyn Directory>,
 }
 
 impl ApiState {
@@ -62,6 +88,7 @@ impl ApiState {
     pub fn new(
         admin: Admin,
         auth: ManagerAuth,
+        services: IdentityServices,
         hostname: impl Into<String>,
         resolver: Arc<dyn postwerk_dns::Resolver>,
         secure_cookies: bool,
@@ -72,6 +99,11 @@ impl ApiState {
             hostname: hostname.into(),
             resolver,
             secure_cookies,
+            identity: services.identity,
+            recovery: services.recovery,
+            audit: services.audit,
+            mailbox_auth: services.mailbox_auth,
+            directory: services.directory,
             jobs: jobs::Jobs::new(),
         }
     }

@@ -4,6 +4,7 @@ use postwerk_model::{Address, Membership, OrgId, Role, UserAccount, UserId};
 
 use super::{Actor, Admin};
 use crate::CoreError;
+use crate::audit::{Change, Owners};
 
 /// A member as the Manager lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,14 @@ impl Admin {
                     .await?
             }
         };
+        if current != Some(role) {
+            let detail = match current {
+                None => format!("joined the organization {} as {role}", org.name),
+                Some(before) => format!("{before} → {role} in the organization {}", org.name),
+            };
+            self.record_member_change(actor, &user, org.id, "role_changed", detail)
+                .await;
+        }
         Ok(member(user, membership.role))
     }
 
@@ -99,7 +108,63 @@ impl Admin {
                 org.name
             )));
         }
-        Ok(self.directory.remove_membership(org.id, user.id).await?)
+        // Leaving takes the access rows, and any unification with them (ID-5).
+        let unified = self.identity.unified_address(user.id).await?;
+        self.directory.remove_membership(org.id, user.id).await?;
+        let detail = format!(
+            "left the organization {}, with its access to the organization's mailboxes",
+            org.name
+        );
+        self.record_member_change(actor, &user, org.id, "member_removed", detail)
+            .await;
+        if let Some(address) = unified
+            && self.identity.unified_address(user.id).await?.is_none()
+        {
+            let detail = String::from(
+                "the account no longer has access to the mailbox, so the two passwords are \
+                 separate again",
+            );
+            let context = self.change_context(actor).await;
+            self.audit.change(Change {
+                protocol: context.protocol,
+                ip: None,
+                actor: context.actor,
+                subject: user.login.to_string(),
+                event: "unification_ended",
+                detail,
+                owners: Owners {
+                    user: Some(user.id),
+                    address: Some(address),
+                    org: Some(org.id),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a change to `user`'s membership of `org` (ID-11).
+    async fn record_member_change(
+        &self,
+        actor: Actor,
+        user: &UserAccount,
+        org: OrgId,
+        event: &'static str,
+        detail: String,
+    ) {
+        let context = self.change_context(actor).await;
+        self.audit.change(Change {
+            protocol: context.protocol,
+            ip: None,
+            actor: context.actor,
+            subject: user.login.to_string(),
+            event,
+            detail,
+            owners: Owners {
+                user: Some(user.id),
+                address: None,
+                org: Some(org),
+            },
+        });
     }
 
     /// The membership of `user` in `org`, if any.

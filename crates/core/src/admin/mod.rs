@@ -6,12 +6,19 @@ use std::sync::Arc;
 
 use postwerk_model::{
     Access, Address, AddressKind, Alias, DkimKeyRef, Domain, HostedAddress, MailService, OrgId,
-    Organization, Permissions, Role, ServiceFeatures, UserAccount, UserId,
+    Organization, Permissions, Role, ServiceFeatures, SessionId, UserAccount, UserId,
 };
-use postwerk_store::{Directory, ManagerStore, NewDkimKey, NewService, NewUser, Stores};
+use postwerk_store::{
+    Directory, IdentityStore, ManagerStore, NewDkimKey, NewService, NewUser, Stores,
+};
 use zeroize::Zeroizing;
 
 use crate::CoreError;
+use crate::audit::Audit;
+use crate::audit::{Change, Owners};
+use crate::identity::actor::{actor_label, protocol_of};
+use crate::identity::unification::{self, ChangeContext};
+use crate::identity::{Identity, MailboxPasswordChanged, Unification};
 
 mod addresses;
 mod bulk;
@@ -104,6 +111,9 @@ pub struct Deleted {
     pub addresses: Vec<Address>,
     /// Accounts whose login was a deleted address: they need a recovery username (ID-10).
     pub orphaned_logins: Vec<Address>,
+    /// Those accounts as the store left them (with their new recovery username), for
+    /// `Recovery::issue_recovery_usernames`.
+    pub orphaned_accounts: Vec<UserAccount>,
 }
 
 /// The outcome of a DKIM key rotation (SVC-1).
@@ -125,6 +135,10 @@ pub struct DkimRotation {
 pub struct Admin {
     directory: Arc<dyn Directory>,
     manager: Arc<dyn ManagerStore>,
+    /// Unification marks (ID-5).
+    identity: Arc<dyn IdentityStore>,
+    /// Security-relevant changes are recorded here (ID-11).
+    audit: Audit,
     /// Sends invitations (ADDR-1 b'); `None`: creating an invitation is refused with a
     /// sentence saying mail cannot be sent from here.
     mailer: Option<Arc<dyn Mailer>>,
@@ -133,11 +147,18 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// The use cases over `directory` and `manager`.
-    pub fn new(directory: Arc<dyn Directory>, manager: Arc<dyn ManagerStore>) -> Admin {
+    /// The use cases over `directory`, `manager` and `identity`; changes are not audited until
+    /// [`Admin::with_audit`].
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        manager: Arc<dyn ManagerStore>,
+        identity: Arc<dyn IdentityStore>,
+    ) -> Admin {
         Admin {
             directory,
             manager,
+            identity,
+            audit: Audit::discard(),
             mailer: None,
             public_url: String::from("https://localhost"),
         }
@@ -145,7 +166,17 @@ impl Admin {
 
     /// The use cases over a store's directory and Manager records.
     pub fn from_stores(stores: &Stores) -> Admin {
-        Admin::new(stores.directory.clone(), stores.manager.clone())
+        Admin::new(
+            stores.directory.clone(),
+            stores.manager.clone(),
+            stores.identity.clone(),
+        )
+    }
+
+    /// Records security-relevant changes (access, roles, passwords) in `audit` (ID-11).
+    pub fn with_audit(mut self, audit: Audit) -> Admin {
+        self.audit = audit;
+        self
     }
 
     /// Sends invitation emails through `mailer`.
@@ -250,7 +281,11 @@ impl Admin {
             ));
         }
         let (hash, generated) = hash_password(password.map(str::to_owned)).await?;
-        self.directory.set_user_password(user.id, &hash).await?;
+        // Through the account side of ID-5: a unified mailbox follows while the conditions
+        // hold, and the change is recorded.
+        self.identity_service()
+            .store_account_password(user.id, &hash, None, protocol_of(actor), None)
+            .await?;
         Ok(generated)
     }
 
@@ -410,37 +445,238 @@ impl Admin {
         let orphaned = self.directory.delete_addresses(&ids).await?;
         Ok(Deleted {
             addresses: deleted,
-            orphaned_logins: orphaned.into_iter().map(|user| user.login).collect(),
+            orphaned_logins: orphaned.iter().map(|user| user.login.clone()).collect(),
+            orphaned_accounts: orphaned,
         })
     }
 
     /// Sets a mailbox password; sessions that used the old one end (ID-6, via the epoch).
     /// Administrators, or users holding `CHANGE_PASSWORD` on the mailbox (ADDR-9).
+    ///
+    /// ID-5: for an account caller, the answer says whether unification is offered; with
+    /// `unify` (and the three conditions holding) the account's password becomes the same, and
+    /// from then on changing either changes both. A mailbox already unified with an account
+    /// changes that account's password too while the conditions hold; when one stopped
+    /// holding, the unification ends here and only the mailbox's password changes.
+    ///
+    /// When the caller's own account password changes with it, every session of the account
+    /// ends; a caller in a web session uses [`Admin::set_address_password_in_session`] to
+    /// keep that one.
     pub async fn set_address_password(
         &self,
         actor: Actor,
         address: &str,
         password: Option<&str>,
-    ) -> Result<Option<Zeroizing<String>>, CoreError> {
-        let hosted = self
+        unify: bool,
+    ) -> Result<MailboxPasswordChanged, CoreError> {
+        self.set_address_password_in_session(actor, address, password, unify, None)
+            .await
+    }
+
+    /// [`Admin::set_address_password`] from the web session `keep` of the caller, which goes on
+    /// when the caller's account password changes through unification (ID-6).
+    pub async fn set_address_password_in_session(
+        &self,
+        actor: Actor,
+        address: &str,
+        password: Option<&str>,
+        unify: bool,
+        keep: Option<SessionId>,
+    ) -> Result<MailboxPasswordChanged, CoreError> {
+        let Reached { hosted, service } = self
             .address_for(
                 actor,
                 address,
                 Need::Permission(Permissions::CHANGE_PASSWORD),
             )
-            .await?
-            .hosted;
+            .await?;
         if hosted.kind == AddressKind::RedirectOnly {
             return Err(CoreError::Invalid(format!(
                 "the redirection-only address {} has no password",
                 hosted.address
             )));
         }
+        let context = ChangeContext {
+            protocol: protocol_of(actor),
+            ip: None,
+            actor: actor_label(self.directory.as_ref(), actor).await,
+        };
+        // Where the caller stands with the mailbox (the offer of ID-5), decided before
+        // anything is written so a refused unification changes nothing.
+        let caller = match actor {
+            Actor::Operator if unify => {
+                return Err(CoreError::Invalid(String::from(
+                    "the platform operator has no account whose password could be unified with \
+                     a mailbox's",
+                )));
+            }
+            Actor::Operator => None,
+            Actor::User(user) => {
+                let account = self.directory.user(user).await?.ok_or_else(|| {
+                    CoreError::NotFound(String::from("your account no longer exists"))
+                })?;
+                let standing = self.unification_standing(&account, &hosted).await?;
+                if unify && !standing.blockers.is_empty() {
+                    return Err(CoreError::Invalid(format!(
+                        "the passwords of {} and your account cannot be unified: {}",
+                        hosted.address,
+                        standing.explanation()
+                    )));
+                }
+                Some((account, standing))
+            }
+        };
         let (hash, generated) = hash_password(password.map(str::to_owned)).await?;
-        self.directory
-            .set_address_password(hosted.id, &hash)
-            .await?;
-        Ok(generated)
+
+        // The account already unified with the mailbox, whoever the caller is.
+        let holder = match self.identity.unified_user(hosted.id).await? {
+            Some(user) => self.directory.user(user).await?,
+            None => None,
+        };
+        let mut unified_with = None;
+        if let Some(holder) = holder {
+            let standing = self.unification_standing(&holder, &hosted).await?;
+            if standing.unified() {
+                let (epoch, _) = self
+                    .identity
+                    .set_unified_password(holder.id, hosted.id, &hash)
+                    .await?;
+                unified_with = Some((holder, epoch));
+            } else {
+                unification::end(
+                    self.identity.as_ref(),
+                    &self.audit,
+                    &holder,
+                    &hosted,
+                    &standing,
+                    &context,
+                )
+                .await?;
+            }
+        }
+        if unified_with.is_none()
+            && unify
+            && let Some((account, _)) = &caller
+        {
+            let (epoch, _) = self
+                .identity
+                .set_unified_password(account.id, hosted.id, &hash)
+                .await?;
+            self.identity
+                .set_unified(account.id, hosted.id, true)
+                .await?;
+            self.audit.change(Change {
+                protocol: context.protocol,
+                ip: None,
+                actor: context.actor.clone(),
+                subject: hosted.address.to_string(),
+                event: "passwords_unified",
+                detail: format!(
+                    "the account {} and the mailbox {} now share one password",
+                    account.login, hosted.address
+                ),
+                owners: Owners {
+                    user: Some(account.id),
+                    address: Some(hosted.id),
+                    org: Some(service.org),
+                },
+            });
+            unified_with = Some((account.clone(), epoch));
+        }
+
+        let unification = match (&unified_with, caller) {
+            (Some((holder, epoch)), caller) => {
+                if caller.is_some_and(|(account, _)| account.id == holder.id) {
+                    self.keep_session(keep, *epoch).await?;
+                }
+                self.audit.change(Change {
+                    protocol: context.protocol,
+                    ip: None,
+                    actor: context.actor.clone(),
+                    subject: holder.login.to_string(),
+                    event: "account_password_changed",
+                    detail: format!(
+                        "changed with the password of the mailbox {}, with which it is unified",
+                        hosted.address
+                    ),
+                    owners: Owners {
+                        user: Some(holder.id),
+                        ..Owners::default()
+                    },
+                });
+                Unification::Unified {
+                    address: hosted.address.clone(),
+                    login: holder.login.clone(),
+                }
+            }
+            (None, caller) => {
+                self.directory
+                    .set_address_password(hosted.id, &hash)
+                    .await?;
+                match caller {
+                    None => Unification::NotApplicable,
+                    Some((_, standing)) if standing.blockers.is_empty() => Unification::Offered,
+                    Some((_, standing)) => Unification::NotOffered(standing.blockers),
+                }
+            }
+        };
+        self.audit.change(Change {
+            protocol: context.protocol,
+            ip: None,
+            actor: context.actor,
+            subject: hosted.address.to_string(),
+            event: "mailbox_password_changed",
+            detail: String::from("every mail session that used the old password ends"),
+            owners: Owners {
+                user: match actor {
+                    Actor::User(user) => Some(user),
+                    Actor::Operator => None,
+                },
+                address: Some(hosted.id),
+                org: Some(service.org),
+            },
+        });
+        Ok(MailboxPasswordChanged {
+            generated,
+            unification,
+        })
+    }
+
+    /// ID-5 for `account` and `mailbox`, as [`crate::Identity`] decides it too.
+    async fn unification_standing(
+        &self,
+        account: &UserAccount,
+        mailbox: &HostedAddress,
+    ) -> Result<unification::Standing, CoreError> {
+        unification::standing(
+            self.directory.as_ref(),
+            self.identity.as_ref(),
+            account,
+            mailbox,
+        )
+        .await
+    }
+
+    /// The account side of SPEC §1 over the same stores and audit log.
+    fn identity_service(&self) -> Identity {
+        Identity::from_parts(
+            self.directory.clone(),
+            self.identity.clone(),
+            self.manager.clone(),
+            self.audit.clone(),
+        )
+    }
+
+    /// Moves the caller's web session `keep` to the account's new credential epoch (ID-6); a
+    /// session that ended meanwhile is fine.
+    async fn keep_session(&self, keep: Option<SessionId>, epoch: u32) -> Result<(), CoreError> {
+        let Some(session) = keep else {
+            return Ok(());
+        };
+        match self.manager.set_web_session_epoch(session, epoch).await {
+            Ok(()) | Err(postwerk_store::StoreError::NotFound(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 
     // ---- Aliases (ADDR-6)
@@ -533,7 +769,8 @@ impl Admin {
         addresses::check_signature(&service, signature)?;
         let user = self.member_by_login(login, service.org).await?;
         let permissions = permissions.unwrap_or(service.default_permissions);
-        Ok(self
+        let unified_before = self.identity.unified_user(hosted.id).await?;
+        let access = self
             .directory
             .grant_access(
                 user.id,
@@ -541,7 +778,54 @@ impl Admin {
                 permissions,
                 signature.map(str::to_owned),
             )
-            .await?)
+            .await?;
+        let context = self.change_context(actor).await;
+        self.audit.change(Change {
+            protocol: context.protocol,
+            ip: None,
+            actor: context.actor.clone(),
+            subject: hosted.address.to_string(),
+            event: "access_granted",
+            detail: format!("{} may: {permissions}", user.login),
+            owners: Owners {
+                user: Some(user.id),
+                address: Some(hosted.id),
+                org: Some(service.org),
+            },
+        });
+        // A second account, or fewer permissions, ends a unification of the mailbox (ID-5):
+        // the store clears the mark in the same transaction; the log says so.
+        if let Some(holder) = unified_before
+            && self.identity.unified_user(hosted.id).await?.is_none()
+        {
+            let login = match self.directory.user(holder).await? {
+                Some(account) => account.login.to_string(),
+                None => format!("account #{}", holder.0),
+            };
+            let reason = if holder == user.id {
+                "it no longer holds the permission to change the mailbox's password"
+            } else {
+                "another account was given access to the mailbox"
+            };
+            self.audit.change(Change {
+                protocol: context.protocol,
+                ip: None,
+                actor: context.actor.clone(),
+                subject: hosted.address.to_string(),
+                event: "unification_ended",
+                detail: format!(
+                    "the passwords of the account {login} and the mailbox {} are separate \
+                     again: {reason}",
+                    hosted.address
+                ),
+                owners: Owners {
+                    user: Some(holder),
+                    address: Some(hosted.id),
+                    org: Some(service.org),
+                },
+            });
+        }
+        Ok(access)
     }
 
     /// Removes a user's access to an address.
@@ -553,7 +837,49 @@ impl Admin {
     ) -> Result<(), CoreError> {
         let hosted = self.hosted(actor, address).await?;
         let user = self.user_by_login(login).await?;
-        Ok(self.directory.revoke_access(user.id, hosted.id).await?)
+        let was_unified = self.identity.unified_user(hosted.id).await? == Some(user.id);
+        self.directory.revoke_access(user.id, hosted.id).await?;
+        let context = self.change_context(actor).await;
+        let org = self.service_of(&hosted).await.ok().map(|s| s.org);
+        let owners = Owners {
+            user: Some(user.id),
+            address: Some(hosted.id),
+            org,
+        };
+        self.audit.change(Change {
+            protocol: context.protocol,
+            ip: None,
+            actor: context.actor.clone(),
+            subject: hosted.address.to_string(),
+            event: "access_revoked",
+            detail: format!("{} no longer has access", user.login),
+            owners,
+        });
+        if was_unified {
+            // The unification mark went with the access row (ID-5 (b) and (c)).
+            self.audit.change(Change {
+                protocol: context.protocol,
+                ip: None,
+                actor: context.actor,
+                subject: hosted.address.to_string(),
+                event: "unification_ended",
+                detail: format!(
+                    "the account {} no longer has access, so the two passwords are separate again",
+                    user.login
+                ),
+                owners,
+            });
+        }
+        Ok(())
+    }
+
+    /// Where a change by `actor` comes from and who made it, for the audit log (ID-11).
+    pub(super) async fn change_context(&self, actor: Actor) -> ChangeContext {
+        ChangeContext {
+            protocol: protocol_of(actor),
+            ip: None,
+            actor: actor_label(self.directory.as_ref(), actor).await,
+        }
     }
 
     /// Who has access to an address, with their logins.
@@ -882,7 +1208,7 @@ async fn generate_key(algorithm: DkimAlgorithm, selector: String) -> Result<NewD
 /// Hashes the chosen password after checking the policy, or generates one (shown once). The
 /// hash runs on a blocking thread: Argon2id takes tens of milliseconds of CPU by design (ID-4),
 /// which must not stall the runtime's other tasks.
-pub(super) async fn hash_password(
+pub(crate) async fn hash_password(
     chosen: Option<String>,
 ) -> Result<(String, Option<Zeroizing<String>>), CoreError> {
     let (secret, generated) = match chosen {

@@ -3,7 +3,7 @@
 //! only inside TLS (PROTO-3), slowed down and counted with SMTP's and POP3's failures.
 
 use postwerk_core::sasl::{PlainResponse, Secret};
-use postwerk_core::{CoreError, LoginOutcome};
+use postwerk_core::{CoreError, LoginOutcome, Protocol};
 
 use crate::ops::capability;
 use crate::ops::id::printable;
@@ -37,7 +37,7 @@ pub(crate) async fn login(
     }
     let auth = session.server.auth.clone();
     let outcome = auth
-        .login(session.peer.ip(), &user, password.expose())
+        .login(Protocol::Imap, session.peer.ip(), &user, password.expose())
         .await;
     finish(session, conn, tag, &user, outcome).await
 }
@@ -92,6 +92,7 @@ pub(crate) async fn authenticate(
     } else {
         let auth = session.server.auth.clone();
         auth.login(
+            Protocol::Imap,
             session.peer.ip(),
             &response.authcid,
             response.password.expose(),

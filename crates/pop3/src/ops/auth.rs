@@ -2,6 +2,7 @@
 //! on the command line, or after the empty `+ ` challenge. `AUTH` alone lists the mechanisms.
 //! The username is the full address and the password the mailbox's own (ID-2).
 
+use postwerk_core::Protocol;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::command::{PlainResponse, Secret};
@@ -61,6 +62,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         })
     } else {
         auth.login(
+            Protocol::Pop3,
             session.peer.ip(),
             &response.authcid,
             response.password.expose(),

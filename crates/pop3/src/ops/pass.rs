@@ -2,6 +2,7 @@
 //! TLS only (PROTO-3). Whatever the outcome, the USER name is used up: a failed PASS needs a
 //! new USER (§7: "the server ... returns to the AUTHORIZATION state").
 
+use postwerk_core::Protocol;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::command::Secret;
@@ -25,7 +26,12 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let auth = session.server.auth.clone();
     let outcome = auth
-        .login(session.peer.ip(), &username, password.expose())
+        .login(
+            Protocol::Pop3,
+            session.peer.ip(),
+            &username,
+            password.expose(),
+        )
         .await;
     ops::finish_login(session, conn, &username, outcome).await
 }

@@ -2,7 +2,7 @@
 //! use, details, changes, invitations, deletion (confirmed) and passwords. CSV import is in
 //! [`super::import`].
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use postwerk_core::{
     AddressDetails, AddressUpdate, CreateAddress, Grant, Holder, InvitationRequest, InvitationSent,
 };
@@ -139,10 +139,22 @@ pub async fn execute(ctx: &Context, command: AddressCommand) -> anyhow::Result<R
                 .map(|a| format!("deleted {a}"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            for login in &deleted.orphaned_logins {
+            for account in &deleted.orphaned_accounts {
                 text.push_str(&format!(
-                    "\nnote: {login} was the login of a user account; it must choose a new login \
-                     (ID-10)"
+                    "\nnote: {} was the login of a user account; it signs in with its recovery \
+                     username and must choose a new login (ID-10)",
+                    account.login
+                ));
+            }
+            // ID-10: the accounts learn their recovery username by SMS and email. The addresses
+            // are gone whatever happens here, so a failure to notify is reported, not fatal.
+            if let Err(error) = ctx
+                .recovery
+                .issue_recovery_usernames(&deleted.orphaned_accounts)
+                .await
+            {
+                text.push_str(&format!(
+                    "\nwarning: the recovery usernames could not all be sent: {error}"
                 ));
             }
             Ok(Report {
@@ -152,14 +164,30 @@ pub async fn execute(ctx: &Context, command: AddressCommand) -> anyhow::Result<R
         }
         AddressCommand::Passwd { address, password } => {
             let generated = admin
-                .set_address_password(OP, &address, password.as_deref())
+                .set_address_password(OP, &address, password.as_deref(), false)
                 .await?;
             Ok(password_report(
                 &format!(
                     "password of {address} changed; sessions that used the old one must log in again"
                 ),
-                generated.as_deref().map(String::as_str),
+                generated.generated.as_deref().map(String::as_str),
             ))
+        }
+        AddressCommand::Test { address, password } => {
+            let password = match password {
+                Some(password) => zeroize::Zeroizing::new(password),
+                None => read_password_line()?,
+            };
+            let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+            let result = ctx
+                .mailbox_auth
+                .test_credentials(ip, &address, &password)
+                .await?;
+            let (name, sentence) = credential_test_words(result);
+            Ok(Report {
+                text: format!("{address}: {sentence}"),
+                json: json!({"address": address, "result": name}),
+            })
         }
         AddressCommand::Import {
             domain,
@@ -594,6 +622,41 @@ fn invitation_json(invitation: &Invitation) -> Value {
         "expires_at": invitation.expires_at,
         "accepted_at": invitation.accepted_at,
     })
+}
+
+/// ID-7's four answers (and the limiter's), as JSON names and sentences.
+fn credential_test_words(result: postwerk_core::CredentialTest) -> (&'static str, &'static str) {
+    use postwerk_core::CredentialTest;
+    match result {
+        CredentialTest::Valid => ("valid", "valid: an email client logs in with this password"),
+        CredentialTest::WrongPassword => (
+            "wrong_password",
+            "wrong password: the address exists but this is not its password",
+        ),
+        CredentialTest::UnknownAddress => (
+            "unknown_address",
+            "unknown address: no hosted address with a password has this name",
+        ),
+        CredentialTest::Disabled => (
+            "disabled",
+            "disabled: the password is right but the address is disabled",
+        ),
+        CredentialTest::Throttled => (
+            "throttled",
+            "too many failed tests; wait a few minutes and try again",
+        ),
+    }
+}
+
+/// One line of standard input, without its line end: a password never given on the command
+/// line, where other users could see it in the process list.
+fn read_password_line() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok(zeroize::Zeroizing::new(trimmed))
 }
 
 #[cfg(test)]

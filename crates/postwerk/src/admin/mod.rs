@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use postwerk_core::{
-    Actor, Admin, DeliveryMailer, DkimSigner, FailureLimiter, FailurePolicy, ManagerAuth,
+    Actor, Admin, Audit, DeliveryMailer, DkimSigner, FailureLimiter, FailurePolicy, Identity,
+    MailboxAuth, Mailer, ManagerAuth, Notifier, Recovery,
 };
 use postwerk_store::Stores;
 use serde_json::Value;
@@ -22,9 +23,12 @@ use crate::serve::load_config;
 mod access;
 mod addresses;
 mod aliases;
+mod audit;
 mod format;
 mod import;
+mod notifications;
 mod orgs;
+mod recovery;
 mod sender_rules;
 mod services;
 mod tokens;
@@ -62,6 +66,12 @@ impl std::error::Error for Unfinished {}
 pub(crate) struct Context {
     admin: Admin,
     auth: ManagerAuth,
+    /// The operator's changes are audited like anybody's (ID-11); flushed before exit.
+    audit: Audit,
+    identity: Identity,
+    recovery: Recovery,
+    /// The credential tester (ID-7) checks exactly as a mail login does.
+    mailbox_auth: MailboxAuth,
     stores: Stores,
     config: Config,
     /// `--json`: no progress bar, and the report's JSON is what is printed.
@@ -79,16 +89,43 @@ impl Context {
             stores.queue.clone(),
         )
         .with_signer(DkimSigner::new(stores.directory.clone()));
-        let mailer = DeliveryMailer::new(delivery, config.hostname.clone());
+        let mailer: Arc<dyn Mailer> =
+            Arc::new(DeliveryMailer::new(delivery, config.hostname.clone()));
+        let audit = Audit::start(stores.identity.clone());
         let admin = Admin::from_stores(&stores)
-            .with_mailer(Arc::new(mailer))
-            .with_public_url(config.public_url());
-        // No sign-in happens here, so the limiter only satisfies the constructor.
+            .with_mailer(mailer.clone())
+            .with_public_url(config.public_url())
+            .with_audit(audit.clone());
+        // No sign-in happens here; the limiter counts only this process's credential tests.
         let limiter = Arc::new(FailureLimiter::new(FailurePolicy::default()));
-        let auth = ManagerAuth::new(stores.directory.clone(), stores.manager.clone(), limiter);
+        let identity = Identity::new(&stores, audit.clone());
+        // Recovery usernames of accounts whose login address is deleted (ID-10) go out by
+        // email through the queue, and by SMS through the configured gateway.
+        let sms = crate::serve::sms_gateway(&config, &stores).unwrap_or_else(|_| {
+            Arc::new(postwerk_core::OutboxGateway::new(stores.identity.clone()))
+        });
+        let recovery = Recovery::new(
+            &stores,
+            identity.clone(),
+            Notifier::new(Some(mailer), sms),
+            audit.clone(),
+            limiter.clone(),
+        );
+        let mailbox_auth =
+            MailboxAuth::new(stores.directory.clone(), limiter.clone()).with_audit(audit.clone());
+        let auth = ManagerAuth::new(
+            stores.directory.clone(),
+            stores.manager.clone(),
+            stores.identity.clone(),
+            limiter,
+        );
         Context {
             admin,
             auth,
+            audit,
+            identity,
+            recovery,
+            mailbox_auth,
             stores,
             config,
             json,
@@ -101,11 +138,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let stores = postwerk_store::open_sqlite(&config.data_dir)
         .await
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
-    let outcome = execute(
-        &Context::new(config, stores.clone(), args.json),
-        args.command,
-    )
-    .await;
+    let ctx = Context::new(config, stores.clone(), args.json);
+    let outcome = execute(&ctx, args.command).await;
+    // ID-11: what this command recorded is written before the database closes.
+    ctx.audit.flush().await;
     stores.close().await;
     match outcome {
         Ok(report) => print(&report, args.json),
@@ -137,6 +173,9 @@ async fn execute(ctx: &Context, command: AdminCommand) -> anyhow::Result<Report>
         AdminCommand::Access(command) => access::execute(ctx, command).await,
         AdminCommand::SenderRule(command) => sender_rules::execute(ctx, command).await,
         AdminCommand::Token(command) => tokens::execute(ctx, command).await,
+        AdminCommand::Audit(args) => audit::execute(ctx, args).await,
+        AdminCommand::Notifications(command) => notifications::execute(ctx, command).await,
+        AdminCommand::Recovery(command) => recovery::execute(ctx, command).await,
         AdminCommand::Queue(command) => {
             crate::queue_admin::execute(&ctx.stores.queue, command).await
         }

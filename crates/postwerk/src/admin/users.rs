@@ -62,6 +62,42 @@ pub async fn execute(ctx: &Context, command: UserCommand) -> anyhow::Result<Repo
                 generated.as_deref().map(String::as_str),
             )
         }
+        UserCommand::Contact {
+            login,
+            phone,
+            recovery_email,
+        } => {
+            let parsed = postwerk_model::Address::parse(&login)?;
+            let Some(user) = ctx.stores.directory.user_by_login(&parsed).await? else {
+                anyhow::bail!("there is no user account {login}");
+            };
+            // An absent option keeps the current value; an empty one removes it.
+            let phone = match phone {
+                Some(phone) => Some(phone).filter(|p| !p.trim().is_empty()),
+                None => user.phone.clone(),
+            };
+            let recovery_email = match recovery_email {
+                Some(email) => Some(email).filter(|e| !e.trim().is_empty()),
+                None => user.recovery_email.as_ref().map(ToString::to_string),
+            };
+            let updated = ctx
+                .identity
+                .set_contact(user.id, phone.as_deref(), recovery_email.as_deref(), None)
+                .await?;
+            let text = format!(
+                "recovery details of {}: phone {}, recovery email {}",
+                updated.login,
+                updated.phone.as_deref().unwrap_or("none"),
+                updated
+                    .recovery_email
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), ToString::to_string)
+            );
+            Report {
+                text,
+                json: user_json(&updated),
+            }
+        }
     })
 }
 
@@ -83,6 +119,9 @@ fn user_json(user: &UserAccount) -> Value {
         "login": user.login,
         "display_name": user.display_name,
         "two_factor": user.totp_secret.is_some(),
+        "phone": user.phone,
+        "recovery_email": user.recovery_email,
+        "must_choose_login": user.must_choose_login,
         "created_at": user.created_at,
     })
 }

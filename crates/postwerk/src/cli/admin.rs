@@ -48,6 +48,68 @@ pub enum AdminCommand {
     /// The outbound queue: list, show, retry now, delete (issue 6).
     #[command(subcommand)]
     Queue(crate::queue_admin::QueueCommand),
+    /// The audit log: every login on every protocol and every security change (ID-11).
+    Audit(AuditArgs),
+    /// What the notifier sent by SMS through the outbox gateway (ID-12).
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
+    /// Identity-verification requests of people who cannot recover alone (ID-8, ID-9).
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+}
+
+/// `admin audit`: newest first.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries of this account (its login).
+    #[arg(long, value_name = "LOGIN")]
+    pub user: Option<String>,
+    /// Only entries of this mailbox.
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
+    /// Only entries of this organization.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Only logins or only changes.
+    #[arg(long, value_enum)]
+    pub category: Option<AuditCategoryArg>,
+    /// Only entries older than this entry id (to page back).
+    #[arg(long, value_name = "ID")]
+    pub before: Option<i64>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
+/// Login attempts or security changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditCategoryArg {
+    Login,
+    Change,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// The newest SMS written to the outbox (`[sms] gateway = "outbox"`, the default).
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Open verification requests (with --all, closed ones too).
+    Requests {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Close a request with a note saying what was done.
+    Close {
+        id: i64,
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+    },
 }
 
 /// `on` or `off`, for feature switches.
@@ -132,6 +194,15 @@ pub enum UserCommand {
         login: String,
         #[arg(long)]
         password: Option<String>,
+    },
+    /// Set the mobile phone number and recovery email the account recovers with (ID-8,
+    /// ID-9); an empty value removes one, an absent option keeps it.
+    Contact {
+        login: String,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long, value_name = "ADDRESS")]
+        recovery_email: Option<String>,
     },
 }
 
@@ -319,6 +390,14 @@ pub enum AddressCommand {
     },
     /// Set a mailbox password (ends sessions that used the old one, ID-6).
     Passwd {
+        address: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Test an address and password as an email client would log in (ID-7): answers valid,
+    /// wrong password, unknown address or disabled. The password is read from standard input
+    /// unless --password is given.
+    Test {
         address: String,
         #[arg(long)]
         password: Option<String>,

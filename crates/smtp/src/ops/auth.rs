@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use postwerk_core::LoginOutcome;
+use postwerk_core::{LoginOutcome, Protocol};
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 use tokio::io::{AsyncRead, AsyncWrite};
 use zeroize::Zeroizing;
@@ -63,7 +63,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let auth = session.server.auth.clone();
-    let outcome = match auth.login(session.peer.ip(), &username, &password).await {
+    let outcome = match auth
+        .login(Protocol::Smtp, session.peer.ip(), &username, &password)
+        .await
+    {
         Ok(outcome) => outcome,
         Err(error) => {
             tracing::error!(%error, "checking credentials failed");

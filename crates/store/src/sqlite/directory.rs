@@ -11,11 +11,12 @@ use postwerk_model::{
     Access, Address, AddressId, AddressKind, Alias, AliasId, DEFAULT_FOLDERS, Domain, FolderId,
     HostedAddress, LocalPart, MailService, Membership, OrgId, Organization, Permissions,
     Redirection, Role, ServiceId, SignatureTemplate, UserAccount, UserId, check_new_alias,
-    check_quota_change, validate_org_name,
+    check_quota_change, recovery_username, validate_org_name,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 
+use super::identity::phone_key;
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, json, mail, now, parse, to_json};
 use crate::error::Context;
@@ -38,6 +39,7 @@ macro_rules! user_select {
          credential_epoch, recovery_username, must_choose_login, created_at FROM users"
     };
 }
+pub(super) use user_select;
 
 macro_rules! service_select {
     () => {
@@ -79,7 +81,7 @@ fn org_from_row(row: &SqliteRow) -> Result<Organization, StoreError> {
     })
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<UserAccount, StoreError> {
+pub(super) fn user_from_row(row: &SqliteRow) -> Result<UserAccount, StoreError> {
     const WHAT: &str = "reading a user account";
     let recovery_email: Option<String> = row.try_get("recovery_email").ctx(WHAT)?;
     let recovery_username: Option<String> = row.try_get("recovery_username").ctx(WHAT)?;
@@ -365,13 +367,14 @@ pub(super) async fn create_user_tx(
     }
     let created_at = now();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (login, display_name, password_hash, phone, recovery_email, \
-         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        "INSERT INTO users (login, display_name, password_hash, phone, phone_key, \
+         recovery_email, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
     )
     .bind(new.login.to_string())
     .bind(&new.display_name)
     .bind(&new.password_hash)
     .bind(&new.phone)
+    .bind(new.phone.as_deref().and_then(phone_key))
     .bind(new.recovery_email.as_ref().map(Address::to_string))
     .bind(created_at)
     .fetch_one(&mut *conn)
@@ -836,7 +839,58 @@ async fn delete_addresses_tx(
             });
         }
     }
+    for account in &mut orphaned_logins {
+        issue_recovery_username(conn, account).await?;
+    }
     Ok(Written::with_events(orphaned_logins, events).collect_garbage())
+}
+
+/// ID-10: how many random draws a recovery username gets before the deletion gives up. With
+/// a million numbers per set of initials, even one collision is rare.
+const RECOVERY_USERNAME_TRIES: usize = 20;
+
+/// ID-10: gives an account whose login address is being deleted a recovery username (its
+/// initials and random digits, unique among accounts) and marks that it must choose a new
+/// login. The login itself stays: with the unchanged password it still names the account
+/// until the person chooses another.
+async fn issue_recovery_username(
+    conn: &mut SqliteConnection,
+    account: &mut UserAccount,
+) -> Result<(), StoreError> {
+    const WHAT: &str = "issuing a recovery username";
+    for _ in 0..RECOVERY_USERNAME_TRIES {
+        // SQLite's random() draws from its own generator, seeded by the operating system: the
+        // store has no other source of randomness.
+        let draw: i64 = sqlx::query_scalar("SELECT random()")
+            .fetch_one(&mut *conn)
+            .await
+            .ctx(WHAT)?;
+        let digits = u32::try_from(draw.rem_euclid(1_000_000)).unwrap_or_default();
+        let username = recovery_username(&account.display_name, &account.login, digits);
+        let holder: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE recovery_username = ?1 AND id <> ?2")
+                .bind(username.as_str())
+                .bind(account.id.0)
+                .fetch_optional(&mut *conn)
+                .await
+                .ctx(WHAT)?;
+        if holder.is_some() {
+            continue;
+        }
+        sqlx::query("UPDATE users SET recovery_username = ?2, must_choose_login = 1 WHERE id = ?1")
+            .bind(account.id.0)
+            .bind(username.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| conflict_or(e, format!("the recovery username {username} is taken")))?;
+        account.recovery_username = Some(username);
+        account.must_choose_login = true;
+        return Ok(());
+    }
+    Err(StoreError::Conflict(format!(
+        "no free recovery username was found for the account {}; try the deletion again",
+        account.login
+    )))
 }
 
 async fn add_alias_tx(
@@ -929,6 +983,23 @@ pub(super) async fn grant_access_tx(
     .execute(&mut *conn)
     .await
     .ctx("granting access")?;
+    // ID-5 (b): a second account with access to the mailbox ends its unification.
+    sqlx::query("UPDATE access SET unified = 0 WHERE address_id = ?1 AND user_id <> ?2")
+        .bind(access.address.0)
+        .bind(access.user.0)
+        .execute(&mut *conn)
+        .await
+        .ctx("ending a password unification")?;
+    // ID-5 (c): without the permission to change the mailbox's password, neither can change
+    // both.
+    if !access.permissions.contains(Permissions::CHANGE_PASSWORD) {
+        sqlx::query("UPDATE access SET unified = 0 WHERE address_id = ?1 AND user_id = ?2")
+            .bind(access.address.0)
+            .bind(access.user.0)
+            .execute(&mut *conn)
+            .await
+            .ctx("ending a password unification")?;
+    }
     Ok(Written::value(access))
 }
 
@@ -1484,16 +1555,25 @@ impl Directory for SqliteStore {
         password_hash: &str,
     ) -> Result<u32, StoreError> {
         let hash = password_hash.to_owned();
-        self.writer
+        let epoch = self
+            .writer
             .write(move |conn| Box::pin(set_address_password_tx(conn, id, hash)))
-            .await
+            .await?;
+        // ID-6: after the commit, so sessions in IDLE that re-check see the new epoch.
+        self.events.publish_credentials(id);
+        Ok(epoch)
     }
 
     async fn set_address_enabled(&self, id: AddressId, enabled: bool) -> Result<(), StoreError> {
         let setting = AddressSetting::Enabled(enabled);
         self.writer
             .write(move |conn| Box::pin(set_address_setting_tx(conn, id, setting)))
-            .await
+            .await?;
+        // ID-6: a disabled mailbox ends its sessions at once, IDLE included.
+        if !enabled {
+            self.events.publish_credentials(id);
+        }
+        Ok(())
     }
 
     async fn set_redirect(
@@ -1509,9 +1589,16 @@ impl Directory for SqliteStore {
     async fn delete_addresses(&self, ids: &[AddressId]) -> Result<Vec<UserAccount>, StoreError> {
         // A repeated id names the same address once.
         let ids: BTreeSet<AddressId> = ids.iter().copied().collect();
-        self.writer
+        let deleted = ids.clone();
+        let orphaned = self
+            .writer
             .write(move |conn| Box::pin(delete_addresses_tx(conn, ids)))
-            .await
+            .await?;
+        // ID-6: sessions of a deleted mailbox end at once, IDLE included.
+        for id in deleted {
+            self.events.publish_credentials(id);
+        }
+        Ok(orphaned)
     }
 
     async fn add_alias(&self, address: AddressId, local: &LocalPart) -> Result<Alias, StoreError> {

@@ -305,6 +305,23 @@ async fn touch_web_session_tx(
     Ok(Written::value(()))
 }
 
+async fn set_web_session_epoch_tx(
+    conn: &mut SqliteConnection,
+    id: SessionId,
+    epoch: u32,
+) -> Result<Written<()>, StoreError> {
+    let updated = sqlx::query("UPDATE web_sessions SET credential_epoch = ?2 WHERE id = ?1")
+        .bind(id.0)
+        .bind(i64::from(epoch))
+        .execute(&mut *conn)
+        .await
+        .ctx("moving a session to the new password")?;
+    if updated.rows_affected() == 0 {
+        return Err(no_session(id));
+    }
+    Ok(Written::value(()))
+}
+
 async fn delete_web_session_tx(
     conn: &mut SqliteConnection,
     id: SessionId,
@@ -573,6 +590,12 @@ impl ManagerStore for SqliteStore {
     async fn delete_web_session(&self, id: SessionId) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| Box::pin(delete_web_session_tx(conn, id)))
+            .await
+    }
+
+    async fn set_web_session_epoch(&self, id: SessionId, epoch: u32) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(set_web_session_epoch_tx(conn, id, epoch)))
             .await
     }
 

@@ -16,6 +16,7 @@ mod directory;
 #[cfg(test)]
 mod fixture;
 mod greylist;
+mod identity;
 mod mail;
 mod manager;
 mod queue;
@@ -160,6 +161,7 @@ pub(crate) async fn open_with_blobs(
         directory: store.clone(),
         mail: store.clone(),
         manager: store.clone(),
+        identity: store.clone(),
         queue,
         greylist,
         blobs,
@@ -265,6 +267,11 @@ fn migrator() -> Migrator {
             10,
             "manager",
             include_str!("../../migrations/sqlite/0010_manager.sql"),
+        ),
+        migration(
+            11,
+            "identity",
+            include_str!("../../migrations/sqlite/0011_identity.sql"),
         ),
     ])
 }

@@ -792,10 +792,15 @@ pub async fn addr_8_delete_destroys_content_aliases_access_and_blobs<B: Backend>
         .await
         .expect("delete");
     assert_eq!(
-        orphaned,
-        vec![login.clone()],
+        orphaned.len(),
+        1,
         "ID-10: the account that logged in with it"
     );
+    assert_eq!(
+        (orphaned[0].id, &orphaned[0].login),
+        (login.id, &login.login)
+    );
+    assert!(orphaned[0].must_choose_login && orphaned[0].recovery_username.is_some());
 
     assert_eq!(dir.address(toto.id).await.expect("lookup"), None);
     assert!(
@@ -830,7 +835,7 @@ pub async fn addr_8_delete_destroys_content_aliases_access_and_blobs<B: Backend>
     );
     assert_eq!(
         dir.user(login.id).await.expect("lookup"),
-        Some(login),
+        Some(orphaned[0].clone()),
         "accounts stay (ID-10)"
     );
     assert_eq!(

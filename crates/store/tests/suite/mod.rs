@@ -11,6 +11,7 @@
 pub mod directory;
 pub mod durability;
 pub mod greylist;
+pub mod identity;
 pub mod mail;
 pub mod manager;
 pub mod queue;
@@ -125,6 +126,20 @@ macro_rules! conformance {
             rcv_12_queue_is_durable_and_apart_from_mailbox_contents,
             snd_4_lease_record_and_expire,
             snd_4_retry_now_makes_pending_recipients_due,
+        ]);
+        conformance!(@module $backend, identity [
+            id_9_accounts_found_by_phone_whatever_its_formatting,
+            id_10_a_deleted_login_address_issues_unique_recovery_usernames,
+            id_10_a_new_login_is_unique_and_ends_the_recovery_state,
+            id_5_unification_marks_one_pair_and_ends_with_its_conditions,
+            id_5_a_unified_password_change_sets_both_and_cuts_both,
+            id_6_mailbox_password_disabling_and_deletion_are_announced,
+            id_8_recovery_codes_replace_expire_count_and_work_once,
+            id_1_totp_enrolment_and_single_use_recovery_codes,
+            id_8_verification_requests_are_listed_and_closed_once,
+            id_12_sms_outbox_newest_first,
+            id_11_audit_log_filtered_by_owner_category_and_paged,
+            id_6_the_session_that_changed_the_password_moves_to_the_new_epoch,
         ]);
         conformance!(@module $backend, greylist [
             rcv_3_sighting_creates_then_reads_and_refreshes_daily,

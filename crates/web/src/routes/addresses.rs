@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use postwerk_core::{AddressUpdate, CreateAddress, Grant, Holder};
+use postwerk_core::{Actor, AddressUpdate, CreateAddress, Deleted, Grant, Holder};
 use postwerk_model::{Address, Domain};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,7 @@ use crate::ApiState;
 use crate::auth::Authenticated;
 use crate::dto::{
     AccessView, AddressKindName, AddressView, AliasView, InvitationRequestBody, InvitationSentView,
-    InvitationView, RedirectView, permissions_from_names, present,
+    InvitationView, RedirectView, UnificationView, permissions_from_names, present,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -154,6 +154,10 @@ pub struct AddressDetailsView {
     access: Vec<AccessView>,
     /// Its invitations, open or not (ADDR-1 b').
     invitations: Vec<InvitationView>,
+    /// ID-5: where the caller's account password and this mailbox's password stand (absent
+    /// for the operator, who has no account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unification: Option<UnificationView>,
 }
 
 /// Changes to an address; absent fields stay as they are.
@@ -178,6 +182,10 @@ pub struct UpdateAddressBody {
 pub struct SetPasswordBody {
     /// The new password; absent: one is generated and answered once.
     password: Option<String>,
+    /// ID-5: make the caller's account password the same, when unification is offered
+    /// (`unification.state` was `offered`); from then on changing either changes both.
+    #[serde(default)]
+    unify: bool,
 }
 
 /// The outcome of a password change.
@@ -186,6 +194,8 @@ pub struct PasswordView {
     /// The generated password, when none was given: shown this once only.
     #[serde(skip_serializing_if = "Option::is_none")]
     generated_password: Option<String>,
+    /// ID-5: where the mailbox's and the caller's account password stand now.
+    unification: UnificationView,
 }
 
 /// ADDR-8: addresses to delete, named twice.
@@ -350,7 +360,15 @@ async fn address_details(
 ) -> Result<Json<AddressDetailsView>, ApiError> {
     let details = state.admin.address_details(caller.actor, &address).await?;
     let owner = &details.address.address;
+    let unification = match caller.actor {
+        Actor::User(user) => {
+            let unification = state.identity.unification(user, owner).await?;
+            Some(UnificationView::new(&unification, Some(&owner.to_string())))
+        }
+        Actor::Operator => None,
+    };
     Ok(Json(AddressDetailsView {
+        unification,
         aliases: details
             .aliases
             .iter()
@@ -435,11 +453,32 @@ async fn delete_address(
              ?confirm={address} to go ahead"
         )));
     }
-    state
+    let deleted = state
         .admin
         .delete_addresses(caller.actor, &[address])
         .await?;
+    issue_recovery_usernames(&state, &deleted).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// ID-10: tells the accounts whose login was a deleted address their recovery username. The
+/// deletion is done whatever happens here, so a failure to send is logged rather than
+/// answered: the operator can still read the username from the SMS outbox or the database.
+async fn issue_recovery_usernames(state: &ApiState, deleted: &Deleted) {
+    if deleted.orphaned_accounts.is_empty() {
+        return;
+    }
+    if let Err(error) = state
+        .recovery
+        .issue_recovery_usernames(&deleted.orphaned_accounts)
+        .await
+    {
+        tracing::warn!(
+            %error,
+            accounts = deleted.orphaned_accounts.len(),
+            "the recovery usernames of accounts whose login address was deleted could not be sent"
+        );
+    }
 }
 
 /// ADDR-8: deletes several addresses and everything they hold, for good, all or none.
@@ -477,6 +516,7 @@ async fn delete_addresses(
         .admin
         .delete_addresses(caller.actor, &body.addresses)
         .await?;
+    issue_recovery_usernames(&state, &deleted).await;
     Ok(Json(DeletedView {
         deleted: deleted.addresses.iter().map(ToString::to_string).collect(),
         orphaned_logins: deleted
@@ -488,7 +528,9 @@ async fn delete_addresses(
 }
 
 /// Sets a mailbox password (mail clients using the old one are signed out, ID-6). Send `{}`
-/// to generate one, answered once.
+/// to generate one, answered once. ID-5: `unification` says whether the caller's account
+/// password may be unified with it (ask with `"unify": true`), or already is, in which case
+/// the account's password changed too.
 #[utoipa::path(
     put,
     path = "/api/v1/addresses/{address}/password",
@@ -509,12 +551,21 @@ async fn set_password(
     ApiPath(address): ApiPath<String>,
     ApiJson(body): ApiJson<SetPasswordBody>,
 ) -> Result<Json<PasswordView>, ApiError> {
-    let generated = state
+    let changed = state
         .admin
-        .set_address_password(caller.actor, &address, body.password.as_deref())
+        .set_address_password_in_session(
+            caller.actor,
+            &address,
+            body.password.as_deref(),
+            body.unify,
+            caller.session,
+        )
         .await?;
     Ok(Json(PasswordView {
-        generated_password: generated.map(|password| password.as_str().to_owned()),
+        generated_password: changed
+            .generated
+            .map(|password| password.as_str().to_owned()),
+        unification: UnificationView::new(&changed.unification, Some(&address)),
     }))
 }
 

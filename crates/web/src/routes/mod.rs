@@ -9,12 +9,17 @@ use crate::ApiState;
 use crate::error::ApiError;
 
 mod access;
+mod account;
 mod addresses;
 mod aliases;
+mod audit;
 mod bulk;
+mod credentials;
 mod invitations;
+mod notifications;
 mod openapi;
 mod orgs;
+mod recovery;
 mod sender_rules;
 mod services;
 mod session;
@@ -25,6 +30,8 @@ mod users;
 pub fn api() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(openapi::base_document())
         .merge(session::routes())
+        .merge(account::routes())
+        .merge(recovery::routes())
         .merge(tokens::routes())
         .merge(orgs::routes())
         .merge(users::routes())
@@ -35,6 +42,9 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .merge(sender_rules::routes())
         .merge(invitations::routes())
         .merge(bulk::routes())
+        .merge(credentials::routes())
+        .merge(audit::routes())
+        .merge(notifications::routes())
         .merge(openapi::routes())
 }
 

@@ -27,13 +27,15 @@ const SESSION: &str = "session";
             an API token (`Authorization: Bearer <token>`) or, from a browser, with the session \
             cookie set by `POST /api/v1/session`. Errors answer \
             `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`; lists are paginated with \
-            `?page=&per_page=`.",
+            `?page=&per_page=`, except the audit log, which pages by entry id (`?before=`).",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "session", description = "Signing in and out, who am I, my sessions"),
+        (name = "account", description = "My account: two-factor authentication, password, login, recovery contact (ID-1, ID-5, ID-10)"),
+        (name = "recovery", description = "Getting back in: password reset, login reminder, identity verification (ID-8, ID-9)"),
         (name = "tokens", description = "API tokens"),
         (name = "organizations", description = "Organizations and their members (ORG-1)"),
         (name = "users", description = "User accounts (ID-1)"),
@@ -44,6 +46,9 @@ const SESSION: &str = "session";
         (name = "sender rules", description = "Sender allow and block lists of a mailbox (RCV-4)"),
         (name = "invitations", description = "Invitations to use an address (ADDR-1 b')"),
         (name = "bulk", description = "Creating many addresses from a CSV file (ADDR-3)"),
+        (name = "credentials", description = "Testing an address and mailbox password as an email client would (ID-7)"),
+        (name = "audit", description = "The audit log of logins and security changes (ID-11)"),
+        (name = "notifications", description = "The SMS outbox of the notifier (ID-12)"),
         (name = "meta", description = "This document")
     )
 )]

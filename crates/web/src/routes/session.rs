@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::cookie::CookieJar;
-use postwerk_core::{Actor, Caller, SignInRefusal};
+use postwerk_core::{Actor, Caller, Protocol, SignInRefusal};
 use postwerk_model::SessionId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -77,6 +77,7 @@ async fn sign_in(
             &body.login,
             &body.password,
             body.totp.as_deref(),
+            Protocol::Manager,
             client.ip,
             client.user_agent.as_deref(),
         )
@@ -159,6 +160,21 @@ pub struct MeView {
     /// ID-10: the account must choose a new login address before doing anything else.
     #[serde(skip_serializing_if = "Option::is_none")]
     must_choose_login: Option<bool>,
+    /// ID-1: whether sign-in asks for a TOTP code (absent for the operator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    two_factor: Option<bool>,
+    /// ID-5: the mailbox whose password is one with the account's, or `null` (absent for the
+    /// operator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    unified_with: Option<Option<String>>,
+    /// ID-8, ID-9: the mobile phone number for recovery (absent for the operator and when
+    /// not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    /// ID-8, ID-9: the recovery email address (absent for the operator and when not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_email: Option<String>,
     /// The organizations the account belongs to, with its role in each.
     memberships: Vec<MembershipView>,
 }
@@ -197,6 +213,10 @@ async fn me(
                 login: None,
                 display_name: None,
                 must_choose_login: None,
+                two_factor: None,
+                unified_with: None,
+                phone: None,
+                recovery_email: None,
                 memberships: Vec::new(),
             }));
         }
@@ -205,6 +225,7 @@ async fn me(
     let user = user.ok_or_else(|| {
         ApiError::internal(&"an authenticated user caller came without its account")
     })?;
+    let unified_with = state.identity.unified_mailbox(id).await?;
     let mut memberships = Vec::new();
     for org in state.admin.list_orgs(actor).await? {
         let members = state.admin.org_members(actor, &org.name).await?;
@@ -221,6 +242,10 @@ async fn me(
         login: Some(user.login.to_string()),
         display_name: Some(user.display_name.clone()),
         must_choose_login: Some(user.must_choose_login),
+        two_factor: Some(user.totp_secret.is_some()),
+        unified_with: Some(unified_with.map(|address| address.to_string())),
+        phone: user.phone.clone(),
+        recovery_email: user.recovery_email.as_ref().map(ToString::to_string),
         memberships,
     }))
 }

@@ -8,11 +8,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use postwerk_core::{
-    Actor, Admin, CoreError, FailureLimiter, FailurePolicy, Mailer, ManagerAuth, Notification,
+    Actor, Admin, Audit, CoreError, FailureLimiter, FailurePolicy, Identity, MailboxAuth, Mailer,
+    ManagerAuth, Notification, Notifier, OutboxGateway, Recovery,
 };
 use postwerk_dns::FakeResolver;
 use postwerk_store::{Stores, TokenScope};
-use postwerk_web::{ApiState, router};
+use postwerk_web::{ApiState, IdentityServices, router};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -75,12 +76,45 @@ impl Api {
         let admin = Admin::from_stores(&stores)
             .with_mailer(mailer.clone())
             .with_public_url("https://manager.test");
+        let limiter = Arc::new(FailureLimiter::new(policy));
+        // A real audit log, so the tests read what the API recorded (ID-11).
+        let audit = Audit::start(stores.identity.clone());
+        let admin = admin.with_audit(audit.clone());
         let auth = ManagerAuth::new(
             stores.directory.clone(),
             stores.manager.clone(),
-            Arc::new(FailureLimiter::new(policy)),
+            stores.identity.clone(),
+            limiter.clone(),
         );
-        let state = ApiState::new(admin, auth, HOSTNAME, Arc::new(FakeResolver::new()), true);
+        let auth = auth.with_audit(audit.clone());
+        let identity = Identity::new(&stores, audit.clone());
+        let notifier = Notifier::new(
+            Some(mailer.clone()),
+            Arc::new(OutboxGateway::new(stores.identity.clone())),
+        );
+        let services = IdentityServices {
+            recovery: Recovery::new(
+                &stores,
+                identity.clone(),
+                notifier,
+                audit.clone(),
+                limiter.clone(),
+            ),
+            identity,
+            mailbox_auth: Arc::new(
+                MailboxAuth::new(stores.directory.clone(), limiter).with_audit(audit.clone()),
+            ),
+            audit,
+            directory: stores.directory.clone(),
+        };
+        let state = ApiState::new(
+            admin,
+            auth,
+            services,
+            HOSTNAME,
+            Arc::new(FakeResolver::new()),
+            true,
+        );
         let operator = state
             .auth
             .create_token(Actor::Operator, "tests", TokenScope::Write, None)
@@ -167,6 +201,61 @@ impl Api {
             .expect(StatusCode::OK);
         session_cookie(&answer.headers).expect("a session cookie")
     }
+}
+
+impl Api {
+    /// A sign-in with explicit credentials, answered whole.
+    pub async fn try_sign_in(&self, login: &str, password: &str, totp: Option<&str>) -> Answer {
+        self.post("/api/v1/session")
+            .json(serde_json::json!({"login": login, "password": password, "totp": totp}))
+            .send()
+            .await
+    }
+
+    /// The texts of the SMS outbox (ID-12), newest first, read as the operator.
+    pub async fn sms_outbox(&self) -> Vec<String> {
+        let answer = self
+            .get("/api/v1/notifications/sms")
+            .bearer(&self.operator)
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        answer
+            .body
+            .as_array()
+            .expect("a list of messages")
+            .iter()
+            .map(|sms| sms["body"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The text of the newest email sent to `to`.
+    pub fn last_mail_to(&self, to: &str) -> Option<String> {
+        self.mailer
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .rev()
+            .find(|mail| mail.to.to_string() == to)
+            .map(|mail| mail.text.clone())
+    }
+
+    /// How many emails were sent so far.
+    pub fn mails_sent(&self) -> usize {
+        self.mailer
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// The first run of exactly `len` ASCII digits in `text` (a code in a message).
+pub fn digits(text: &str, len: usize) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == len)
+        .map(str::to_owned)
 }
 
 /// The value of `postwerk_session` in the answer's `Set-Cookie`.

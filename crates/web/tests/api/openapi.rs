@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 
 use crate::fixture::Api;
 
-/// Every route of the Manager API (issue 8), as a client calls it.
+/// Every route of the Manager API (issues 8 and 9), as a client calls it.
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/session"),
     ("DELETE", "/api/v1/session"),
@@ -56,6 +56,22 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/api/v1/invitations/{secret}"),
     ("POST", "/api/v1/invitations/{secret}/accept"),
+    ("POST", "/api/v1/me/totp"),
+    ("DELETE", "/api/v1/me/totp"),
+    ("POST", "/api/v1/me/totp/confirm"),
+    ("POST", "/api/v1/me/totp/recovery-codes"),
+    ("PUT", "/api/v1/me/password"),
+    ("PUT", "/api/v1/me/login"),
+    ("PUT", "/api/v1/me/contact"),
+    ("POST", "/api/v1/credentials/test"),
+    ("POST", "/api/v1/recovery/password"),
+    ("POST", "/api/v1/recovery/password/reset"),
+    ("POST", "/api/v1/recovery/login"),
+    ("POST", "/api/v1/recovery/verification"),
+    ("GET", "/api/v1/recovery/requests"),
+    ("POST", "/api/v1/recovery/requests/{id}/close"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/notifications/sms"),
     ("GET", "/api/v1/openapi.json"),
 ];
 
@@ -65,6 +81,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/session"),
     ("GET", "/api/v1/invitations/{secret}"),
     ("POST", "/api/v1/invitations/{secret}/accept"),
+    ("POST", "/api/v1/recovery/password"),
+    ("POST", "/api/v1/recovery/password/reset"),
+    ("POST", "/api/v1/recovery/login"),
+    ("POST", "/api/v1/recovery/verification"),
     ("GET", "/api/v1/openapi.json"),
 ];
 

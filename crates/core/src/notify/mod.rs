@@ -1,6 +1,16 @@
-//! ID-12 (email part): messages the platform itself sends to people (invitations now; recovery
-//! codes and notices later), through the same durable path as any mail: local recipients get it
-//! in their INBOX, others through the outbound queue.
+//! ID-12: the one notifier of the platform. Email (invitations, recovery codes, security
+//! notices) goes through the same durable path as any mail: local recipients get it in their
+//! INBOX, others through the outbound queue. SMS goes through a pluggable [`SmsGateway`]: the
+//! outbox the administrator reads ([`OutboxGateway`], the default) or a provider's HTTP endpoint
+//! ([`WebhookGateway`]).
+
+mod sms;
+mod webhook;
+
+pub use sms::{OutboxGateway, SmsGateway};
+pub use webhook::{WebhookConfig, WebhookGateway};
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use mail_builder::MessageBuilder;
@@ -120,5 +130,43 @@ impl DeliveryMailer {
             .map_err(|error| {
                 CoreError::Invalid(format!("the notification could not be built: {error}"))
             })
+    }
+}
+
+/// The one notifier of ID-12: email through [`Mailer`] (the platform's own delivery and
+/// queue), SMS through a [`SmsGateway`].
+#[derive(Clone)]
+pub struct Notifier {
+    mailer: Option<Arc<dyn Mailer>>,
+    sms: Arc<dyn SmsGateway>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").finish_non_exhaustive()
+    }
+}
+
+impl Notifier {
+    /// Email through `mailer` (`None`: email notifications are refused with a sentence saying
+    /// mail cannot be sent from here), SMS through `sms`.
+    pub fn new(mailer: Option<Arc<dyn Mailer>>, sms: Arc<dyn SmsGateway>) -> Notifier {
+        Notifier { mailer, sms }
+    }
+
+    /// Sends an email notification.
+    pub async fn email(&self, notification: Notification) -> Result<(), CoreError> {
+        match &self.mailer {
+            Some(mailer) => mailer.send(notification).await,
+            None => Err(CoreError::Invalid(
+                "email cannot be sent from here: the server has no mail delivery configured"
+                    .to_string(),
+            )),
+        }
+    }
+
+    /// Sends an SMS.
+    pub async fn sms(&self, phone: &str, text: &str) -> Result<(), CoreError> {
+        self.sms.send(phone, text).await
     }
 }

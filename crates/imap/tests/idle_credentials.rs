@@ -1,0 +1,169 @@
+//! ID-6 over a real IMAP session and a real embedded store: a session waiting in IDLE is ended
+//! as soon as its mailbox password changes or the mailbox is disabled (the store's credential
+//! announcement), not at the next periodic check a minute later; sessions of other mailboxes
+//! go on idling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use postwerk_core::{
+    Actor, AddressUpdate, Admin, CreateAddress, FailureLimiter, FailurePolicy, MailboxAuth,
+};
+use postwerk_imap::{Limits, ListenerKind, Server};
+use postwerk_model::AddressKind;
+use postwerk_net::Shutdown;
+use postwerk_store::Stores;
+use postwerk_testkit::transcript::{Client, TlsPair};
+
+const PASSWORD: &str = "mailbox-secret-1";
+
+/// Only a guard against a hang: the periodic check would end the session after 60 s, so a
+/// BYE within this bound can only come from the announcement.
+const GUARD: Duration = Duration::from_secs(10);
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    stores: Stores,
+    admin: Admin,
+    tls: TlsPair,
+}
+
+/// example.test with the mailboxes toto and other, both with [`PASSWORD`].
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
+        .await
+        .unwrap();
+    let admin = Admin::from_stores(&stores);
+    let op = Actor::Operator;
+    admin.create_org(op, "Acme").await.unwrap();
+    admin
+        .create_service(op, "example.test", "Acme", 10)
+        .await
+        .unwrap();
+    for address in ["toto@example.test", "other@example.test"] {
+        let request = CreateAddress {
+            address: address.into(),
+            kind: AddressKind::Mailbox,
+            password: Some(PASSWORD.into()),
+            holder: postwerk_core::Holder::Nobody,
+            display_name: String::new(),
+            aliases: Vec::new(),
+            redirect_to: Vec::new(),
+            keep_copy: false,
+        };
+        admin.create_address(op, request).await.unwrap();
+    }
+    Fixture {
+        tls: TlsPair::self_signed(&dir.path().join("tls")),
+        _dir: dir,
+        stores,
+        admin,
+    }
+}
+
+/// An imaps listener whose logins hear the store's credential announcements, as `serve` wires
+/// it.
+fn server(f: &Fixture) -> Arc<Server> {
+    let auth = MailboxAuth::new(
+        f.stores.directory.clone(),
+        Arc::new(FailureLimiter::new(FailurePolicy::default())),
+    )
+    .with_credential_events(f.stores.events.clone());
+    Arc::new(Server {
+        hostname: "mail.example.test".into(),
+        kind: ListenerKind::Imaps,
+        limits: Limits::default(),
+        auth: Arc::new(auth),
+        mail: f.stores.mail.clone(),
+        directory: f.stores.directory.clone(),
+        tls: Some(f.tls.acceptor.clone()),
+        shutdown: Shutdown::new(),
+    })
+}
+
+/// A session logged in as `address` with its INBOX selected, waiting in IDLE (tag `a2`).
+async fn idling(f: &Fixture, server: &Arc<Server>, address: &str) -> Client {
+    let session = server.clone();
+    let mut client = Client::connect(&f.tls.connector, move |io, peer| session.handle(io, peer));
+    client.tls().await;
+    client
+        .script(&format!(
+            "
+            S: * OK * Postwerk IMAP ready
+            C: a0 LOGIN {address} {PASSWORD}
+            S: a0 OK * Logged in
+            C: a1 SELECT INBOX
+            "
+        ))
+        .await;
+    loop {
+        let line = client.read_line().await.expect("the SELECT answer");
+        if line.starts_with("a1 ") {
+            assert!(line.starts_with("a1 OK"), "{line}");
+            break;
+        }
+    }
+    client.script("C: a2 IDLE\nS: + idling").await;
+    client
+}
+
+async fn next_line(client: &mut Client) -> Option<String> {
+    tokio::time::timeout(GUARD, client.read_line())
+        .await
+        .expect("the session answered within the guard")
+}
+
+#[tokio::test]
+async fn id_6_an_idling_session_ends_at_once_when_its_mailbox_password_changes() {
+    let f = fixture().await;
+    let server = server(&f);
+    let mut toto = idling(&f, &server, "toto@example.test").await;
+    let mut other = idling(&f, &server, "other@example.test").await;
+
+    f.admin
+        .set_address_password(
+            Actor::Operator,
+            "toto@example.test",
+            Some("a-brand-new-secret-2"),
+            false,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        next_line(&mut toto).await.as_deref(),
+        Some("* BYE [ALERT] Credentials changed; log in again")
+    );
+    assert_eq!(next_line(&mut toto).await, None, "the connection is closed");
+    toto.finish().await;
+
+    // The other mailbox's session heard the same announcement and is still idling.
+    other.script("C: DONE\nS: a2 OK IDLE terminated").await;
+    other
+        .script("C: a3 LOGOUT\nS: * BYE *\nS: a3 OK *\nEND")
+        .await;
+    other.finish().await;
+}
+
+#[tokio::test]
+async fn id_6_an_idling_session_ends_at_once_when_its_mailbox_is_disabled() {
+    let f = fixture().await;
+    let server = server(&f);
+    let mut toto = idling(&f, &server, "toto@example.test").await;
+
+    let update = AddressUpdate {
+        enabled: Some(false),
+        ..AddressUpdate::default()
+    };
+    f.admin
+        .update_address(Actor::Operator, "toto@example.test", update)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        next_line(&mut toto).await.as_deref(),
+        Some("* BYE [ALERT] Credentials changed; log in again")
+    );
+    toto.finish().await;
+}
