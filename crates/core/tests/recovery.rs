@@ -492,6 +492,29 @@ async fn id_9_one_account_with_the_phone_gets_its_login_by_the_chosen_channel() 
 }
 
 #[tokio::test]
+async fn id_9_login_reminders_are_capped_per_account_and_hour() {
+    let f = fixture().await;
+    f.stores
+        .identity
+        .set_user_contact(f.carol.id, Some("+33 6 12 34 56 78"), None)
+        .await
+        .unwrap();
+    for _ in 0..postwerk_core::recovery::REMINDERS_PER_HOUR + 2 {
+        let answer = f
+            .recovery
+            .remind_login(ALICE_PHONE, None, Channel::Sms, ip(1))
+            .await
+            .unwrap();
+        assert_eq!(answer, Ok(()), "the answer never changes");
+    }
+    assert_eq!(
+        f.sms().await.len(),
+        postwerk_core::recovery::REMINDERS_PER_HOUR,
+        "no more reminders than the cap reach the phone"
+    );
+}
+
+#[tokio::test]
 async fn id_9_several_accounts_on_one_phone_need_the_recovery_email() {
     let f = fixture().await;
     // Alice and carol share the number: the phone alone identifies nobody.
@@ -555,6 +578,7 @@ async fn id_8_verification_requests_reach_the_administrators_of_the_account_only
         .recovery
         .request_verification(request(Some("alice@outside.test"), None), ip(1))
         .await
+        .unwrap()
         .unwrap();
     let for_nobody = f
         .recovery
@@ -563,6 +587,7 @@ async fn id_8_verification_requests_reach_the_administrators_of_the_account_only
             ip(1),
         )
         .await
+        .unwrap()
         .unwrap();
     // Bob's phone is unique once he has one: matched by phone.
     f.stores
@@ -574,6 +599,7 @@ async fn id_8_verification_requests_reach_the_administrators_of_the_account_only
         .recovery
         .request_verification(request(None, Some("+442079460000")), ip(1))
         .await
+        .unwrap()
         .unwrap();
 
     let ids = |requests: Vec<postwerk_store::VerificationRequest>| {
@@ -663,6 +689,31 @@ async fn id_8_verification_requests_reach_the_administrators_of_the_account_only
 }
 
 #[tokio::test]
+async fn id_8_verification_requests_are_capped_per_client_address() {
+    let f = fixture().await;
+    for _ in 0..postwerk_core::recovery::REQUESTS_PER_HOUR {
+        let queued = f
+            .recovery
+            .request_verification(request(None, None), ip(1))
+            .await
+            .unwrap();
+        assert!(queued.is_ok(), "{queued:?}");
+    }
+    let refused = f
+        .recovery
+        .request_verification(request(None, None), ip(1))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(ResetRefusal::Throttled));
+    // Another client address is not affected.
+    f.recovery
+        .request_verification(request(None, None), ip(2))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn id_8_verification_requests_need_a_name_and_a_bounded_message() {
     let f = fixture().await;
     let mut nameless = request(None, None);
@@ -680,6 +731,7 @@ async fn id_8_verification_requests_need_a_name_and_a_bounded_message() {
     f.recovery
         .request_verification(longest, ip(1))
         .await
+        .unwrap()
         .unwrap();
     let stored = f
         .recovery

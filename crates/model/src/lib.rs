@@ -30,6 +30,7 @@ pub mod directory;
 pub mod folders;
 pub mod ids;
 pub mod permissions;
+pub mod phone;
 pub mod quota;
 pub mod recovery;
 pub mod resolve;
@@ -50,6 +51,7 @@ pub use ids::{
     AddressId, AliasId, ApiTokenId, FolderId, InvitationId, OrgId, ServiceId, SessionId, UserId,
 };
 pub use permissions::Permissions;
+pub use phone::phone_key;
 pub use quota::{check_address_quota, check_address_quota_for, check_quota_change};
 pub use recovery::{RecoveryUsername, recovery_username};
 pub use resolve::{

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use postwerk_model::{Address, UserAccount};
+use postwerk_model::{Address, UserAccount, phone_key};
 use postwerk_store::Channel;
 
 use super::{Recovery, ResetRefusal, messages};
@@ -31,6 +31,10 @@ impl Recovery {
         let Some(user) = self.account_by_phone(phone, recovery_email).await? else {
             return Ok(Ok(()));
         };
+        // Beyond the cap nothing is sent, and the answer stays the same.
+        if !self.reminders.allow(&user.id.to_string(), Instant::now()) {
+            return Ok(Ok(()));
+        }
         let delivered = match channel {
             Channel::Sms => match &user.phone {
                 Some(phone) => {
@@ -74,7 +78,10 @@ impl Recovery {
         phone: &str,
         recovery_email: Option<&str>,
     ) -> Result<Option<UserAccount>, CoreError> {
-        let Some(phone) = phone_key(phone) else {
+        // Too few digits to be anybody's number (E.164 numbers have 6 to 15).
+        let Some(phone) = phone_key(phone)
+            .filter(|key| key.bytes().filter(u8::is_ascii_digit).count() >= MIN_PHONE_DIGITS)
+        else {
             return Ok(None);
         };
         let mut candidates = self.identity_store.users_by_phone(&phone).await?;
@@ -86,36 +93,5 @@ impl Recovery {
             1 => candidates.pop(),
             _ => None,
         })
-    }
-}
-
-/// The phone number as the store compares it: its digits, with a leading `+` kept. `None`
-/// when too few digits are left to be a number.
-pub(super) fn phone_key(phone: &str) -> Option<String> {
-    let phone = phone.trim();
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() < MIN_PHONE_DIGITS {
-        return None;
-    }
-    Some(if phone.starts_with('+') {
-        format!("+{digits}")
-    } else {
-        digits
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_9_phone_numbers_compare_by_their_digits() {
-        assert_eq!(
-            phone_key("+41 79 123 45 67").as_deref(),
-            Some("+41791234567")
-        );
-        assert_eq!(phone_key(" 079-123.45.67 ").as_deref(), Some("0791234567"));
-        assert_eq!(phone_key("+41 79"), None);
-        assert_eq!(phone_key("call me"), None);
     }
 }

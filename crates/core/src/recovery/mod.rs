@@ -22,6 +22,7 @@
 //! Sending a code or a login can fail (no mail delivery, a gateway down): that is logged and
 //! the answer stays the same, because an error only for existing accounts would reveal them.
 
+mod cap;
 mod codes;
 mod login;
 mod messages;
@@ -41,6 +42,7 @@ use crate::audit::{Audit, Change, Owners, Protocol};
 use crate::auth::FailureLimiter;
 use crate::identity::Identity;
 use crate::notify::Notifier;
+use cap::SendCap;
 
 /// How long a reset code works.
 pub const CODE_LIFETIME_SECS: i64 = 15 * 60;
@@ -85,7 +87,19 @@ pub struct Recovery {
     notifier: Notifier,
     audit: Audit,
     limiter: Arc<FailureLimiter>,
+    /// ID-9: login reminders per account, so nobody's phone is flooded with them.
+    reminders: Arc<SendCap>,
+    /// Verification requests per client address, so the administrators' queue is not flooded.
+    requests: Arc<SendCap>,
 }
+
+/// Login reminders sent per account and hour, at most.
+pub const REMINDERS_PER_HOUR: usize = 3;
+
+/// Verification requests accepted per client address and hour, at most.
+pub const REQUESTS_PER_HOUR: usize = 5;
+
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl std::fmt::Debug for Recovery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,6 +124,8 @@ impl Recovery {
             notifier,
             audit,
             limiter,
+            reminders: Arc::new(SendCap::new(REMINDERS_PER_HOUR, HOUR)),
+            requests: Arc::new(SendCap::new(REQUESTS_PER_HOUR, HOUR)),
         }
     }
 

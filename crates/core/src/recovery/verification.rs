@@ -4,11 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::time::Instant;
 
 use postwerk_model::{OrgId, UserAccount, UserId};
 use postwerk_store::{NewVerificationRequest, VerificationRequest};
 
-use super::{Recovery, VerificationInput, unix_now};
+use super::{Recovery, ResetRefusal, VerificationInput, unix_now};
 use crate::CoreError;
 use crate::admin::Actor;
 use crate::audit::{Change, Owners, Protocol};
@@ -23,17 +24,22 @@ const MAX_DETAIL_CHARS: usize = 320;
 const MAX_RESOLUTION_CHARS: usize = 2_000;
 
 impl Recovery {
-    /// ID-8, ID-9: queues a request for an administrator; answers its number.
+    /// ID-8, ID-9: queues a request for an administrator; answers its number. At most
+    /// [`super::REQUESTS_PER_HOUR`] per client address and hour (then `Throttled`).
     pub async fn request_verification(
         &self,
         input: VerificationInput,
         ip: IpAddr,
-    ) -> Result<i64, CoreError> {
+    ) -> Result<Result<i64, ResetRefusal>, CoreError> {
         let name = required(&input.name, "your name", MAX_NAME_CHARS)?;
         let message = required(&input.message, "a message", MAX_MESSAGE_CHARS)?;
         let login = optional(input.login.as_deref(), "login")?;
         let phone = optional(input.phone.as_deref(), "phone number")?;
         let email = optional(input.email.as_deref(), "email address")?;
+        // Counted once the request is well-formed: a typo does not use up the allowance.
+        if !self.requests.allow(&ip.to_string(), Instant::now()) {
+            return Ok(Err(ResetRefusal::Throttled));
+        }
         let user = self
             .matching_account(login.as_deref(), phone.as_deref())
             .await?;
@@ -66,7 +72,7 @@ impl Recovery {
                 org: None,
             },
         });
-        Ok(request.id)
+        Ok(Ok(request.id))
     }
 
     /// The requests `actor` handles: every one for the operator; for an account, those whose

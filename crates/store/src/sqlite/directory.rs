@@ -16,7 +16,6 @@ use postwerk_model::{
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 
-use super::identity::phone_key;
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, json, mail, now, parse, to_json};
 use crate::error::Context;
@@ -24,6 +23,7 @@ use crate::{
     AddressExtras, Directory, DkimKey, FolderEvent, FolderEventKind, NewAddress, NewDkimKey,
     NewService, NewUser, ServiceSettings, StoreError,
 };
+use postwerk_model::phone_key;
 
 // ---- Column lists, shared by every query that builds the same entity.
 

@@ -6,7 +6,7 @@
 //! against live rows (a login still free, an access row still there) holds until the commit.
 
 use async_trait::async_trait;
-use postwerk_model::{Address, AddressId, OrgId, RecoveryUsername, UserAccount, UserId};
+use postwerk_model::{Address, AddressId, OrgId, RecoveryUsername, UserAccount, UserId, phone_key};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
@@ -38,22 +38,6 @@ macro_rules! verification_select {
 
 const AUDIT_SELECT: &str = "SELECT id, at, category, protocol, event, remote_ip, subject, actor, \
      detail, user_id, address_id, org_id FROM audit_log";
-
-/// ID-9: the phone number as the `phone_key` column keeps it: ASCII digits only, with the
-/// leading `+` kept, so "+41 79 123 45 67" and "+41791234567" find the same accounts. `None`
-/// when no digit is left (such a number matches nobody).
-pub(super) fn phone_key(phone: &str) -> Option<String> {
-    let trimmed = phone.trim();
-    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-    if digits.is_empty() {
-        return None;
-    }
-    Some(if trimmed.starts_with('+') {
-        format!("+{digits}")
-    } else {
-        digits
-    })
-}
 
 // ---- Stored names of the enumerations (the same words as `as_str`).
 
@@ -962,25 +946,6 @@ impl IdentityStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_9_phone_keys_ignore_formatting_and_keep_the_leading_plus() {
-        let cases = [
-            ("+41 79 123 45 67", Some("+41791234567")),
-            ("  +41791234567 ", Some("+41791234567")),
-            ("+41 (0)79-123.45.67", Some("+410791234567")),
-            ("079 123 45 67", Some("0791234567")),
-            ("41 + 79", Some("4179")),
-            ("", None),
-            ("  + ", None),
-            ("phone", None),
-            // Digits of other scripts are not ASCII digits: they never match a typed number.
-            ("٠١٢", None),
-        ];
-        for (phone, key) in cases {
-            assert_eq!(phone_key(phone).as_deref(), key, "phone {phone:?}");
-        }
-    }
 
     #[test]
     fn audit_queries_bind_every_value() {

@@ -251,6 +251,7 @@ async fn remind_login(
     responses(
         (status = 202, description = "Queued for an administrator", body = VerificationQueuedView),
         (status = 400, description = "No name, no message, or a message over 2,000 characters", body = ErrorBody),
+        (status = 429, description = "`throttled`: too many requests from this address this hour", body = ErrorBody),
     )
 )]
 async fn request_verification(
@@ -268,7 +269,8 @@ async fn request_verification(
     let request = state
         .recovery
         .request_verification(input, client.ip)
-        .await?;
+        .await?
+        .map_err(ApiError::from)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(VerificationQueuedView { request }),
