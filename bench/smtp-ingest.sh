@@ -136,6 +136,11 @@ data_dir = "$dir/data"
 
 [listen]
 smtp = "127.0.0.1:$port"
+
+# Throughput is measured, not abuse: the per-client limit (RCV-8) would refuse the load
+# generator after 60 messages, and the peer has no such limit either.
+[rate]
+enabled = false
 EOF
   local admin=("$POSTWERK_BIN" admin --config "$dir/postwerk.toml")
   "${admin[@]}" org create Bench > "$dir/admin.log" 2>&1

@@ -31,7 +31,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use postwerk_model::{Address, AddressId, HostedAddress, OrgId};
+use postwerk_model::{Address, AddressId};
 use postwerk_store::{Directory, Events};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
@@ -387,8 +387,8 @@ impl MailboxAuth {
                 delay: self.count_failure(ip),
             });
         };
+        // The store adds the address's organization when it writes the entry.
         owners.address = Some(hosted.id);
-        owners.org = self.org_of(&hosted).await;
         // Addresses without a password (redirect-only) take no login; neither does any
         // user account, which this lookup never sees (ID-2).
         let Some(stored) = hosted.password_hash.as_deref() else {
@@ -410,18 +410,6 @@ impl MailboxAuth {
             address: hosted.address,
             epoch: hosted.credential_epoch,
         }))
-    }
-
-    /// The organization of the address's service, for the audit entry's owners. A failed read
-    /// only narrows who can see the entry; it must not fail the login.
-    async fn org_of(&self, hosted: &HostedAddress) -> Option<OrgId> {
-        match self.directory.service(hosted.service).await {
-            Ok(service) => service.map(|service| service.org),
-            Err(error) => {
-                tracing::warn!(%error, "the service of a login's address could not be read");
-                None
-            }
-        }
     }
 
     /// Whether a session opened with `login` may go on: the address still exists, is enabled,

@@ -5,7 +5,9 @@
 //!  RCPT ─► check_recipient ─► resolve_facts ⇄ model::Expansion (RCV-13) ─► Recipient
 //!
 //!  end of DATA ─► deliver
+//!     ├─ Filters::check_message               ─► refused, or headers and a spam class
 //!     ├─ MessageIndex::parse (once)           ─► SND-1 From: check when submitted
+//!     ├─ sender_lists::sort                   ─► per mailbox: dropped, INBOX or Junk (RCV-4)
 //!     ├─ MailStore::deliver(local copy)  ┐ run together, so both writes share the
 //!     └─ QueueStore::enqueue(queue copy) ┘ store's group commit (RCV-12)
 //!  ─► Delivered::Accepted only once every copy is on stable storage
@@ -18,20 +20,26 @@
 //! given a signer ([`Delivery::with_signer`]), the queue copy starts with the `DKIM-Signature:`
 //! of the sender's service (SND-2).
 //!
+//! Strangers' mail meets the mailboxes' sender lists (RCV-4, given
+//! [`Delivery::with_sender_rules`]) twice: at RCPT, where a block refuses the recipient and an
+//! allow skips greylisting ([`Delivery::screen_recipient`]), and at the end of the message,
+//! where they sort each mailbox's copy ([`sender_lists::sort`]).
+//!
 //! This module knows no protocol: it answers [`Recipient`] and [`Delivered`], and each
 //! protocol maps those to its replies.
+
+mod sender_lists;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use postwerk_filter::{Client, Filters, MessageVerdict, Reply as FilterReply};
 use postwerk_message::MessageIndex;
-use postwerk_model::SpecialUse;
 use postwerk_model::resolve::{Delivery as Route, Expansion, Outcome, Refusal};
-use postwerk_model::{Address, AddressId, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH};
+use postwerk_model::{Address, AddressId, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH, ListKind};
 use postwerk_store::{
-    DeliveryTarget, Directory, DsnRet, Flags, MailStore, NewQueued, Notify, QueueId, QueueStore,
-    QueuedRecipient, TargetFolder,
+    Directory, DsnRet, Flags, MailStore, ManagerStore, NewQueued, Notify, QueueId, QueueStore,
+    QueuedRecipient,
 };
 
 use crate::CoreError;
@@ -40,6 +48,7 @@ use crate::dkim::DkimSigner;
 use crate::send_limit::{LimitNotice, SendLimiter, SendVerdict, limit_notice_message};
 use crate::srs::Srs;
 use crate::submission::{AuthGuards, SenderCheck};
+use sender_lists::{MessageClass, SenderLists, Sorted};
 
 /// What becomes of mail for one recipient, decided at RCPT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +127,8 @@ pub struct Delivery {
     send_limits: Option<Arc<SendLimiter>>,
     /// SPEC §4 checks (RCV-2 … RCV-9); `None` accepts without them.
     filters: Option<Arc<Filters>>,
+    /// RCV-4: the mailboxes' sender allow/block lists; `None`: no lists.
+    sender_lists: Option<SenderLists>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -142,6 +153,7 @@ impl Delivery {
             srs: None,
             send_limits: None,
             filters: None,
+            sender_lists: None,
         }
     }
 
@@ -155,6 +167,13 @@ impl Delivery {
     /// transaction when a DNS block list names it.
     pub async fn check_connection(&self, client: &Client) -> Option<FilterReply> {
         self.filters.as_ref()?.check_connection(client).await
+    }
+
+    /// RCV-8, at MAIL FROM: counts one transaction from `client` by `sender` (the envelope
+    /// sender of a stranger's mail, the login of authenticated submission), or answers the
+    /// `450 4.7.1` refusal when the client or the sender is over its rate limit.
+    pub fn check_rate(&self, client: &Client, sender: &str) -> Option<FilterReply> {
+        self.filters.as_ref()?.check_rate(client.ip, sender)
     }
 
     /// RCV-3, at RCPT of mail from a stranger for a hosted recipient: the temporary refusal
@@ -290,6 +309,13 @@ impl Delivery {
         self
     }
 
+    /// RCV-4: apply the mailboxes' sender allow/block lists kept in `rules` to strangers'
+    /// mail, at RCPT and at the end of the message.
+    pub fn with_sender_rules(mut self, rules: Arc<dyn ManagerStore>) -> Delivery {
+        self.sender_lists = Some(SenderLists::new(rules));
+        self
+    }
+
     /// The auth guards (SND-1) over the same directory.
     pub fn guards(&self) -> &AuthGuards {
         &self.guards
@@ -368,6 +394,44 @@ impl Delivery {
         Ok(false)
     }
 
+    /// RCV-4 and RCV-3, at RCPT of a stranger's mail (not authenticated submission) from
+    /// `sender` for `recipient`, resolved as `verdict`: refused `550 5.7.1` when the list of
+    /// every mailbox it reaches blocks the sender (and it forwards nowhere); let through
+    /// without greylisting when one of them allows the sender; else greylisted
+    /// ([`Delivery::check_greylist`]). Only the envelope sender is known here; the `From:`
+    /// addresses are judged at the end of the message.
+    pub async fn screen_recipient(
+        &self,
+        client: &Client,
+        sender: &str,
+        recipient: &Address,
+        verdict: &Recipient,
+        now: i64,
+    ) -> Result<Option<FilterReply>, CoreError> {
+        if let (Some(lists), Recipient::Local(routes)) = (&self.sender_lists, verdict) {
+            let senders = sender_lists::senders(sender, std::iter::empty());
+            let mut verdicts = Vec::new();
+            for route in routes {
+                if let Route::Local { mailbox, .. } = route {
+                    verdicts.push(lists.verdict(*mailbox, &senders).await?);
+                }
+            }
+            let forwards = routes
+                .iter()
+                .any(|route| matches!(route, Route::Forward { .. }));
+            if !verdicts.is_empty()
+                && !forwards
+                && verdicts.iter().all(|v| *v == Some(ListKind::Block))
+            {
+                return Ok(Some(sender_lists::blocked()));
+            }
+            if verdicts.contains(&Some(ListKind::Allow)) {
+                return Ok(None);
+            }
+        }
+        Ok(self.check_greylist(client, sender, recipient, now).await)
+    }
+
     /// Stores the message for every local mailbox and queues it for every forward and remote
     /// recipient; answers only once all of it is durable (RCV-12).
     ///
@@ -391,29 +455,33 @@ impl Delivery {
             ),
             _ => None,
         };
-        let (filter_headers, junk) = match verdict {
+        let (filter_headers, class) = match verdict {
             Some(MessageVerdict::Refuse(reply)) => return Ok(Delivered::Refused(reply)),
-            Some(MessageVerdict::Accept { headers, junk }) => (headers, junk),
-            None => (Vec::new(), None),
-        };
-        let folder = match &junk {
-            Some(reason) => {
-                tracing::info!(%reason, "delivered to Junk");
-                TargetFolder::SpecialUse(SpecialUse::Junk)
+            Some(MessageVerdict::Accept { headers, junk }) => {
+                (headers, MessageClass { junk, spam: None })
             }
-            None => TargetFolder::Inbox,
+            Some(MessageVerdict::Spam {
+                headers,
+                junk,
+                score,
+                refusal,
+            }) => (
+                headers,
+                MessageClass {
+                    junk,
+                    spam: Some((score, refusal)),
+                },
+            ),
+            None => (Vec::new(), MessageClass::default()),
         };
-        let mut targets = Vec::new();
+        let mut mailboxes = Vec::new();
         let mut queued = Vec::new();
         for rcpt in &envelope.recipients {
             match &rcpt.recipient {
                 Recipient::Local(routes) => {
                     for route in routes {
                         match route {
-                            Route::Local { mailbox, .. } => targets.push(DeliveryTarget {
-                                mailbox: *mailbox,
-                                folder: folder.clone(),
-                            }),
+                            Route::Local { mailbox, .. } => mailboxes.push(*mailbox),
                             Route::Forward { to, original } => queued.push(QueuedRecipient {
                                 address: to.clone(),
                                 notify: rcpt.notify,
@@ -435,7 +503,7 @@ impl Delivery {
 
         // Each copy is built only when someone receives it (a 100 KB message is copied once,
         // not twice, on the MX path).
-        let local_copy = (!targets.is_empty()).then(|| {
+        let local_copy = (!mailboxes.is_empty()).then(|| {
             let return_path = format!("Return-Path: <{}>\r\n", envelope.return_path);
             [return_path.as_bytes(), &filter_headers, trace, body].concat()
         });
@@ -452,18 +520,35 @@ impl Delivery {
         {
             return Ok(Delivered::SenderDenied);
         }
+        // RCV-4: strangers' mail meets the mailboxes' lists; everything else goes where the
+        // filters said (our own reports and submissions to INBOX).
+        let stranger = envelope.submitted_by.is_none() && envelope.client.is_some();
+        let senders = if stranger {
+            let from = index.summary.from.iter().filter_map(|addr| addr.address());
+            sender_lists::senders(&envelope.return_path, from)
+        } else {
+            Vec::new()
+        };
+        let lists = self.sender_lists.as_ref().filter(|_| stranger);
+        let targets =
+            match sender_lists::sort(lists, &mailboxes, &senders, &class, !queued.is_empty())
+                .await?
+            {
+                Sorted::Deliver(targets) => targets,
+                Sorted::Refuse(reply) => return Ok(Delivered::Refused(reply)),
+            };
         let queue_copy = self
             .sign(envelope, &index, body, queue_copy, !queued.is_empty())
             .await;
 
         let store_locally = async {
             match &local_copy {
-                Some(raw) => self
+                Some(raw) if !targets.is_empty() => self
                     .mail
                     .deliver(raw, &index, &targets, &Flags::none(), received_at)
                     .await
                     .map(|stored| stored.len()),
-                None => Ok(0),
+                _ => Ok(0),
             }
         };
         let enqueue = async move {

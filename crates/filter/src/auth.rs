@@ -21,10 +21,12 @@ use mail_auth::hickory_resolver::config::{
 };
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DmarcResult, MessageAuthenticator, SpfResult,
+    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcResult,
+    MessageAuthenticator, SpfResult,
 };
 use postwerk_dns::DnsConfig;
 
+use crate::spam::{AuthSignals, DkimSignal, DmarcSignal, SpfSignal};
 use crate::{Client, MessageVerdict, Reply, SpfPolicy};
 
 /// Verifies SPF, DKIM, DMARC and ARC.
@@ -89,11 +91,27 @@ impl Verifier {
         hostname: &str,
         policy: SpfPolicy,
     ) -> MessageVerdict {
+        self.check_with_signals(client, sender, raw, hostname, policy)
+            .await
+            .0
+    }
+
+    /// [`Verifier::check`], and the results as the spam score needs them (RCV-4); `None` when
+    /// this verifier checks nothing. A refused message has results too, but nobody scores it.
+    pub async fn check_with_signals(
+        &self,
+        client: &Client,
+        sender: &str,
+        raw: &[u8],
+        hostname: &str,
+        policy: SpfPolicy,
+    ) -> (MessageVerdict, Option<AuthSignals>) {
         let Some(authenticator) = &self.authenticator else {
-            return MessageVerdict::Accept {
+            let verdict = MessageVerdict::Accept {
                 headers: Vec::new(),
                 junk: None,
             };
+            return (verdict, None);
         };
         let ip = client.ip;
         let helo = client.helo.as_str();
@@ -114,9 +132,14 @@ impl Verifier {
             None => helo,
         };
         tracing::debug!(%ip, domain = spf.domain(), result = ?spf.result(), "SPF");
+        let mut signals = AuthSignals {
+            spf: spf_signal(spf.result()),
+            dkim: DkimSignal::None,
+            dmarc: DmarcSignal::None,
+        };
         if spf.result() == SpfResult::Fail && policy == SpfPolicy::Refuse {
             tracing::info!(%ip, domain = spf.domain(), "refused: SPF fail");
-            return MessageVerdict::Refuse(Reply {
+            let verdict = MessageVerdict::Refuse(Reply {
                 code: 550,
                 status: "5.7.23",
                 text: format!(
@@ -124,6 +147,7 @@ impl Verifier {
                      send its mail; ask its administrator to fix the domain's SPF record"
                 ),
             });
+            return (verdict, Some(signals));
         }
 
         let mut header = format!("Authentication-Results: {hostname}");
@@ -138,14 +162,16 @@ impl Verifier {
             // Not even a header section: nothing to verify beyond SPF.
             tracing::info!(%ip, "message headers unparseable; DKIM/DMARC/ARC not evaluated");
             header.push_str(";\r\n\tdkim=none;\r\n\tdmarc=none;\r\n\tarc=none\r\n");
-            return MessageVerdict::Accept {
+            let verdict = MessageVerdict::Accept {
                 headers: header.into_bytes(),
                 junk: None,
             };
+            return (verdict, Some(signals));
         };
 
         // DKIM.
         let dkim = authenticator.verify_dkim(&message).await;
+        signals.dkim = dkim_signal(&dkim);
         if dkim.is_empty() {
             header.push_str(";\r\n\tdkim=none");
         } else {
@@ -184,6 +210,7 @@ impl Verifier {
         header.push_str("\r\n");
 
         let dmarc_result = dmarc.result();
+        signals.dmarc = dmarc_signal(&dmarc_result);
         tracing::debug!(
             %ip,
             domain = dmarc.domain(),
@@ -197,7 +224,7 @@ impl Verifier {
             match dmarc.policy() {
                 Policy::Reject => {
                     tracing::info!(%ip, domain, "refused: DMARC fail, p=reject");
-                    return MessageVerdict::Refuse(Reply {
+                    let verdict = MessageVerdict::Refuse(Reply {
                         code: 550,
                         status: "5.7.1",
                         text: format!(
@@ -206,6 +233,7 @@ impl Verifier {
                              administrator to fix the domain's SPF or DKIM setup"
                         ),
                     });
+                    return (verdict, Some(signals));
                 }
                 Policy::Quarantine => {
                     tracing::info!(%ip, domain, "junk: DMARC fail, p=quarantine");
@@ -214,10 +242,53 @@ impl Verifier {
                 Policy::None | Policy::Unspecified => {}
             }
         }
-        MessageVerdict::Accept {
+        let verdict = MessageVerdict::Accept {
             headers: header.into_bytes(),
             junk,
-        }
+        };
+        (verdict, Some(signals))
+    }
+}
+
+/// The SPF result for the score.
+fn spf_signal(result: SpfResult) -> SpfSignal {
+    match result {
+        SpfResult::Pass => SpfSignal::Pass,
+        SpfResult::Fail => SpfSignal::Fail,
+        SpfResult::SoftFail => SpfSignal::SoftFail,
+        SpfResult::Neutral => SpfSignal::Neutral,
+        SpfResult::None => SpfSignal::None,
+        SpfResult::PermError => SpfSignal::PermError,
+        SpfResult::TempError => SpfSignal::TempError,
+    }
+}
+
+/// All DKIM signatures as one result for the score: one that verifies is enough (RFC 6376
+/// §6.1 lets a verifier accept any valid signature); a temporary error on one that might
+/// have verified is not held against the sender.
+fn dkim_signal(outputs: &[DkimOutput<'_>]) -> DkimSignal {
+    if outputs.is_empty() {
+        return DkimSignal::None;
+    }
+    let results = || outputs.iter().map(|output| output.result());
+    if results().any(|result| *result == DkimResult::Pass) {
+        DkimSignal::Pass
+    } else if results().any(|result| matches!(result, DkimResult::TempError(_))) {
+        DkimSignal::TempError
+    } else if results().all(|result| *result == DkimResult::None) {
+        DkimSignal::None
+    } else {
+        DkimSignal::Invalid
+    }
+}
+
+/// The DMARC result for the score.
+fn dmarc_signal(result: &DmarcResult) -> DmarcSignal {
+    match result {
+        DmarcResult::Pass => DmarcSignal::Pass,
+        DmarcResult::Fail(_) => DmarcSignal::Fail,
+        DmarcResult::None => DmarcSignal::None,
+        DmarcResult::TempError(_) | DmarcResult::PermError(_) => DmarcSignal::Error,
     }
 }
 

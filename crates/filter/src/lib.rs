@@ -4,13 +4,18 @@
 //!
 //! ```text
 //!  connection ─► dnsbl        (RCV-9: the client address on DNS block lists)
+//!  MAIL       ─► rate         (RCV-8: transactions per client address and per sender)
 //!  RCPT       ─► greylist     (RCV-3: unknown client/sender/recipient triplets wait)
 //!  end of DATA ─► attachments (RCV-5: forbidden file names, zip archives included)
+//!              ─► malware     (RCV-6: clamd's INSTREAM, when configured)
 //!              ─► auth        (RCV-2: SPF, DKIM, DMARC; the Authentication-Results header)
+//!              ─► spam        (RCV-4: the score and X-Spam-* headers; Junk or refusal is
+//!                              decided per recipient by core::Delivery, whose allow lists
+//!                              override it)
 //! ```
 //!
 //! Mail from authenticated submission skips the checks that judge strangers (block lists,
-//! greylisting, SPF/DMARC) but not the attachment check (issue 7 item 8).
+//! greylisting, SPF/DMARC) but not the attachment and malware checks (issue 7 item 8).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -19,6 +24,9 @@ pub mod attachments;
 pub mod auth;
 pub mod dnsbl;
 pub mod greylist;
+pub mod malware;
+pub mod rate;
+pub mod spam;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -49,7 +57,7 @@ pub struct Client {
 }
 
 /// The verdict on a whole message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MessageVerdict {
     /// Deliver it, with these header lines (CRLF-terminated) added on top, such as
     /// `Authentication-Results:`; into Junk instead of INBOX when `junk` says why.
@@ -58,6 +66,21 @@ pub enum MessageVerdict {
         headers: Vec<u8>,
         /// The reason to file it as junk (DMARC `p=quarantine`, later the spam score).
         junk: Option<String>,
+    },
+    /// RCV-4: the spam score reached the junk threshold. Deliver it to Junk — or refuse it
+    /// with `refusal` when the score reached the reject threshold — except for recipients
+    /// whose allow list names the sender: they get it in INBOX, and a message one of them
+    /// allows is never refused for its score.
+    Spam {
+        /// Header lines to prepend (`Authentication-Results:`, then `X-Spam-*`).
+        headers: Vec<u8>,
+        /// A reason to file it as junk that allow lists do not override (DMARC
+        /// `p=quarantine`).
+        junk: Option<String>,
+        /// The score and the rules that made it.
+        score: spam::Score,
+        /// The refusal when the score reached the reject threshold.
+        refusal: Option<Reply>,
     },
     /// Refuse it with this reply.
     Refuse(Reply),
@@ -74,7 +97,7 @@ pub enum SpfPolicy {
 }
 
 /// The configuration of every check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FilterConfig {
     /// `[greylist] enabled`.
     pub greylist: bool,
@@ -93,6 +116,12 @@ pub struct FilterConfig {
     pub auth: bool,
     /// `[auth] spf_fail`.
     pub spf_policy: SpfPolicy,
+    /// `[spam]`: the score of strangers' mail and its thresholds (RCV-4).
+    pub spam: spam::SpamConfig,
+    /// `[rate]`: transactions per client and per sender (RCV-8).
+    pub rate: rate::RateConfig,
+    /// `[malware]`: the clamd to scan every message with (RCV-6); `None`: no scanning.
+    pub clamd: Option<malware::ClamdConfig>,
 }
 
 impl Default for FilterConfig {
@@ -106,6 +135,9 @@ impl Default for FilterConfig {
             archive_limits: attachments::ArchiveLimits::default(),
             auth: true,
             spf_policy: SpfPolicy::Refuse,
+            spam: spam::SpamConfig::default(),
+            rate: rate::RateConfig::default(),
+            clamd: None,
         }
     }
 }
@@ -117,6 +149,8 @@ pub struct Filters {
     greylist: Arc<dyn GreylistStore>,
     auth: auth::Verifier,
     hostname: String,
+    /// RCV-8: the counts of the whole process, shared by every session.
+    rate: rate::RateLimits,
 }
 
 impl std::fmt::Debug for Filters {
@@ -139,6 +173,7 @@ impl Filters {
         hostname: String,
     ) -> Filters {
         Filters {
+            rate: rate::RateLimits::new(&config.rate),
             config,
             resolver,
             greylist,
@@ -153,6 +188,13 @@ impl Filters {
             return None;
         }
         dnsbl::check(self.resolver.as_ref(), client.ip, &self.config.dnsbl_zones).await
+    }
+
+    /// RCV-8, at MAIL FROM: counts one transaction from `client` by `sender` (the envelope
+    /// sender from strangers, empty or `<>` for the null sender; the login on submission), or
+    /// answers `450 4.7.1` when the client or the sender is over its limit.
+    pub fn check_rate(&self, client: IpAddr, sender: &str) -> Option<Reply> {
+        self.rate.check(client, sender)
     }
 
     /// RCV-3, at RCPT: a reply asking an unknown triplet to come back later.
@@ -177,8 +219,8 @@ impl Filters {
         .await
     }
 
-    /// RCV-5 and RCV-2, at the end of the message. `client` is `None` for authenticated
-    /// submission, which gets the attachment check only.
+    /// RCV-5, RCV-6 and RCV-2, at the end of the message. `client` is `None` for authenticated
+    /// submission, which gets the attachment and malware checks only.
     pub async fn check_message(
         &self,
         client: Option<&Client>,
@@ -198,16 +240,72 @@ impl Filters {
                 return MessageVerdict::Refuse(reply);
             }
         }
-        match client {
-            Some(client) if self.config.auth => {
-                self.auth
-                    .check(client, sender, raw, &self.hostname, self.config.spf_policy)
-                    .await
+        // RCV-6, submissions included (SND-6): a message that could not be scanned is deferred,
+        // never accepted unscanned.
+        if let Some(clamd) = &self.config.clamd {
+            match malware::scan(clamd, raw).await {
+                malware::ScanOutcome::Clean => {}
+                malware::ScanOutcome::Infected(signature) => {
+                    return MessageVerdict::Refuse(malware::infected(&signature));
+                }
+                malware::ScanOutcome::Failed(_) => {
+                    return MessageVerdict::Refuse(malware::unavailable());
+                }
             }
-            _ => MessageVerdict::Accept {
+        }
+        let Some(client) = client else {
+            // Authenticated submission: not scored here (outgoing mail is SND-6's).
+            return MessageVerdict::Accept {
                 headers: Vec::new(),
                 junk: None,
-            },
+            };
+        };
+        let (verdict, signals) = if self.config.auth {
+            self.auth
+                .check_with_signals(client, sender, raw, &self.hostname, self.config.spf_policy)
+                .await
+        } else {
+            let verdict = MessageVerdict::Accept {
+                headers: Vec::new(),
+                junk: None,
+            };
+            (verdict, None)
+        };
+        self.score_spam(verdict, raw, signals.as_ref())
+    }
+
+    /// RCV-4 after the authentication checks: the score of an accepted stranger's message,
+    /// its `X-Spam-*` headers on top of the others, and [`MessageVerdict::Spam`] at or above
+    /// the junk threshold. The scorer reads a bounded prefix of the message, so it runs here
+    /// rather than on a blocking thread.
+    fn score_spam(
+        &self,
+        verdict: MessageVerdict,
+        raw: &[u8],
+        signals: Option<&spam::AuthSignals>,
+    ) -> MessageVerdict {
+        let config = &self.config.spam;
+        let MessageVerdict::Accept { headers, junk } = verdict else {
+            return verdict;
+        };
+        if !config.enabled {
+            return MessageVerdict::Accept { headers, junk };
+        }
+        let score = spam::score(raw, signals);
+        // After `Authentication-Results:` (the record of checks comes first, right under
+        // `Return-Path:`), still above the message's own header section.
+        let headers = [headers, spam::headers(&score, config)].concat();
+        match config.classify(score.total) {
+            spam::SpamClass::Clean => MessageVerdict::Accept { headers, junk },
+            class => {
+                let refusal = (class == spam::SpamClass::Reject).then(|| spam::refusal(&score));
+                MessageVerdict::Spam {
+                    headers,
+                    junk,
+                    score,
+                    refusal,
+                }
+            }
         }
     }
 }

@@ -453,7 +453,11 @@ impl Config {
                 "greylist",
                 "dnsbl",
                 "attachments",
-                "auth",
+                "rate",
+                "malware",
+                "spam",
+                "sms",
+                "audit",
             ],
         );
         if let Some(hostname) = reader.string(&table, "", "hostname") {
@@ -917,6 +921,144 @@ impl Reader {
                 ),
             }
         }
+        if let Some(table) = self.table(root, "", "rate") {
+            self.rate(table, &mut config.rate);
+        }
+        if let Some(table) = self.table(root, "", "malware") {
+            config.clamd = self.malware(table);
+        }
+        if let Some(table) = self.table(root, "", "spam") {
+            self.spam(table, &mut config.spam);
+        }
+    }
+
+    /// `[spam]` (RCV-4): the score from which mail goes to Junk, and from which it is refused.
+    fn spam(&mut self, table: &Table, spam: &mut postwerk_filter::spam::SpamConfig) {
+        self.known(
+            table,
+            "spam",
+            &["enabled", "junk_threshold", "reject_threshold"],
+        );
+        if let Some(on) = self.boolean(table, "spam", "enabled") {
+            spam.enabled = on;
+        }
+        if let Some(junk) = self.score(table, "spam", "junk_threshold") {
+            spam.junk_threshold = junk;
+        }
+        if let Some(reject) = self.score(table, "spam", "reject_threshold") {
+            spam.reject_threshold = reject;
+        }
+        if spam.reject_threshold <= spam.junk_threshold {
+            self.problem(
+                "spam.reject_threshold",
+                format!(
+                    "must be above spam.junk_threshold ({}), or mail would be refused before \
+                     it could go to Junk",
+                    spam.junk_threshold
+                ),
+            );
+        }
+    }
+
+    /// A spam score: a number (integer or decimal) of at least 0.
+    fn score(&mut self, table: &Table, prefix: &str, key: &str) -> Option<f64> {
+        let value = match table.get(key)? {
+            Value::Float(f) => Some(*f),
+            Value::Integer(n) => Some(*n as f64),
+            _ => None,
+        };
+        match value {
+            Some(score) if score.is_finite() && score >= 0.0 => Some(score),
+            _ => {
+                self.problem(
+                    &join(prefix, key),
+                    "expected a score such as 5 or 7.5".into(),
+                );
+                None
+            }
+        }
+    }
+
+    /// `[rate]` (RCV-8): transactions per client address and minute, per sender and hour.
+    fn rate(&mut self, table: &Table, rate: &mut postwerk_filter::rate::RateConfig) {
+        self.known(
+            table,
+            "rate",
+            &[
+                "enabled",
+                "messages_per_minute_per_client",
+                "messages_per_hour_per_sender",
+            ],
+        );
+        if let Some(on) = self.boolean(table, "rate", "enabled") {
+            rate.enabled = on;
+        }
+        if let Some(n) = self.count(table, "rate", "messages_per_minute_per_client") {
+            rate.per_client_per_minute = n;
+        }
+        if let Some(n) = self.count(table, "rate", "messages_per_hour_per_sender") {
+            rate.per_sender_per_hour = n;
+        }
+    }
+
+    /// `[malware]` (RCV-6): the clamd to scan with; `None` when absent or disabled.
+    fn malware(&mut self, table: &Table) -> Option<postwerk_filter::malware::ClamdConfig> {
+        use postwerk_filter::malware::{ClamdAddress, ClamdConfig};
+        self.known(
+            table,
+            "malware",
+            &["enabled", "clamd", "timeout", "max_stream"],
+        );
+        let enabled = self.boolean(table, "malware", "enabled").unwrap_or(true);
+        let timeout = self.duration(table, "malware", "timeout");
+        let max_stream = self.count(table, "malware", "max_stream");
+        let address = self.string(table, "malware", "clamd")?;
+        let address = if let Some(path) = address.strip_prefix("unix:") {
+            ClamdAddress::Unix(PathBuf::from(path))
+        } else if let Ok(socket) = address.parse::<SocketAddr>() {
+            ClamdAddress::Tcp(socket)
+        } else {
+            self.problem(
+                "malware.clamd",
+                format!(
+                    "\"{address}\" is not a clamd address; write \"unix:/run/clamav/clamd.ctl\" \
+                     or \"127.0.0.1:3310\""
+                ),
+            );
+            return None;
+        };
+        let mut clamd = ClamdConfig::new(address);
+        if let Some(timeout) = timeout {
+            clamd.timeout = timeout;
+        }
+        if let Some(max) = max_stream {
+            clamd.max_stream = u64::from(max);
+        }
+        enabled.then_some(clamd)
+    }
+
+    /// A non-negative integer that fits 32 bits.
+    fn count(&mut self, table: &Table, prefix: &str, key: &str) -> Option<u32> {
+        match table.get(key)? {
+            Value::Integer(n) => match u32::try_from(*n) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    self.problem(
+                        &join(prefix, key),
+                        format!("{n} is out of range; use 0 to {}", u32::MAX),
+                    );
+                    None
+                }
+            },
+            other => {
+                let kind = other.type_str();
+                self.problem(
+                    &join(prefix, key),
+                    format!("expected an integer, found {kind}"),
+                );
+                None
+            }
+        }
     }
 
     fn boolean(&mut self, table: &Table, prefix: &str, key: &str) -> Option<bool> {
@@ -1213,6 +1355,83 @@ mod tests {
                 "{key}: {errors:?}"
             );
         }
+    }
+
+    #[test]
+    fn rate_malware_sms_and_audit_tables_parse() {
+        let config = Config::parse(
+            "[rate]\nenabled = true\nmessages_per_minute_per_client = 5\n\
+             messages_per_hour_per_sender = 0\n\
+             [malware]\nclamd = \"unix:/run/clamav/clamd.ctl\"\ntimeout = \"10s\"\n\
+             [sms]\ngateway = \"webhook\"\nwebhook_url = \"https://sms.example/send\"\n\
+             [audit]\nretention_days = 30\n",
+        )
+        .unwrap();
+        let rate = &config.filters.rate;
+        assert!(rate.enabled);
+        assert_eq!(
+            (rate.per_client_per_minute, rate.per_sender_per_hour),
+            (5, 0)
+        );
+        let clamd = config.filters.clamd.as_ref().expect("scanning configured");
+        assert_eq!(
+            clamd.address,
+            postwerk_filter::malware::ClamdAddress::Unix(PathBuf::from("/run/clamav/clamd.ctl"))
+        );
+        assert_eq!(clamd.timeout, Duration::from_secs(10));
+        let SmsConfig::Webhook(webhook) = &config.sms else {
+            panic!("the webhook gateway: {:?}", config.sms);
+        };
+        assert_eq!(webhook.url, "https://sms.example/send");
+        assert!(webhook.body_template.contains("{text}"), "a default body");
+        assert_eq!(config.audit.retention_days, 30);
+
+        let defaults = Config::default();
+        assert!(
+            defaults.filters.clamd.is_none(),
+            "no scanner unless configured"
+        );
+        assert_eq!(defaults.sms, SmsConfig::Outbox);
+        assert_eq!(defaults.audit.retention_days, 365);
+        let off =
+            Config::parse("[malware]\nclamd = \"127.0.0.1:3310\"\nenabled = false\n").unwrap();
+        assert!(off.filters.clamd.is_none());
+
+        let errors = Config::parse(
+            "[malware]\nclamd = \"somewhere\"\n[sms]\ngateway = \"pigeon\"\n\
+             [rate]\nmessages_per_minute_per_client = -1\n",
+        )
+        .unwrap_err()
+        .0;
+        for key in [
+            "malware.clamd",
+            "sms.gateway",
+            "rate.messages_per_minute_per_client",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(key)),
+                "{key}: {errors:?}"
+            );
+        }
+        let spam = Config::parse("[spam]\njunk_threshold = 4\nreject_threshold = 12.5\n").unwrap();
+        assert_eq!(spam.filters.spam.junk_threshold, 4.0);
+        assert_eq!(spam.filters.spam.reject_threshold, 12.5);
+        let errors = Config::parse("[spam]\njunk_threshold = 8\nreject_threshold = 6\n")
+            .unwrap_err()
+            .0;
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("spam.reject_threshold")),
+            "{errors:?}"
+        );
+        let errors = Config::parse("[sms]\ngateway = \"webhook\"\n")
+            .unwrap_err()
+            .0;
+        assert!(
+            errors.iter().any(|e| e.starts_with("sms.webhook_url")),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_signer(postwerk_core::DkimSigner::new(stores.directory.clone()))
     .with_srs(postwerk_core::Srs::new(srs_key.clone()))
+    // RCV-4: each mailbox's allowed and blocked senders.
+    .with_sender_rules(stores.manager.clone())
     .with_send_limits(Arc::new(postwerk_core::SendLimiter::new(
         stores.directory.clone(),
         send_policy(&config),

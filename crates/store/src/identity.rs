@@ -376,7 +376,8 @@ pub trait IdentityStore: Send + Sync {
 
     // ---- Audit log (ID-11)
 
-    /// Appends entries (one transaction for the batch).
+    /// Appends entries (one transaction for the batch). An entry with a mailbox and no
+    /// organization is given the organization of the mailbox's service.
     async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<(), StoreError>;
 
     /// Entries per the filter, newest first.

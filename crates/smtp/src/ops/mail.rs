@@ -4,8 +4,12 @@
 //! On submission listeners this is where the session must be in TLS and authenticated, where
 //! the credential epoch is checked between transactions (ID-6), and where the envelope sender
 //! must pass the auth guards (SND-1).
+//!
+//! Every transaction that gets this far is counted against the rate limits (RCV-8): a
+//! stranger's by its envelope sender, a submission by its login, so that one compromised
+//! mailbox cannot fill the queue whatever sender addresses it may use.
 
-use postwerk_core::{DsnRet, SenderCheck};
+use postwerk_core::{Client, DsnRet, SenderCheck};
 use smtp_proto::{
     MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MAIL_RET_FULL, MAIL_RET_HDRS, MAIL_SMTPUTF8, MailFrom,
 };
@@ -88,6 +92,15 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+    // RCV-8: one count per transaction, only once it is otherwise acceptable.
+    let rate_sender = match &session.login {
+        Some(login) => login.address.to_string(),
+        None => from.address.clone(),
+    };
+    if let Some(refusal) = server.delivery.check_rate(&client(session), &rate_sender) {
+        tracing::info!(sender = %rate_sender, "rate limit exceeded");
+        return session.answer(conn, reply::filtered(&refusal));
+    }
     let ret = if from.flags & MAIL_RET_FULL != 0 {
         Some(DsnRet::Full)
     } else if from.flags & MAIL_RET_HDRS != 0 {
@@ -106,6 +119,17 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         chunks: None,
     }));
     session.answer(conn, reply::sender_ok())
+}
+
+/// The connecting client, as the checks of SPEC §4 see it.
+fn client(session: &Session) -> Client {
+    Client {
+        ip: session.peer.ip(),
+        helo: session
+            .helo
+            .as_ref()
+            .map_or_else(String::new, |h| h.name.clone()),
+    }
 }
 
 /// The first parameter given that this server does not advertise (RFC 5321 §4.1.1.11).

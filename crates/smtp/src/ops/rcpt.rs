@@ -108,7 +108,8 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
-    // RCV-3: a stranger's mail for a hosted recipient waits for its retry once.
+    // RCV-4 and RCV-3: a stranger's mail for a hosted recipient meets the mailbox's sender
+    // lists (a block refuses it, an allow skips greylisting), else waits for its retry once.
     if matches!(verdict, Recipient::Local(_))
         && session.login.is_none()
         && let Phase::Mail(tx) = &session.phase
@@ -122,13 +123,20 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 .map_or_else(String::new, |h| h.name.clone()),
         };
         let now = chrono::Utc::now().timestamp();
-        if let Some(refusal) = server
+        match server
             .delivery
-            .check_greylist(&client, &sender, &address, now)
+            .screen_recipient(&client, &sender, &address, &verdict, now)
             .await
         {
-            tracing::info!(rcpt = %to.address, "greylisted");
-            return session.answer(conn, reply::filtered(&refusal));
+            Ok(None) => {}
+            Ok(Some(refusal)) => {
+                tracing::info!(rcpt = %to.address, code = refusal.code, "recipient screened out");
+                return session.answer(conn, reply::filtered(&refusal));
+            }
+            Err(error) => {
+                tracing::error!(%error, "checking the recipient's sender lists failed");
+                return session.answer(conn, reply::internal(&error));
+            }
         }
     }
     let reply = reply::recipient(&verdict);

@@ -549,10 +549,14 @@ async fn append_audit_tx(
     entries: Vec<NewAuditEntry>,
 ) -> Result<Written<()>, StoreError> {
     for entry in &entries {
+        // An entry about a mailbox without its organization gets it here, from the mailbox's
+        // service, inside the writer's transaction: the login path does not pay a read for it.
         sqlx::query(
             "INSERT INTO audit_log (at, category, protocol, event, remote_ip, subject, actor, \
              detail, user_id, address_id, org_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, COALESCE(?11, \
+               (SELECT s.org_id FROM addresses a JOIN services s ON s.id = a.service_id \
+                WHERE a.id = ?10)))",
         )
         .bind(entry.at)
         .bind(entry.category.as_str())
