@@ -2,63 +2,17 @@
 //! Python's smtplib (tests/smtp/client.py), with a real DNS server on loopback serving the
 //! block list and the SPF records.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use postwerk_testkit::TestServer;
 use postwerk_testkit::dns::{DnsServer, Zone};
-use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postwerk");
-const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/client.py");
-const TOTO: &str = "toto@example.com";
+#[path = "common/mx.rs"]
+mod mx;
 
-/// A server hosting example.com with the mailbox toto, its resolver on `dns`.
-fn server(dns: &DnsServer, extra: &str) -> TestServer {
-    let config = format!(
-        "[dns]\nservers = [\"{}\"]\ndnssec = \"off\"\n{extra}\n",
-        dns.addr()
-    );
-    let server = TestServer::start_with(Path::new(BIN), &["smtp"], &config).unwrap();
-    for args in [
-        &["org", "create", "Acme"][..],
-        &["service", "create", "example.com", "--org", "Acme"],
-        &["address", "create", TOTO, "--password", "toto-secret-1"],
-    ] {
-        server.admin_ok(args);
-    }
-    server
-}
-
-/// One transaction over the MX listener from `from` to toto; the replies as JSON.
-fn send(server: &TestServer, from: &str, message: &str) -> Value {
-    let addr = server.addr("smtp");
-    let args = json!({
-        "host": addr.ip().to_string(), "port": addr.port(),
-        "from": from, "to": [TOTO], "message": message,
-    });
-    let out = Command::new("python3")
-        .arg(CLIENT)
-        .arg("send")
-        .arg(args.to_string())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-    reply["transactions"][0].clone()
-}
+use mx::{TOTO, code, send, server};
 
 fn plain(subject: &str, from: &str) -> String {
     format!("From: {from}\r\nTo: {TOTO}\r\nSubject: {subject}\r\n\r\nhello\r\n")
-}
-
-fn code(reply: &Value) -> i64 {
-    reply[0].as_i64().unwrap_or(-1)
 }
 
 /// RCV-3 with smtplib: the first try of an unknown triplet gets 451 4.7.1, so does a retry

@@ -2,59 +2,14 @@
 //! listener of the real server, driven by Python's smtplib (tests/smtp/client.py), with a
 //! real DNS server on loopback (no SPF, DKIM or DMARC records: every sender is unauthenticated).
 
-use std::path::Path;
-use std::process::Command;
-
 use postwerk_testkit::TestServer;
 use postwerk_testkit::dns::{DnsServer, Zone};
-use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postwerk");
-const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/client.py");
-const TOTO: &str = "toto@example.com";
+#[path = "common/mx.rs"]
+mod mx;
 
-/// A server hosting example.com with the mailbox toto, its resolver on `dns`; greylisting off
-/// (the test kit's default), the spam score on (the server's default).
-fn server(dns: &DnsServer) -> TestServer {
-    let config = format!("[dns]\nservers = [\"{}\"]\ndnssec = \"off\"\n", dns.addr());
-    let server = TestServer::start_with(Path::new(BIN), &["smtp"], &config).unwrap();
-    for args in [
-        &["org", "create", "Acme"][..],
-        &["service", "create", "example.com", "--org", "Acme"],
-        &["address", "create", TOTO, "--password", "toto-secret-1"],
-    ] {
-        server.admin_ok(args);
-    }
-    server
-}
+use mx::{TOTO, code, send, server};
 
-/// One transaction over the MX listener from `from` to toto; the replies as JSON.
-fn send(server: &TestServer, from: &str, message: &str) -> Value {
-    let addr = server.addr("smtp");
-    let args = json!({
-        "host": addr.ip().to_string(), "port": addr.port(),
-        "from": from, "to": [TOTO], "message": message,
-    });
-    let out = Command::new("python3")
-        .arg(CLIENT)
-        .arg("send")
-        .arg(args.to_string())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-    reply["transactions"][0].clone()
-}
-
-fn code(reply: &Value) -> i64 {
-    reply[0].as_i64().unwrap_or(-1)
-}
-
-/// The messages in toto's folder `name`, as the server stored them.
 fn folder(server: &TestServer, name: &'static str) -> Vec<String> {
     server
         .with_store(|stores| async move {
@@ -116,7 +71,7 @@ fn spam_status(message: &str) -> &str {
 #[test]
 fn rcv_4_spam_lands_in_junk_and_clean_mail_in_the_inbox() {
     let dns = DnsServer::start(Zone::new()).unwrap();
-    let server = server(&dns);
+    let server = server(&dns, "");
 
     let disguised = format!(
         "X-Spam-Status: No, score=0.0\r\n{}",
@@ -156,7 +111,7 @@ fn rcv_4_spam_lands_in_junk_and_clean_mail_in_the_inbox() {
 #[test]
 fn rcv_4_sender_lists_refuse_at_rcpt_and_let_allowed_spam_in() {
     let dns = DnsServer::start(Zone::new()).unwrap();
-    let server = server(&dns);
+    let server = server(&dns, "");
     server.admin_ok(&["sender-rule", "add", TOTO, "block", "blocked.example"]);
     server.admin_ok(&["sender-rule", "add", TOTO, "allow", "draw@prizes.example"]);
 
