@@ -444,6 +444,16 @@ impl Delivery {
         body: &[u8],
         received_at: i64,
     ) -> Result<Delivered, CoreError> {
+        // RFC 8601 §5: an Authentication-Results field from outside that claims to be ours
+        // would make a client trust what we never verified; it goes before anything else.
+        let stripped;
+        let body = match (&self.filters, &envelope.submitted_by, &envelope.client) {
+            (Some(filters), None, Some(_)) => {
+                stripped = filters.strip_forged_results(body);
+                &*stripped
+            }
+            _ => body,
+        };
         // SPEC §4 at the end of the message: strangers' mail gets every check, submitted mail
         // the attachment check (issue 7 item 8), our own reports none.
         let verdict = match (&self.filters, &envelope.submitted_by) {

@@ -75,11 +75,10 @@ pub async fn check(
     None
 }
 
-/// Forgets triplets idle for longer than `greylist_expiry`, at most once an hour per process.
-///
-/// The store offers one cutoff only, so unretried triplets live as long as passed ones; they
-/// are small rows, and a retry that comes back later than a normal queue would is accepted as
-/// a retry (the conservative side: mail is delayed, never lost).
+/// Forgets triplets that passed and were idle for longer than `greylist_expiry`, and those
+/// never retried after the delay within `greylist_pending_expiry` (a day: a real queue retries
+/// within hours, and spam engines that fired once fill the table otherwise), at most once an
+/// hour per process.
 async fn expire_if_due(store: &dyn GreylistStore, config: &FilterConfig, now: i64) {
     let mut last = LAST_EXPIRY.load(Ordering::Relaxed);
     loop {
@@ -96,8 +95,16 @@ async fn expire_if_due(store: &dyn GreylistStore, config: &FilterConfig, now: i6
             Err(current) => last = current,
         }
     }
-    let expiry = i64::try_from(config.greylist_expiry.as_secs()).unwrap_or(i64::MAX);
-    match store.greylist_expire(now.saturating_sub(expiry)).await {
+    let cutoff = |age: std::time::Duration| {
+        now.saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX))
+    };
+    let expired = store
+        .greylist_expire(
+            cutoff(config.greylist_expiry),
+            cutoff(config.greylist_pending_expiry),
+        )
+        .await;
+    match expired {
         Ok(removed) => tracing::debug!(removed, "greylisting: expired idle triplets"),
         Err(error) => tracing::error!(%error, "greylisting: expiring idle triplets failed"),
     }
@@ -320,7 +327,7 @@ mod tests {
         async fn greylist_passed(&self, _: &str, _: i64) -> Result<(), StoreError> {
             Err(broken())
         }
-        async fn greylist_expire(&self, _: i64) -> Result<u64, StoreError> {
+        async fn greylist_expire(&self, _: i64, _: i64) -> Result<u64, StoreError> {
             Err(broken())
         }
     }

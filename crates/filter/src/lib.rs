@@ -23,6 +23,7 @@
 pub mod attachments;
 pub mod auth;
 pub mod dnsbl;
+pub mod forged_results;
 pub mod greylist;
 pub mod malware;
 pub mod rate;
@@ -103,9 +104,11 @@ pub struct FilterConfig {
     pub greylist: bool,
     /// `[greylist] delay`: how long an unknown triplet waits before a retry is accepted.
     pub greylist_delay: Duration,
-    /// How long a triplet that passed is remembered (auto-whitelist), and how long an unretried
-    /// one is kept.
+    /// How long a triplet that passed is remembered (auto-whitelist) after it was last seen.
     pub greylist_expiry: Duration,
+    /// `[greylist] pending_expiry`: how long a triplet that never retried after the delay is
+    /// kept.
+    pub greylist_pending_expiry: Duration,
     /// `[dnsbl] zones`; empty: no lookups.
     pub dnsbl_zones: Vec<String>,
     /// `[attachments] enabled`.
@@ -130,6 +133,7 @@ impl Default for FilterConfig {
             greylist: true,
             greylist_delay: Duration::from_secs(300),
             greylist_expiry: Duration::from_secs(36 * 86400),
+            greylist_pending_expiry: Duration::from_secs(86400),
             dnsbl_zones: Vec::new(),
             attachments: true,
             archive_limits: attachments::ArchiveLimits::default(),
@@ -195,6 +199,12 @@ impl Filters {
     /// answers `450 4.7.1` when the client or the sender is over its limit.
     pub fn check_rate(&self, client: IpAddr, sender: &str) -> Option<Reply> {
         self.rate.check(client, sender)
+    }
+
+    /// RFC 8601 §5: `raw` without the `Authentication-Results` fields that claim to come from
+    /// this server, for strangers' mail (their verification must be ours alone).
+    pub fn strip_forged_results<'m>(&self, raw: &'m [u8]) -> std::borrow::Cow<'m, [u8]> {
+        forged_results::strip(raw, &self.hostname)
     }
 
     /// RCV-3, at RCPT: a reply asking an unknown triplet to come back later.

@@ -204,7 +204,7 @@ impl GreylistStore for NoGreylist {
     async fn greylist_passed(&self, _: &str, _: i64) -> Result<(), StoreError> {
         unreachable!("check_message does not greylist")
     }
-    async fn greylist_expire(&self, _: i64) -> Result<u64, StoreError> {
+    async fn greylist_expire(&self, _: i64, _: i64) -> Result<u64, StoreError> {
         unreachable!("check_message does not greylist")
     }
 }

@@ -880,7 +880,11 @@ impl Reader {
     /// `[greylist]`, `[dnsbl]`, `[attachments]` and `[auth]`: the checks of SPEC §4.
     fn filters(&mut self, root: &Table, config: &mut postwerk_filter::FilterConfig) {
         if let Some(table) = self.table(root, "", "greylist") {
-            self.known(table, "greylist", &["enabled", "delay", "expiry"]);
+            self.known(
+                table,
+                "greylist",
+                &["enabled", "delay", "expiry", "pending_expiry"],
+            );
             if let Some(on) = self.boolean(table, "greylist", "enabled") {
                 config.greylist = on;
             }
@@ -889,6 +893,9 @@ impl Reader {
             }
             if let Some(expiry) = self.duration(table, "greylist", "expiry") {
                 config.greylist_expiry = expiry;
+            }
+            if let Some(expiry) = self.duration(table, "greylist", "pending_expiry") {
+                config.greylist_pending_expiry = expiry;
             }
         }
         if let Some(table) = self.table(root, "", "dnsbl") {

@@ -158,3 +158,33 @@ fn rcv_2_spf_fail_is_refused_and_a_pass_is_recorded() {
     );
     assert!(text.contains("spf=pass"), "{text}");
 }
+
+/// RFC 8601 §5: an `Authentication-Results` field that arrives claiming this server's name is
+/// removed (with its continuation line); another server's is kept, under ours.
+#[test]
+fn rcv_2_forged_authentication_results_in_our_name_are_removed() {
+    let mut zone = Zone::new();
+    zone.txt("honest.test", "v=spf1 ip4:127.0.0.1 -all");
+    let dns = DnsServer::start(zone).unwrap();
+    let server = server(&dns, "");
+    let message = format!(
+        "Authentication-Results: mail.example.test;\r\n dkim=pass header.d=bank.example\r\n\
+         Authentication-Results: relay.elsewhere.example; spf=pass\r\n{}",
+        plain("trust me", "friend@honest.test")
+    );
+    let tx = send(&server, "friend@honest.test", &message);
+    assert_eq!(code(&tx["data"]), 250, "{tx}");
+    let inbox = server.inbox(TOTO).unwrap();
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert_eq!(
+        text.matches("Authentication-Results: mail.example.test;")
+            .count(),
+        1,
+        "only ours: {text}"
+    );
+    assert!(!text.contains("header.d=bank.example"), "{text}");
+    assert!(
+        text.contains("Authentication-Results: relay.elsewhere.example; spf=pass"),
+        "{text}"
+    );
+}

@@ -26,6 +26,12 @@ pub trait GreylistStore: Send + Sync {
     /// Records that `key` passed at `now`.
     async fn greylist_passed(&self, key: &str, now: i64) -> Result<(), StoreError>;
 
-    /// Forgets entries last seen before `before`; answers how many.
-    async fn greylist_expire(&self, before: i64) -> Result<u64, StoreError>;
+    /// Forgets the entries that passed and were last seen before `passed_before`, and those
+    /// that never passed (never retried after the delay) last seen before `pending_before`;
+    /// answers how many.
+    async fn greylist_expire(
+        &self,
+        passed_before: i64,
+        pending_before: i64,
+    ) -> Result<u64, StoreError>;
 }

@@ -93,16 +93,25 @@ impl GreylistStore for SqliteGreylist {
             .await
     }
 
-    async fn greylist_expire(&self, before: i64) -> Result<u64, StoreError> {
+    async fn greylist_expire(
+        &self,
+        passed_before: i64,
+        pending_before: i64,
+    ) -> Result<u64, StoreError> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    sqlx::query("DELETE FROM greylist WHERE last_seen < ?1")
-                        .bind(before)
-                        .execute(&mut *conn)
-                        .await
-                        .ctx("expiring greylist entries")
-                        .map(|done| Written::value(done.rows_affected()))
+                    sqlx::query(
+                        "DELETE FROM greylist WHERE \
+                         (passed_at IS NOT NULL AND last_seen < ?1) \
+                         OR (passed_at IS NULL AND last_seen < ?2)",
+                    )
+                    .bind(passed_before)
+                    .bind(pending_before)
+                    .execute(&mut *conn)
+                    .await
+                    .ctx("expiring greylist entries")
+                    .map(|done| Written::value(done.rows_affected()))
                 })
             })
             .await

@@ -83,10 +83,16 @@ pub async fn rcv_3_expire_removes_entries_last_seen_before_the_cutoff<B: Backend
         .await
         .expect("passed");
     peek(harness.stores(), "recent", DATE + 100).await;
-    let removed = greylist.greylist_expire(DATE + 50).await.expect("expire");
+    let removed = greylist
+        .greylist_expire(DATE + 50, DATE + 50)
+        .await
+        .expect("expire");
     assert_eq!(removed, 2);
     assert_eq!(
-        greylist.greylist_expire(DATE + 50).await.expect("expire"),
+        greylist
+            .greylist_expire(DATE + 50, DATE + 50)
+            .await
+            .expect("expire"),
         0
     );
     // The expired keys are new again; the recent one is still there.
@@ -102,4 +108,32 @@ pub async fn rcv_3_expire_removes_entries_last_seen_before_the_cutoff<B: Backend
             .first_seen,
         DATE + 100
     );
+}
+
+/// Triplets that never passed have their own, shorter cutoff: a day without a retry is spam
+/// that fired once, while a passed triplet is a known sender kept for weeks.
+pub async fn rcv_3_unretried_triplets_expire_sooner_than_passed_ones<B: Backend>(backend: &B) {
+    let harness = Harness::new(backend).await;
+    let greylist = &harness.stores().greylist;
+    peek(harness.stores(), "unretried", DATE).await;
+    peek(harness.stores(), "passed", DATE).await;
+    greylist
+        .greylist_passed("passed", DATE)
+        .await
+        .expect("passed");
+    // The passed cutoff is long ago, the pending one after both were last seen.
+    let removed = greylist
+        .greylist_expire(DATE - 1_000, DATE + 50)
+        .await
+        .expect("expire");
+    assert_eq!(removed, 1, "only the unretried triplet goes");
+    assert_eq!(
+        peek(harness.stores(), "unretried", DATE + 60)
+            .await
+            .first_seen,
+        DATE + 60,
+        "forgotten: it starts over"
+    );
+    let passed = peek(harness.stores(), "passed", DATE + 60).await;
+    assert_eq!(passed.passed_at, Some(DATE), "the passed triplet stays");
 }

@@ -145,6 +145,7 @@ macro_rules! conformance {
             rcv_3_sighting_creates_then_reads_and_refreshes_daily,
             rcv_3_passed_is_remembered,
             rcv_3_expire_removes_entries_last_seen_before_the_cutoff,
+            rcv_3_unretried_triplets_expire_sooner_than_passed_ones,
         ]);
     };
     (@module $backend:path, $module:ident [ $($test:ident),* $(,)? ]) => {
