@@ -7,69 +7,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use postwerk_core::{
-    Actor, Admin, CreateAddress, Delivery, FailureLimiter, FailurePolicy, Filters, MailboxAuth,
-};
-use postwerk_model::AddressKind;
+use postwerk_core::{Delivery, FailureLimiter, FailurePolicy, Filters, MailboxAuth};
 use postwerk_net::Shutdown;
 use postwerk_smtp::{Limits, ListenerKind, Server};
-use postwerk_store::Stores;
-use postwerk_testkit::transcript::{Client, TlsPair};
+use postwerk_testkit::transcript::Client;
+
+#[path = "common/fixture.rs"]
+mod fixture;
+
+use fixture::{Fixture, fixture};
 
 /// AUTH PLAIN for toto@example.test with its mailbox password.
 const AUTH_TOTO: &str = "AUTH PLAIN AHRvdG9AZXhhbXBsZS50ZXN0AG1haWxib3gtc2VjcmV0LTE=";
-const PASSWORD: &str = "mailbox-secret-1";
 
 /// The limits of these tests (`[rate]` in the configuration).
 const PER_CLIENT_PER_MINUTE: usize = 2;
 const PER_SENDER_PER_HOUR: usize = 4;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    stores: Stores,
-    tls: TlsPair,
-}
-
-/// example.test with the mailbox toto and its alias tata.
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
-    admin
-        .create_address(
-            op,
-            CreateAddress {
-                address: "toto@example.test".into(),
-                kind: AddressKind::Mailbox,
-                password: Some(PASSWORD.into()),
-                holder: postwerk_core::Holder::Nobody,
-                display_name: String::new(),
-                aliases: Vec::new(),
-                redirect_to: Vec::new(),
-                keep_copy: false,
-            },
-        )
-        .await
-        .unwrap();
-    admin
-        .add_alias(op, "toto@example.test", "tata@example.test")
-        .await
-        .unwrap();
-    let tls = TlsPair::self_signed(&dir.path().join("tls"));
-    Fixture {
-        _dir: dir,
-        stores,
-        tls,
-    }
-}
 
 /// A server whose delivery runs the checks of SPEC §4 with this file's rate limits; its
 /// limiters live as long as the server, across sessions, as in the real process.
