@@ -269,8 +269,7 @@ async fn request_verification(
     let request = state
         .recovery
         .request_verification(input, client.ip)
-        .await?
-        .map_err(ApiError::from)?;
+        .await??;
     Ok((
         StatusCode::ACCEPTED,
         Json(VerificationQueuedView { request }),
