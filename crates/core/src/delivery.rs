@@ -28,6 +28,7 @@
 //! This module knows no protocol: it answers [`Recipient`] and [`Delivered`], and each
 //! protocol maps those to its replies.
 
+mod held;
 mod sender_lists;
 
 use std::collections::HashMap;
@@ -110,6 +111,15 @@ pub enum Delivered {
     SenderDenied,
     /// A check on the message refused it (RCV-2, RCV-5); the protocol sends this reply.
     Refused(FilterReply),
+    /// SND-6: a submission the spam filter scored at or above `[spam] outgoing_threshold`,
+    /// kept in the queue for an administrator (who releases or deletes it) and sent to
+    /// nobody yet; the organization's administrators are told.
+    Held {
+        /// The queue entry that holds it.
+        queued: QueueId,
+        /// Why: its spam score and the rules that made it.
+        reason: String,
+    },
 }
 
 /// The delivery use case.
@@ -177,18 +187,54 @@ impl Delivery {
     }
 
     /// RCV-3, at RCPT of mail from a stranger for a hosted recipient: the temporary refusal
-    /// of an unknown (client network, sender, recipient) triplet.
+    /// of an unknown (client network, sender, recipient) triplet, unless the recipient's
+    /// service turns greylisting off.
     pub async fn check_greylist(
         &self,
         client: &Client,
         sender: &str,
         recipient: &Address,
         now: i64,
-    ) -> Option<FilterReply> {
-        self.filters
-            .as_ref()?
-            .check_recipient(client, sender, recipient, now)
-            .await
+    ) -> Result<Option<FilterReply>, CoreError> {
+        let Some(filters) = &self.filters else {
+            return Ok(None);
+        };
+        let service = self.directory.service_by_domain(recipient.domain()).await?;
+        let overrides = service.map(|s| s.features.filters).unwrap_or_default();
+        Ok(filters
+            .check_recipient(client, sender, recipient, &overrides, now)
+            .await)
+    }
+
+    /// Issue 7: the filter settings of the services the recipients of a stranger's message
+    /// belong to (one read per distinct domain; the domain of the mailbox a route reaches,
+    /// or of the hosted address that forwards).
+    async fn filter_overrides(
+        &self,
+        envelope: &Envelope,
+    ) -> Result<Vec<postwerk_model::FilterOverrides>, CoreError> {
+        let mut domains: Vec<&postwerk_model::Domain> = Vec::new();
+        for rcpt in &envelope.recipients {
+            let Recipient::Local(routes) = &rcpt.recipient else {
+                continue;
+            };
+            for route in routes {
+                let hosted = match route {
+                    Route::Local { address, .. } => address,
+                    Route::Forward { original, .. } => original,
+                };
+                if !domains.contains(&hosted.domain()) {
+                    domains.push(hosted.domain());
+                }
+            }
+        }
+        let mut overrides = Vec::with_capacity(domains.len());
+        for domain in domains {
+            if let Some(service) = self.directory.service_by_domain(domain).await? {
+                overrides.push(service.features.filters);
+            }
+        }
+        Ok(overrides)
     }
 
     /// SND-6: limit how many outside recipients a mailbox and its organization reach per hour.
@@ -226,7 +272,8 @@ impl Delivery {
     }
 
     /// Delivers a notice from the null sender to each of `notice.recipients` (locally when
-    /// hosted here, else through the queue). Failures are logged: a notice is best effort.
+    /// hosted here, else through the queue): a sending limit reached, a submission held
+    /// (SND-6). Failures are logged: a notice is best effort.
     async fn notify_administrators(&self, notice: LimitNotice, raw: Vec<u8>, now: i64) {
         let mut recipients = Vec::new();
         for address in notice.recipients {
@@ -240,13 +287,13 @@ impl Delivery {
                     });
                 }
                 Ok(refused) => {
-                    tracing::warn!(%address, ?refused, "a sending-limit notice cannot reach it");
+                    tracing::warn!(%address, ?refused, "an administrators' notice cannot reach it");
                 }
                 Err(error) => tracing::error!(%address, %error, "resolving a notice recipient"),
             }
         }
         if recipients.is_empty() {
-            tracing::warn!(mailbox = %notice.mailbox, "nobody to notify of a sending limit");
+            tracing::warn!(mailbox = %notice.mailbox, "no administrator to notify");
             return;
         }
         let envelope = Envelope {
@@ -258,7 +305,7 @@ impl Delivery {
             client: None,
         };
         if let Err(error) = self.deliver(&envelope, b"", &raw, now).await {
-            tracing::error!(%error, "delivering a sending-limit notice failed");
+            tracing::error!(%error, "delivering an administrators' notice failed");
         }
     }
 
@@ -429,7 +476,7 @@ impl Delivery {
                 return Ok(None);
             }
         }
-        Ok(self.check_greylist(client, sender, recipient, now).await)
+        self.check_greylist(client, sender, recipient, now).await
     }
 
     /// Stores the message for every local mailbox and queues it for every forward and remote
@@ -444,6 +491,20 @@ impl Delivery {
         body: &[u8],
         received_at: i64,
     ) -> Result<Delivered, CoreError> {
+        self.deliver_checked(envelope, trace, body, received_at, held::Review::Pending)
+            .await
+    }
+
+    /// [`Delivery::deliver`], where `review` says whether an administrator has already
+    /// released the message (SND-6: it is then not held again).
+    async fn deliver_checked(
+        &self,
+        envelope: &Envelope,
+        trace: &[u8],
+        body: &[u8],
+        received_at: i64,
+        review: held::Review,
+    ) -> Result<Delivered, CoreError> {
         // RFC 8601 §5: an Authentication-Results field from outside that claims to be ours
         // would make a client trust what we never verified; it goes before anything else.
         let stripped;
@@ -457,12 +518,20 @@ impl Delivery {
         // SPEC §4 at the end of the message: strangers' mail gets every check, submitted mail
         // the attachment check (issue 7 item 8), our own reports none.
         let verdict = match (&self.filters, &envelope.submitted_by) {
-            (Some(filters), Some(_)) => Some(filters.check_message(None, "", body).await),
-            (Some(filters), None) if envelope.client.is_some() => Some(
-                filters
-                    .check_message(envelope.client.as_ref(), &envelope.return_path, body)
-                    .await,
-            ),
+            (Some(filters), Some(_)) => Some(filters.check_message(None, "", body, &[]).await),
+            (Some(filters), None) if envelope.client.is_some() => {
+                let services = self.filter_overrides(envelope).await?;
+                Some(
+                    filters
+                        .check_message(
+                            envelope.client.as_ref(),
+                            &envelope.return_path,
+                            body,
+                            &services,
+                        )
+                        .await,
+                )
+            }
             _ => None,
         };
         let (filter_headers, class) = match verdict {
@@ -530,6 +599,22 @@ impl Delivery {
         {
             return Ok(Delivered::SenderDenied);
         }
+        // SND-6: a submission that scores like spam waits for an administrator.
+        if let (Some(filters), Some(login), held::Review::Pending) =
+            (&self.filters, &envelope.submitted_by, review)
+            && let Some(score) = filters
+                .check_outgoing(
+                    &login.address.to_string(),
+                    &envelope.return_path,
+                    &held::recipient_texts(envelope),
+                    body,
+                )
+                .await
+        {
+            return self
+                .hold(envelope, login, [trace, body].concat(), score, received_at)
+                .await;
+        }
         // RCV-4: strangers' mail meets the mailboxes' lists; everything else goes where the
         // filters said (our own reports and submissions to INBOX).
         let stranger = envelope.submitted_by.is_none() && envelope.client.is_some();
@@ -572,6 +657,7 @@ impl Delivery {
                 ret: envelope.ret,
                 received_at,
                 submitted_by: envelope.submitted_by.as_ref().map(|login| login.mailbox),
+                held: None,
             };
             self.queue.enqueue(&raw, message).await.map(Some)
         };

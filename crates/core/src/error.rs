@@ -41,6 +41,11 @@ impl CoreError {
             _ => true,
         }
     }
+
+    /// Whether the data folder's disk is full: a temporary refusal that says so.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, CoreError::Store(error) if error.is_storage_full())
+    }
 }
 
 impl From<AddressError> for CoreError {

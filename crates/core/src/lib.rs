@@ -22,6 +22,7 @@ pub mod delivery;
 pub mod dkim;
 pub mod error;
 pub mod identity;
+pub mod junk_learning;
 pub mod manager_auth;
 pub mod notify;
 pub mod password;
@@ -46,6 +47,7 @@ pub use error::CoreError;
 pub use identity::{
     AccountPasswordChanged, Identity, MailboxPasswordChanged, TotpEnrolment, Unification,
 };
+pub use junk_learning::{JunkLearning, Learnt};
 pub use manager_auth::{Caller, IssuedToken, ManagerAuth, SignInRefusal, SignedIn};
 pub use notify::{
     DeliveryMailer, Mailer, Notification, Notifier, OutboxGateway, SmsGateway, WebhookConfig,

@@ -114,7 +114,7 @@ impl SendLimiter {
             });
         }
         if let Some(organizations) = &self.organizations {
-            let org = self.organization_of(login).await?;
+            let org = organization_of(self.directory.as_ref(), login.mailbox).await?;
             if let Some(org) = org
                 && organizations.check_key(&org).is_err()
             {
@@ -129,31 +129,7 @@ impl SendLimiter {
 
     /// The owners and administrators of the organization of `login`'s mailbox, to notify.
     pub async fn notice_for(&self, login: &Login) -> Result<LimitNotice, CoreError> {
-        let mut recipients = Vec::new();
-        if let Some(org) = self.organization_of(login).await? {
-            for member in self.directory.org_members(org).await? {
-                if matches!(member.role, Role::Owner | Role::Admin)
-                    && let Some(user) = self.directory.user(member.user).await?
-                {
-                    recipients.push(user.login);
-                }
-            }
-        }
-        Ok(LimitNotice {
-            mailbox: login.address.clone(),
-            recipients,
-        })
-    }
-
-    async fn organization_of(&self, login: &Login) -> Result<Option<OrgId>, CoreError> {
-        let Some(hosted) = self.directory.address(login.mailbox).await? else {
-            return Ok(None);
-        };
-        Ok(self
-            .directory
-            .service(hosted.service)
-            .await?
-            .map(|service| service.org))
+        notice_for(self.directory.as_ref(), login).await
     }
 
     /// True once per mailbox and [`NOTICE_EVERY`].
@@ -237,6 +213,41 @@ pub fn limit_notice_message(
         token = rand::random::<u64>(),
     )
     .into_bytes()
+}
+
+/// A notice about `login`'s mailbox for the owners and administrators of its organization
+/// (their login addresses): the sending limit above, and a held submission (SND-6).
+pub(crate) async fn notice_for(
+    directory: &dyn Directory,
+    login: &Login,
+) -> Result<LimitNotice, CoreError> {
+    let mut recipients = Vec::new();
+    if let Some(org) = organization_of(directory, login.mailbox).await? {
+        for member in directory.org_members(org).await? {
+            if matches!(member.role, Role::Owner | Role::Admin)
+                && let Some(user) = directory.user(member.user).await?
+            {
+                recipients.push(user.login);
+            }
+        }
+    }
+    Ok(LimitNotice {
+        mailbox: login.address.clone(),
+        recipients,
+    })
+}
+
+async fn organization_of(
+    directory: &dyn Directory,
+    mailbox: AddressId,
+) -> Result<Option<OrgId>, CoreError> {
+    let Some(hosted) = directory.address(mailbox).await? else {
+        return Ok(None);
+    };
+    Ok(directory
+        .service(hosted.service)
+        .await?
+        .map(|service| service.org))
 }
 
 #[cfg(test)]

@@ -506,6 +506,7 @@ async fn addr_6_aliases_in_a_file_follow_the_service_switch_and_the_limit() {
     let off = ServiceUpdate {
         features: Some(ServiceFeatures {
             aliases_allowed: false,
+            filters: Default::default(),
         }),
         ..ServiceUpdate::default()
     };

@@ -417,6 +417,7 @@ async fn addr_9_manage_aliases_opens_that_mailboxs_aliases_and_nothing_else() {
     let off = ServiceUpdate {
         features: Some(ServiceFeatures {
             aliases_allowed: false,
+            filters: Default::default(),
         }),
         ..ServiceUpdate::default()
     };

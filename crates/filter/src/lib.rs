@@ -27,14 +27,16 @@ pub mod forged_results;
 pub mod greylist;
 pub mod malware;
 pub mod rate;
+pub mod rspamd;
 pub mod spam;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use postwerk_dns::Resolver;
-use postwerk_model::Address;
+use postwerk_model::{Address, FilterOverrides};
 use postwerk_store::GreylistStore;
 
 /// The SMTP reply a refusal implies; the protocol sends it as given.
@@ -146,6 +148,36 @@ impl Default for FilterConfig {
     }
 }
 
+impl FilterConfig {
+    /// The settings for a transaction whose recipients belong to services with these
+    /// overrides: the strictest of them ([`FilterOverrides`]): a check runs when any service
+    /// wants it, and the lowest thresholds apply. The platform's settings, unchanged and
+    /// uncopied, when no service overrides anything (the common case).
+    pub fn for_services(&self, services: &[FilterOverrides]) -> Cow<'_, FilterConfig> {
+        if services.iter().all(FilterOverrides::is_empty) {
+            return Cow::Borrowed(self);
+        }
+        let any = |platform: bool, pick: fn(&FilterOverrides) -> Option<bool>| {
+            services
+                .iter()
+                .any(|service| pick(service).unwrap_or(platform))
+        };
+        let lowest = |platform: f64, pick: fn(&FilterOverrides) -> Option<f64>| {
+            services
+                .iter()
+                .map(|service| pick(service).unwrap_or(platform))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut config = self.clone();
+        config.greylist = any(self.greylist, |s| s.greylist);
+        config.attachments = any(self.attachments, |s| s.attachments);
+        config.spam.enabled = any(self.spam.enabled, |s| s.spam);
+        config.spam.junk_threshold = lowest(self.spam.junk_threshold, |s| s.junk_threshold);
+        config.spam.reject_threshold = lowest(self.spam.reject_threshold, |s| s.reject_threshold);
+        Cow::Owned(config)
+    }
+}
+
 /// Every check, configured, with what they need.
 pub struct Filters {
     config: FilterConfig,
@@ -186,6 +218,11 @@ impl Filters {
         }
     }
 
+    /// The name of this server, as `Authentication-Results` gives it.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
     /// RCV-9, at connection: a reply refusing the client when a block list names it.
     pub async fn check_connection(&self, client: &Client) -> Option<Reply> {
         if self.config.dnsbl_zones.is_empty() {
@@ -207,15 +244,17 @@ impl Filters {
         forged_results::strip(raw, &self.hostname)
     }
 
-    /// RCV-3, at RCPT: a reply asking an unknown triplet to come back later.
+    /// RCV-3, at RCPT: a reply asking an unknown triplet to come back later, unless the
+    /// recipient's service (`service`) or the platform turns greylisting off.
     pub async fn check_recipient(
         &self,
         client: &Client,
         sender: &str,
         recipient: &Address,
+        service: &FilterOverrides,
         now: i64,
     ) -> Option<Reply> {
-        if !self.config.greylist {
+        if !service.greylist.unwrap_or(self.config.greylist) {
             return None;
         }
         greylist::check(
@@ -230,14 +269,17 @@ impl Filters {
     }
 
     /// RCV-5, RCV-6 and RCV-2, at the end of the message. `client` is `None` for authenticated
-    /// submission, which gets the attachment and malware checks only.
+    /// submission, which gets the attachment and malware checks only. `services` are the
+    /// overrides of the services the recipients belong to ([`FilterConfig::for_services`]).
     pub async fn check_message(
         &self,
         client: Option<&Client>,
         sender: &str,
         raw: &[u8],
+        services: &[FilterOverrides],
     ) -> MessageVerdict {
-        if self.config.attachments {
+        let config = self.config.for_services(services);
+        if config.attachments {
             // Parsing and unpacking archives is CPU work of up to the archive budget: off the
             // async threads. The copy costs far less than the parse.
             let limits = self.config.archive_limits;
@@ -281,27 +323,62 @@ impl Filters {
             };
             (verdict, None)
         };
-        self.score_spam(verdict, raw, signals.as_ref())
+        let envelope = rspamd::Envelope {
+            ip: Some(client.ip),
+            helo: Some(&client.helo),
+            sender,
+            recipients: Vec::new(),
+            user: None,
+        };
+        self.score_spam(&config.spam, verdict, &envelope, raw, signals.as_ref())
+            .await
+    }
+
+    /// SND-6: the spam score of a message submitted by `login` from `sender` to
+    /// `recipients`, when `[spam] hold_outgoing` is on and the score reaches
+    /// `outgoing_threshold`: the message is then held for an administrator instead of sent.
+    /// `None` lets it go.
+    pub async fn check_outgoing(
+        &self,
+        login: &str,
+        sender: &str,
+        recipients: &[String],
+        raw: &[u8],
+    ) -> Option<spam::Score> {
+        let config = &self.config.spam;
+        if !config.hold_outgoing {
+            return None;
+        }
+        let envelope = rspamd::Envelope {
+            ip: None,
+            helo: None,
+            sender,
+            recipients: recipients.iter().map(String::as_str).collect(),
+            user: Some(login),
+        };
+        let score = self.score(&envelope, raw, None).await;
+        (score.total >= config.outgoing_threshold).then_some(score)
     }
 
     /// RCV-4 after the authentication checks: the score of an accepted stranger's message,
     /// its `X-Spam-*` headers on top of the others, and [`MessageVerdict::Spam`] at or above
     /// the junk threshold. The scorer reads a bounded prefix of the message, so it runs here
     /// rather than on a blocking thread.
-    fn score_spam(
+    async fn score_spam(
         &self,
+        config: &spam::SpamConfig,
         verdict: MessageVerdict,
+        envelope: &rspamd::Envelope<'_>,
         raw: &[u8],
         signals: Option<&spam::AuthSignals>,
     ) -> MessageVerdict {
-        let config = &self.config.spam;
         let MessageVerdict::Accept { headers, junk } = verdict else {
             return verdict;
         };
         if !config.enabled {
             return MessageVerdict::Accept { headers, junk };
         }
-        let score = spam::score(raw, signals);
+        let score = self.score(envelope, raw, signals).await;
         // After `Authentication-Results:` (the record of checks comes first, right under
         // `Return-Path:`), still above the message's own header section.
         let headers = [headers, spam::headers(&score, config)].concat();
@@ -317,5 +394,67 @@ impl Filters {
                 }
             }
         }
+    }
+
+    /// The score of `raw`: rspamd's when it is configured and answers, else the built-in
+    /// rules' (RCV-4: a scorer that is down must not stop the mail).
+    async fn score(
+        &self,
+        envelope: &rspamd::Envelope<'_>,
+        raw: &[u8],
+        signals: Option<&spam::AuthSignals>,
+    ) -> spam::Score {
+        if let Some(rspamd) = &self.config.spam.rspamd {
+            match rspamd::check(rspamd, envelope, raw).await {
+                Ok(score) => return score,
+                Err(error) => {
+                    tracing::warn!(%error, "rspamd gave no score; the built-in rules score the message");
+                }
+            }
+        }
+        spam::score(raw, signals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overrides(f: impl FnOnce(&mut FilterOverrides)) -> FilterOverrides {
+        let mut o = FilterOverrides::default();
+        f(&mut o);
+        o
+    }
+
+    #[test]
+    fn services_without_overrides_use_the_platform_settings_uncopied() {
+        let platform = FilterConfig::default();
+        let none = [FilterOverrides::default(), FilterOverrides::default()];
+        assert!(matches!(platform.for_services(&none), Cow::Borrowed(_)));
+        assert!(matches!(platform.for_services(&[]), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_strictest_setting_of_the_services_wins() {
+        let platform = FilterConfig::default();
+        let relaxed = overrides(|o| {
+            o.attachments = Some(false);
+            o.spam = Some(false);
+            o.junk_threshold = Some(8.0);
+        });
+        let alone = platform.for_services(std::slice::from_ref(&relaxed));
+        assert!(!alone.attachments && !alone.spam.enabled);
+        assert_eq!(alone.spam.junk_threshold, 8.0);
+        assert_eq!(alone.spam.reject_threshold, 15.0, "not overridden");
+
+        let strict = overrides(|o| o.reject_threshold = Some(9.0));
+        let shared = platform.for_services(&[relaxed, strict]);
+        assert!(
+            shared.attachments,
+            "the other service keeps the platform's check"
+        );
+        assert!(shared.spam.enabled);
+        assert_eq!(shared.spam.junk_threshold, 5.0, "the platform's is lower");
+        assert_eq!(shared.spam.reject_threshold, 9.0);
     }
 }

@@ -270,7 +270,7 @@ async fn rcv_6_real_clamd() {
     for from in [Some(client()), None] {
         let reply = refused(
             filters
-                .check_message(from.as_ref(), "alice@example.org", &infected_message())
+                .check_message(from.as_ref(), "alice@example.org", &infected_message(), &[])
                 .await,
         );
         assert_eq!((reply.code, reply.status), (554, "5.7.0"));
@@ -281,7 +281,7 @@ async fn rcv_6_real_clamd() {
         );
         // Accepted; later checks (spam scoring) may add their headers.
         let verdict = filters
-            .check_message(from.as_ref(), "alice@example.org", &clean_message())
+            .check_message(from.as_ref(), "alice@example.org", &clean_message(), &[])
             .await;
         assert!(
             matches!(verdict, MessageVerdict::Accept { junk: None, .. }),
@@ -298,7 +298,7 @@ async fn rcv_6_real_clamd() {
     ));
     let reply = refused(
         filters
-            .check_message(Some(&client()), "alice@example.org", &clean_message())
+            .check_message(Some(&client()), "alice@example.org", &clean_message(), &[])
             .await,
     );
     assert_eq!((reply.code, reply.status), (451, "4.7.0"));

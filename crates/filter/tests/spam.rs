@@ -38,8 +38,8 @@ fn plain(subject: &str, text: &str) -> Vec<u8> {
     )
 }
 
-fn names(score: &Score) -> Vec<&'static str> {
-    score.symbols.iter().map(|symbol| symbol.name).collect()
+fn names(score: &Score) -> Vec<&str> {
+    score.symbols.iter().map(|symbol| &*symbol.name).collect()
 }
 
 fn has(raw: &[u8], rule: &str) -> bool {
@@ -308,11 +308,11 @@ fn headers_follow_spamassassin_and_are_folded() {
         total: 0.8,
         symbols: vec![
             Symbol {
-                name: "MISSING_MESSAGE_ID",
+                name: "MISSING_MESSAGE_ID".into(),
                 weight: 0.5,
             },
             Symbol {
-                name: "DKIM_NONE",
+                name: "DKIM_NONE".into(),
                 weight: 0.3,
             },
         ],
@@ -354,7 +354,7 @@ fn headers_follow_spamassassin_and_are_folded() {
     }
     for symbol in &junk.symbols {
         assert!(
-            text.contains(symbol.name),
+            text.contains(&*symbol.name),
             "{} missing: {text}",
             symbol.name
         );
@@ -428,7 +428,7 @@ async fn spam_from_a_softfailing_domain_is_junk_with_headers_above_the_message()
     let dir = tempfile::tempdir().unwrap();
     let filters = filters(&dns, FilterConfig::default(), &dir).await;
     let verdict = filters
-        .check_message(Some(&client()), "draw@prizes.example", &bulk_spam())
+        .check_message(Some(&client()), "draw@prizes.example", &bulk_spam(), &[])
         .await;
     let MessageVerdict::Spam {
         headers,
@@ -460,7 +460,7 @@ async fn clean_mail_is_accepted_with_a_no_and_submissions_are_not_scored() {
     let filters = filters(&dns, FilterConfig::default(), &dir).await;
     let raw = plain("Lunch", "Shall we meet at noon?");
     let verdict = filters
-        .check_message(Some(&client()), "alice@example.org", &raw)
+        .check_message(Some(&client()), "alice@example.org", &raw, &[])
         .await;
     let MessageVerdict::Accept { headers, junk } = verdict else {
         panic!("expected Accept, got {verdict:?}");
@@ -472,7 +472,7 @@ async fn clean_mail_is_accepted_with_a_no_and_submissions_are_not_scored() {
     assert!(text.contains("\r\nX-Spam-Status: No, score="), "{text}");
 
     // Authenticated submission: not scored here, so no X-Spam header at all.
-    let verdict = filters.check_message(None, "", &bulk_spam()).await;
+    let verdict = filters.check_message(None, "", &bulk_spam(), &[]).await;
     assert_eq!(
         verdict,
         MessageVerdict::Accept {
@@ -495,7 +495,7 @@ async fn the_reject_threshold_refuses_and_disabled_scoring_adds_nothing() {
     };
     let filters_strict = filters(&dns, strict, &dir).await;
     let verdict = filters_strict
-        .check_message(Some(&client()), "draw@prizes.example", &bulk_spam())
+        .check_message(Some(&client()), "draw@prizes.example", &bulk_spam(), &[])
         .await;
     let MessageVerdict::Spam {
         refusal: Some(reply),
@@ -522,7 +522,7 @@ async fn the_reject_threshold_refuses_and_disabled_scoring_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let filters_off = filters(&dns, off, &dir).await;
     let verdict = filters_off
-        .check_message(Some(&client()), "draw@prizes.example", &bulk_spam())
+        .check_message(Some(&client()), "draw@prizes.example", &bulk_spam(), &[])
         .await;
     let MessageVerdict::Accept { headers, .. } = verdict else {
         panic!("expected Accept, got {verdict:?}");

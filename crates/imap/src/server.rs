@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use postwerk_core::MailboxAuth;
+use postwerk_core::{JunkLearning, MailboxAuth};
 use postwerk_net::{Conn, Shutdown, TlsAcceptor, accept_tls};
 use postwerk_store::{Directory, MailStore};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -48,6 +48,9 @@ pub struct Server {
     pub tls: Option<TlsAcceptor>,
     /// Server shutdown: sessions end between commands with `BYE`.
     pub shutdown: Shutdown,
+    /// RCV-4: moves into and out of Junk update the mailbox's sender lists (`[spam]
+    /// learn_from_moves`); `None` learns nothing.
+    pub junk_learning: Option<Arc<JunkLearning>>,
 }
 
 impl std::fmt::Debug for Server {

@@ -79,6 +79,7 @@ fn server(f: &Fixture) -> Arc<Server> {
         directory: f.stores.directory.clone(),
         tls: Some(f.tls.acceptor.clone()),
         shutdown: Shutdown::new(),
+        junk_learning: None,
     })
 }
 

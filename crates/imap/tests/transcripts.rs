@@ -235,6 +235,7 @@ fn server_with(f: &Fixture, kind: ListenerKind, limits: Limits) -> Arc<Server> {
         directory: f.stores.directory.clone(),
         tls: Some(f.tls.acceptor.clone()),
         shutdown: Shutdown::new(),
+        junk_learning: None,
     })
 }
 

@@ -54,6 +54,7 @@ mod tests {
         let allowed = ServiceFeatures::default();
         let disabled = ServiceFeatures {
             aliases_allowed: false,
+            filters: Default::default(),
         };
         assert!(allowed.aliases_allowed);
         assert_eq!(check_new_alias(&allowed, 0), Ok(()));

@@ -27,6 +27,9 @@ pub const MAX_REDIRECT_TARGETS: usize = 20;
 /// says what was refused and, where it helps, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
+    /// A mail service's filter setting is out of range (issue 7); the text says which.
+    #[error("{0}")]
+    InvalidFilterSetting(String),
     /// An address, local part or domain did not parse.
     #[error(transparent)]
     InvalidAddress(#[from] AddressError),
@@ -307,13 +310,80 @@ pub struct Membership {
 pub struct ServiceFeatures {
     /// ADDR-6: whether addresses of the service may have aliases at all.
     pub aliases_allowed: bool,
+    /// Issue 7: the service's own settings of the inbound checks, over the platform's.
+    #[serde(default)]
+    pub filters: FilterOverrides,
 }
 
 impl Default for ServiceFeatures {
     fn default() -> Self {
         ServiceFeatures {
             aliases_allowed: true,
+            filters: FilterOverrides::default(),
         }
+    }
+}
+
+/// A mail service's settings of the inbound checks (issue 7: "configured per platform and
+/// overridable per mail service"); each `None` keeps the platform's value.
+///
+/// Only the checks that run once the recipient is known can differ per service: the block
+/// lists (at connection), the rate limits (at MAIL) and the virus scanner stay the
+/// platform's. A transaction whose recipients belong to services that disagree gets the
+/// strictest of their settings: a check runs when any of them wants it, and the lowest
+/// thresholds apply, so that sharing a transaction never weakens a service's protection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilterOverrides {
+    /// RCV-3: greylisting on or off for the service's recipients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greylist: Option<bool>,
+    /// RCV-5: the forbidden-attachment check on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<bool>,
+    /// RCV-4: spam scoring on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spam: Option<bool>,
+    /// RCV-4: the score from which mail goes to Junk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junk_threshold: Option<f64>,
+    /// RCV-4: the score from which mail is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_threshold: Option<f64>,
+}
+
+// `validate` refuses NaN, so equality is reflexive on every value a service can hold.
+impl Eq for FilterOverrides {}
+
+impl FilterOverrides {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == FilterOverrides::default()
+    }
+
+    /// Thresholds are finite scores of at least 0, and a reject threshold set together with
+    /// a junk threshold lies above it; the error says which.
+    pub fn validate(&self) -> Result<(), DirectoryError> {
+        for (name, value) in [
+            ("junk_threshold", self.junk_threshold),
+            ("reject_threshold", self.reject_threshold),
+        ] {
+            if let Some(value) = value
+                && !(value.is_finite() && value >= 0.0)
+            {
+                return Err(DirectoryError::InvalidFilterSetting(format!(
+                    "{name} must be a number of at least 0"
+                )));
+            }
+        }
+        if let (Some(junk), Some(reject)) = (self.junk_threshold, self.reject_threshold)
+            && reject <= junk
+        {
+            return Err(DirectoryError::InvalidFilterSetting(format!(
+                "reject_threshold ({reject}) must be above junk_threshold ({junk}), or mail \
+                 would be refused before it could go to Junk"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -39,10 +39,10 @@ pub mod unification;
 pub use address::{Address, AddressError, Domain, DomainProblem, LocalPart, LocalPartProblem};
 pub use aliases::{MAX_ALIASES_PER_ADDRESS, check_alias_limit, check_new_alias};
 pub use directory::{
-    Access, AddressKind, Alias, DirectoryError, DkimKeyRef, HostedAddress, Invitation, ListKind,
-    LoginMode, MAX_REDIRECT_TARGETS, MailService, Membership, Organization, Redirection, Role,
-    SenderPattern, SenderRule, ServiceFeatures, SignatureTemplate, UserAccount, sender_verdict,
-    validate_org_name,
+    Access, AddressKind, Alias, DirectoryError, DkimKeyRef, FilterOverrides, HostedAddress,
+    Invitation, ListKind, LoginMode, MAX_REDIRECT_TARGETS, MailService, Membership, Organization,
+    Redirection, Role, SenderPattern, SenderRule, ServiceFeatures, SignatureTemplate, UserAccount,
+    sender_verdict, validate_org_name,
 };
 pub use folders::{
     DEFAULT_FOLDERS, FolderNameProblem, SpecialUse, canonical_folder_name, validate_folder_name,

@@ -9,9 +9,11 @@
 
 mod conn;
 mod listener;
+mod per_address;
 mod tls;
 
 pub use conn::{Conn, Stop, TlsInfo, Wire, accept_tls};
 pub use listener::{ServeOptions, Shutdown, serve};
+pub use per_address::{AddressLimits, AddressSlot};
 pub use tls::{TlsError, TlsSource, load_tls};
 pub use tokio_rustls::TlsAcceptor;

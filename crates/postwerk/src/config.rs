@@ -230,6 +230,9 @@ pub struct SmtpConfig {
     pub session_timeout: u64,
     /// Connections served at once per SMTP listener.
     pub max_connections: u64,
+    /// Connections per client address (IPv6: per /64) on the three SMTP listeners together;
+    /// 0: no limit (issue 10: slow clients cannot starve others).
+    pub max_connections_per_address: u64,
 }
 
 impl Default for SmtpConfig {
@@ -243,6 +246,7 @@ impl Default for SmtpConfig {
             idle_timeout: 300,
             session_timeout: 3600,
             max_connections: 1000,
+            max_connections_per_address: 50,
         }
     }
 }
@@ -259,6 +263,8 @@ pub struct Pop3Config {
     pub idle_timeout: u64,
     /// Connections served at once per POP3 listener.
     pub max_connections: u64,
+    /// Connections per client address on both POP3 listeners together; 0: no limit.
+    pub max_connections_per_address: u64,
 }
 
 impl Default for Pop3Config {
@@ -268,6 +274,7 @@ impl Default for Pop3Config {
             max_errors: 20,
             idle_timeout: 600,
             max_connections: 1000,
+            max_connections_per_address: 50,
         }
     }
 }
@@ -287,6 +294,9 @@ pub struct ImapConfig {
     pub idle_timeout: u64,
     /// Connections served at once per IMAP listener.
     pub max_connections: u64,
+    /// Connections per client address on both IMAP listeners together (a mail program keeps
+    /// several per account, and one office address may hold many accounts); 0: no limit.
+    pub max_connections_per_address: u64,
 }
 
 impl Default for ImapConfig {
@@ -298,6 +308,7 @@ impl Default for ImapConfig {
             login_timeout: 60,
             idle_timeout: 30 * 60,
             max_connections: 10_000,
+            max_connections_per_address: 200,
         }
     }
 }
@@ -520,7 +531,7 @@ impl Config {
         }
         if let Some(smtp) = reader.table(&table, "", "smtp") {
             let c = &mut config.smtp;
-            let keys: [(&str, &mut u64, u64); 8] = [
+            let keys: [(&str, &mut u64, u64); 9] = [
                 ("max_message_size", &mut c.max_message_size, 1),
                 ("max_recipients", &mut c.max_recipients, 1),
                 ("max_line_length", &mut c.max_line_length, 512),
@@ -529,22 +540,32 @@ impl Config {
                 ("idle_timeout", &mut c.idle_timeout, 1),
                 ("session_timeout", &mut c.session_timeout, 1),
                 ("max_connections", &mut c.max_connections, 1),
+                (
+                    "max_connections_per_address",
+                    &mut c.max_connections_per_address,
+                    0,
+                ),
             ];
             reader.numbers(smtp, "smtp", keys);
         }
         if let Some(pop3) = reader.table(&table, "", "pop3") {
             let c = &mut config.pop3;
-            let keys: [(&str, &mut u64, u64); 4] = [
+            let keys: [(&str, &mut u64, u64); 5] = [
                 ("max_line_length", &mut c.max_line_length, 255),
                 ("max_errors", &mut c.max_errors, 1),
                 ("idle_timeout", &mut c.idle_timeout, 1),
                 ("max_connections", &mut c.max_connections, 1),
+                (
+                    "max_connections_per_address",
+                    &mut c.max_connections_per_address,
+                    0,
+                ),
             ];
             reader.numbers(pop3, "pop3", keys);
         }
         if let Some(imap) = reader.table(&table, "", "imap") {
             let c = &mut config.imap;
-            let keys: [(&str, &mut u64, u64); 6] = [
+            let keys: [(&str, &mut u64, u64); 7] = [
                 // RFC 7162 §4: lines of at least 8192 octets.
                 ("max_line_length", &mut c.max_line_length, 8192),
                 ("max_literal", &mut c.max_literal, 1024),
@@ -553,6 +574,11 @@ impl Config {
                 // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
                 ("idle_timeout", &mut c.idle_timeout, 1800),
                 ("max_connections", &mut c.max_connections, 1),
+                (
+                    "max_connections_per_address",
+                    &mut c.max_connections_per_address,
+                    0,
+                ),
             ];
             reader.numbers(imap, "imap", keys);
         }
@@ -944,10 +970,40 @@ impl Reader {
         self.known(
             table,
             "spam",
-            &["enabled", "junk_threshold", "reject_threshold"],
+            &[
+                "enabled",
+                "junk_threshold",
+                "reject_threshold",
+                "rspamd_url",
+                "rspamd_timeout",
+                "rspamd_password",
+                "learn_from_moves",
+                "hold_outgoing",
+                "outgoing_threshold",
+            ],
         );
         if let Some(on) = self.boolean(table, "spam", "enabled") {
             spam.enabled = on;
+        }
+        if let Some(on) = self.boolean(table, "spam", "learn_from_moves") {
+            spam.learn_from_moves = on;
+        }
+        if let Some(on) = self.boolean(table, "spam", "hold_outgoing") {
+            spam.hold_outgoing = on;
+        }
+        if let Some(score) = self.score(table, "spam", "outgoing_threshold") {
+            spam.outgoing_threshold = score;
+        }
+        if let Some(url) = self.string(table, "spam", "rspamd_url") {
+            let mut rspamd = postwerk_filter::rspamd::RspamdConfig::new(url);
+            if let Some(timeout) = self.duration(table, "spam", "rspamd_timeout") {
+                rspamd.timeout = timeout;
+            }
+            rspamd.password = self.string(table, "spam", "rspamd_password");
+            match rspamd.validate() {
+                Ok(()) => spam.rspamd = Some(rspamd),
+                Err(why) => self.problem("spam.rspamd_url", why),
+            }
         }
         if let Some(junk) = self.score(table, "spam", "junk_threshold") {
             spam.junk_threshold = junk;

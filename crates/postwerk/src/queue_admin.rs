@@ -1,5 +1,6 @@
-//! `postwerk admin queue …`: what waits in the outbound queue, and the administrator's two
-//! levers on it, retry now and delete (issue 6 item 9). Works on the data folder like every
+//! `postwerk admin queue …`: what waits in the outbound queue, and the administrator's
+//! levers on it: retry now and delete (issue 6 item 9), and release for the submissions held
+//! as spam (SND-6). Works on the data folder like every
 //! admin command; a running server's workers see the change at their next look at the queue.
 
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
+use postwerk_core::{Delivered, Delivery};
 use postwerk_store::{QueueId, QueueStore, QueuedMessage, RecipientStatus, StoreError};
 use serde_json::{Value, json};
 
@@ -30,8 +32,15 @@ pub enum QueueCommand {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
+    /// Send messages held as spam (SND-6) as their mailbox submitted them: local recipients
+    /// get them at once, the others through the queue.
+    Release {
+        /// Queue ids of held messages, as `list` shows them.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
     /// Remove messages from the queue without delivering them and without telling their
-    /// senders. Irreversible.
+    /// senders. Irreversible. This is also how a held message is refused.
     Delete {
         /// Queue ids; none with --all.
         ids: Vec<i64>,
@@ -45,7 +54,11 @@ pub enum QueueCommand {
 }
 
 /// Runs one queue command against `queue`.
-pub async fn execute(queue: &Arc<dyn QueueStore>, command: QueueCommand) -> anyhow::Result<Report> {
+pub async fn execute(
+    queue: &Arc<dyn QueueStore>,
+    delivery: &Delivery,
+    command: QueueCommand,
+) -> anyhow::Result<Report> {
     let now = Utc::now().timestamp();
     match command {
         QueueCommand::List => {
@@ -81,6 +94,33 @@ pub async fn execute(queue: &Arc<dyn QueueStore>, command: QueueCommand) -> anyh
             Ok(Report {
                 text: format!("{total} message(s) will be attempted now"),
                 json: json!({"retried": ids.iter().map(|id| id.0).collect::<Vec<_>>()}),
+            })
+        }
+        QueueCommand::Release { ids } => {
+            let mut released = Vec::with_capacity(ids.len());
+            for id in ids {
+                match delivery.release_held(QueueId(id), now).await? {
+                    Delivered::Accepted { stored, queued } => released.push(json!({
+                        "id": id,
+                        "stored": stored,
+                        "queued": queued.map(|q| q.0),
+                    })),
+                    Delivered::SenderDenied => bail!(
+                        "queued message {id} names a From: address its mailbox no longer owns \
+                         (SND-1); it stays held"
+                    ),
+                    Delivered::Refused(reply) => bail!(
+                        "queued message {id} was refused: {}; it stays held",
+                        reply.text
+                    ),
+                    Delivered::Held { .. } => {
+                        bail!("queued message {id} was held again; it stays held")
+                    }
+                }
+            }
+            Ok(Report {
+                text: format!("{} held message(s) released", released.len()),
+                json: json!({ "released": released }),
             })
         }
         QueueCommand::Delete { ids, all, yes } => {
@@ -148,6 +188,7 @@ fn summary_line(message: &QueuedMessage, now: i64) -> String {
         .map(|s| s.next_attempt_at)
         .min();
     let next = match next {
+        _ if message.message.held.is_some() => "HELD (postwerk admin queue show/release)".into(),
         Some(at) if at > now => format!("next attempt in {}", age(at - now)),
         Some(_) => "due now".to_string(),
         None => "finishing".to_string(),
@@ -176,6 +217,13 @@ fn detail(message: &QueuedMessage, now: i64) -> String {
     );
     if let Some(envid) = &m.envid {
         text.push_str(&format!("envid    {envid}\n"));
+    }
+    if let Some(reason) = &m.held {
+        text.push_str(&format!(
+            "HELD     {reason}\n         release: postwerk admin queue release {id}\n         \
+             refuse:  postwerk admin queue delete {id}\n",
+            id = message.id
+        ));
     }
     for (rcpt, state) in m.recipients.iter().zip(&message.states) {
         text.push_str(&format!(
@@ -206,6 +254,7 @@ fn message_json(message: &QueuedMessage) -> Value {
         "received_at": m.received_at,
         "size": message.size,
         "envid": m.envid,
+        "held": m.held,
         "recipients": m.recipients.iter().zip(&message.states).map(|(r, s)| json!({
             "address": r.address.to_string(),
             "forwarded_by": r.forwarded_by.as_ref().map(ToString::to_string),

@@ -12,7 +12,7 @@ use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use postwerk_core::{Delivery, FailureLimiter, FailurePolicy, MailboxAuth};
 use postwerk_imap::{Limits as ImapLimits, ListenerKind as ImapKind, Server as ImapServer};
-use postwerk_net::{ServeOptions, Shutdown, TlsSource};
+use postwerk_net::{AddressLimits, ServeOptions, Shutdown, TlsSource};
 use postwerk_pop3::{
     Limits as Pop3Limits, ListenerKind as Pop3Kind, MaildropLocks, Server as Pop3Server,
 };
@@ -127,6 +127,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         send_policy(&config),
     )))
     .with_filters(filters);
+    // RCV-4: moves into and out of Junk over IMAP feed the mailboxes' sender lists.
+    let junk_learning = config.filters.spam.learn_from_moves.then(|| {
+        Arc::new(postwerk_core::JunkLearning::new(
+            stores.mail.clone(),
+            stores.manager.clone(),
+        ))
+    });
+    // Issue 10: connections per client address, one count per protocol for all its listeners.
+    let per_address = PerAddress::new(&config);
     // One POP3 maildrop lock table for both POP3 listeners (RFC 1939 §8, [IN-USE]).
     let pop3_locks = MaildropLocks::new();
     let mut bound: BTreeMap<String, SocketAddr> = BTreeMap::new();
@@ -191,10 +200,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
                 });
-                let max = config.smtp.max_connections;
-                spawn_listener(&shutdown, listener, kind.key(), max, move |stream, peer| {
-                    server.clone().handle(stream, peer)
-                });
+                let limits = ListenerLimits {
+                    max_connections: config.smtp.max_connections,
+                    per_address: per_address.smtp.clone(),
+                    // RFC 5321 §3.8: 421 and close; implicit TLS expects a handshake instead.
+                    busy: (kind != ListenerKind::Submissions).then_some(
+                        b"421 4.7.0 Too many connections from your address, try again later\r\n"
+                            .as_slice(),
+                    ),
+                };
+                spawn_listener(
+                    &shutdown,
+                    listener,
+                    kind.key(),
+                    limits,
+                    move |stream, peer| server.clone().handle(stream, peer),
+                );
             }
             "imap" | "imaps" => {
                 let kind = if key == "imap" {
@@ -211,11 +232,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     directory: stores.directory.clone(),
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
+                    junk_learning: junk_learning.clone(),
                 });
-                let max = config.imap.max_connections;
-                spawn_listener(&shutdown, listener, kind.key(), max, move |stream, peer| {
-                    server.clone().handle(stream, peer)
-                });
+                let limits = ListenerLimits {
+                    max_connections: config.imap.max_connections,
+                    per_address: per_address.imap.clone(),
+                    // RFC 9051 §7.1.5: a greeting may be BYE; RFC 5530 UNAVAILABLE.
+                    busy: (kind == ImapKind::Imap).then_some(
+                        b"* BYE [UNAVAILABLE] Too many connections from your address\r\n"
+                            .as_slice(),
+                    ),
+                };
+                spawn_listener(
+                    &shutdown,
+                    listener,
+                    kind.key(),
+                    limits,
+                    move |stream, peer| server.clone().handle(stream, peer),
+                );
             }
             "pop3" | "pop3s" => {
                 let kind = if key == "pop3" {
@@ -233,10 +267,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     tls: Some(tls.clone()),
                     shutdown: shutdown.clone(),
                 });
-                let max = config.pop3.max_connections;
-                spawn_listener(&shutdown, listener, kind.key(), max, move |stream, peer| {
-                    server.clone().handle(stream, peer)
-                });
+                let limits = ListenerLimits {
+                    max_connections: config.pop3.max_connections,
+                    per_address: per_address.pop3.clone(),
+                    // RFC 2449 §8.1.2: SYS/TEMP, a temporary problem.
+                    busy: (kind == Pop3Kind::Pop3).then_some(
+                        b"-ERR [SYS/TEMP] Too many connections from your address\r\n".as_slice(),
+                    ),
+                };
+                spawn_listener(
+                    &shutdown,
+                    listener,
+                    kind.key(),
+                    limits,
+                    move |stream, peer| server.clone().handle(stream, peer),
+                );
             }
             other => unreachable!("listener {other} is in SERVED but not wired"),
         }
@@ -354,13 +399,41 @@ fn srs_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
+/// The connection limits of one listener.
+struct ListenerLimits {
+    /// Sessions served at once.
+    max_connections: u64,
+    /// The per-address count of the listener's protocol.
+    per_address: Arc<AddressLimits>,
+    /// The line a client over its share reads before the connection closes.
+    busy: Option<&'static [u8]>,
+}
+
+/// Issue 10: the per-address connection counts, one per protocol, shared by its listeners.
+struct PerAddress {
+    smtp: Arc<AddressLimits>,
+    imap: Arc<AddressLimits>,
+    pop3: Arc<AddressLimits>,
+}
+
+impl PerAddress {
+    fn new(config: &Config) -> PerAddress {
+        let limits = |max: u64| AddressLimits::new(usize::try_from(max).unwrap_or(usize::MAX));
+        PerAddress {
+            smtp: limits(config.smtp.max_connections_per_address),
+            imap: limits(config.imap.max_connections_per_address),
+            pop3: limits(config.pop3.max_connections_per_address),
+        }
+    }
+}
+
 /// Serves `listener` in a tracked task, at most `max_connections` sessions at once, each run
 /// by `session`.
 fn spawn_listener<F, Fut>(
     shutdown: &Shutdown,
     listener: TcpListener,
     protocol: &'static str,
-    max_connections: u64,
+    limits: ListenerLimits,
     session: F,
 ) where
     F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut + Send + Sync + 'static,
@@ -368,7 +441,9 @@ fn spawn_listener<F, Fut>(
 {
     let options = ServeOptions {
         protocol,
-        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+        max_connections: usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
+        per_address: Some(limits.per_address),
+        busy: limits.busy,
     };
     shutdown.tracker().spawn(postwerk_net::serve(
         listener,

@@ -77,6 +77,36 @@ fn rcv_3_greylisting_defers_the_first_try_and_remembers_the_retry() {
 
 /// RCV-9: a client whose address a configured block list names is refused 550 5.7.1 with a
 /// sentence naming the list; another list that does not name it changes nothing.
+/// Issue 7, per-service settings: a service that turns greylisting off gets a stranger's
+/// first try at once, while the platform greylists.
+#[test]
+fn rcv_3_a_service_can_turn_greylisting_off() {
+    let dns = DnsServer::start(Zone::new()).unwrap();
+    let server = server(&dns, "[greylist]\nenabled = true\ndelay = \"1h\"");
+    let first = send(
+        &server,
+        "a@remote.example",
+        &plain("grey", "a@remote.example"),
+    );
+    assert_eq!(
+        code(&first["rcpt"][0]),
+        451,
+        "the platform greylists: {first}"
+    );
+    server.admin_ok(&["service", "filters", "example.com", "--greylist", "off"]);
+    let first = send(
+        &server,
+        "b@remote.example",
+        &plain("grey", "b@remote.example"),
+    );
+    assert_eq!(
+        code(&first["rcpt"][0]),
+        250,
+        "not for this service: {first}"
+    );
+    assert_eq!(code(&first["data"]), 250, "{first}");
+}
+
 #[test]
 fn rcv_9_a_listed_client_is_refused_naming_the_list() {
     let mut zone = Zone::new();

@@ -120,3 +120,62 @@ fn ops_1_first_start_says_where_it_listens_and_what_to_do_next() {
             .exists()
     );
 }
+
+/// Issue 10 item 3 (slowloris): an address holding its share of idle connections gets a
+/// clear refusal for one more, on every protocol, while another address is still served.
+/// Driven by Python's socket module (the client address 127.0.0.2 is chosen per connection).
+#[test]
+fn issue_10_an_address_over_its_connection_share_is_refused_and_others_served() {
+    let server = TestServer::start_with(
+        Path::new(BIN),
+        &["smtp", "imap", "pop3"],
+        "[smtp]\nmax_connections_per_address = 2\n[imap]\nmax_connections_per_address = 2\n\
+         [pop3]\nmax_connections_per_address = 2\n",
+    )
+    .unwrap();
+    let script = r#"
+import json, socket, sys
+port = int(sys.argv[1])
+def first_line(source):
+    conn = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    line = b""
+    while not line.endswith(b"\r\n"):
+        chunk = conn.recv(1)
+        if not chunk:
+            break
+        line += chunk
+    return conn, line.decode()
+held = [first_line("127.0.0.1") for _ in range(2)]
+over = first_line("127.0.0.1")
+other = first_line("127.0.0.2")
+print(json.dumps({"held": [l for _, l in held], "over": over[1], "other": other[1]}))
+"#;
+    for (listener, greeting, refusal) in [
+        ("smtp", "220 ", "421 4.7.0 Too many connections"),
+        ("imap", "* OK", "* BYE [UNAVAILABLE] Too many connections"),
+        ("pop3", "+OK", "-ERR [SYS/TEMP] Too many connections"),
+    ] {
+        let port = server.addr(listener).port().to_string();
+        let out = Command::new("python3")
+            .args(["-c", script, &port])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for line in seen["held"].as_array().unwrap() {
+            assert!(line.as_str().unwrap().starts_with(greeting), "{seen}");
+        }
+        assert!(
+            seen["over"].as_str().unwrap().starts_with(refusal),
+            "{listener}: {seen}"
+        );
+        assert!(
+            seen["other"].as_str().unwrap().starts_with(greeting),
+            "{listener}: another address is served: {seen}"
+        );
+    }
+}

@@ -142,3 +142,177 @@ fn rcv_4_sender_lists_refuse_at_rcpt_and_let_allowed_spam_in() {
     );
     assert!(folder(&server, "Junk").is_empty());
 }
+
+/// Issue 7, per-service settings: a service's own reject threshold refuses what the
+/// platform's would file as Junk; switching spam scoring off for the service delivers it to
+/// INBOX unscored; `default` returns to the platform's.
+#[test]
+fn rcv_4_a_service_overrides_the_platform_spam_settings() {
+    let dns = DnsServer::start(Zone::new()).unwrap();
+    let server = server(&dns, "");
+    let shown = server.admin_ok(&[
+        "--json",
+        "service",
+        "filters",
+        "example.com",
+        "--reject-threshold",
+        "6",
+    ]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["filters"]["reject_threshold"], 6.0, "{shown}");
+    let tx = send(
+        &server,
+        "draw@prizes.example",
+        &spammy("draw@prizes.example"),
+    );
+    assert_eq!(
+        code(&tx["data"]),
+        554,
+        "refused by the service's threshold: {tx}"
+    );
+
+    server.admin_ok(&[
+        "service",
+        "filters",
+        "example.com",
+        "--reject-threshold",
+        "default",
+        "--spam",
+        "off",
+    ]);
+    let tx = send(
+        &server,
+        "draw@prizes.example",
+        &spammy("draw@prizes.example"),
+    );
+    assert_eq!(code(&tx["data"]), 250, "{tx}");
+    let inbox = folder(&server, "INBOX");
+    assert_eq!(inbox.len(), 1, "not scored, so not Junk: {inbox:?}");
+    assert!(!inbox[0].contains("X-Spam-Status:"), "{}", inbox[0]);
+
+    let refused = server.admin(&[
+        "service",
+        "filters",
+        "example.com",
+        "--junk-threshold",
+        "9",
+        "--reject-threshold",
+        "3",
+    ]);
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(error.contains("must be above junk_threshold"), "{error}");
+}
+
+/// SND-6 with smtplib over submission: a spammy message from an authenticated mailbox is
+/// accepted but held (the reply says so), reaches nobody, and the organization's
+/// administrator is told; `admin queue release` then delivers it. A clean message goes out
+/// at once.
+#[test]
+fn snd_6_a_spammy_submission_is_held_until_an_administrator_releases_it() {
+    let server = TestServer::start_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_postwerk")),
+        &["submission"],
+        "",
+    )
+    .unwrap();
+    for args in [
+        &["org", "create", "Acme"][..],
+        &["service", "create", "example.com", "--org", "Acme"],
+        &["address", "create", TOTO, "--password", "toto-secret-1"],
+        &[
+            "address",
+            "create",
+            "friend@example.com",
+            "--password",
+            "friend-secret-1",
+        ],
+        &[
+            "address",
+            "create",
+            "boss@example.com",
+            "--password",
+            "boss-secret-12",
+        ],
+        &[
+            "user",
+            "create",
+            "boss@example.com",
+            "--password",
+            "boss-account-12",
+            "--org",
+            "Acme",
+            "--role",
+            "admin",
+        ],
+    ] {
+        server.admin_ok(args);
+    }
+    let submit = |message: String| {
+        let addr = server.addr("submission");
+        let args = serde_json::json!({
+            "host": addr.ip().to_string(), "port": addr.port(), "tls": "starttls",
+            "user": TOTO, "password": "toto-secret-1",
+            "from": TOTO, "to": ["friend@example.com"], "message": message,
+        });
+        let out = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/client.py"))
+            .arg("send")
+            .arg(args.to_string())
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(reply["auth"][0], 235, "{reply}");
+        reply["transactions"][0].clone()
+    };
+    let tx = submit(spammy(TOTO).replace(&format!("To: {TOTO}"), "To: friend@example.com"));
+    assert_eq!(code(&tx["data"]), 250, "{tx}");
+    let text = tx["data"][1].as_str().unwrap();
+    assert!(text.contains("held"), "the sender is told: {text}");
+    assert!(server.inbox("friend@example.com").unwrap().is_empty());
+
+    let listed = server.admin_ok(&["--json", "queue", "list"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let held = &listed[0];
+    let reason = held["held"].as_str().unwrap_or_default();
+    assert!(reason.contains("SUBJECT_ALL_CAPS"), "{listed}");
+    let id = held["id"].as_i64().unwrap().to_string();
+
+    // The notice goes out in the background; wait for it (a deadline, not a timing test).
+    let started = std::time::Instant::now();
+    let notice = loop {
+        let inbox = server.inbox("boss@example.com").unwrap();
+        if let Some(first) = inbox.first() {
+            break String::from_utf8_lossy(first).into_owned();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no notice"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(
+        notice.contains(&format!("postwerk admin queue release {id}")),
+        "{notice}"
+    );
+    assert!(notice.contains(TOTO), "{notice}");
+
+    let tx = submit(clean(TOTO).replace(&format!("To: {TOTO}"), "To: friend@example.com"));
+    assert_eq!(code(&tx["data"]), 250, "{tx}");
+    assert_eq!(
+        server.inbox("friend@example.com").unwrap().len(),
+        1,
+        "clean mail goes out"
+    );
+
+    server.admin_ok(&["queue", "release", &id]);
+    let inbox = server.inbox("friend@example.com").unwrap();
+    assert_eq!(inbox.len(), 2, "released");
+    assert!(String::from_utf8_lossy(&inbox[1]).contains("YOU ARE A WINNER"));
+    assert!(server.queued().unwrap().is_empty(), "no longer held");
+}

@@ -608,8 +608,8 @@ impl Inner {
                 report_queue_id = ?queued.map(|q| q.0),
                 "delivery report sent"
             ),
-            Ok(Delivered::SenderDenied) => {
-                tracing::error!(queue_id = %message.id, "a report was refused as a submission");
+            Ok(Delivered::SenderDenied | Delivered::Held { .. }) => {
+                tracing::error!(queue_id = %message.id, "a report was judged as a submission");
             }
             Ok(Delivered::Refused(reply)) => {
                 // Our own reports carry no client, so no check should judge them.

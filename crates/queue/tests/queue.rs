@@ -217,6 +217,7 @@ fn queued(return_path: &str, recipients: Vec<QueuedRecipient>) -> NewQueued {
         ret: None,
         received_at: T0,
         submitted_by: None,
+        held: None,
     }
 }
 

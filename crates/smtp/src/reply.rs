@@ -445,6 +445,15 @@ pub fn delivered(outcome: &Delivered, id: &str) -> Reply {
         Delivered::Accepted { .. } => Reply::new(250, "2.0.0", format!("OK queued as {id}")),
         Delivered::SenderDenied => sender_denied(),
         Delivered::Refused(reply) => filtered(reply),
+        // SND-6: accepted (it is on stable storage), but the sender learns it is not sent yet.
+        Delivered::Held { .. } => Reply::new(
+            250,
+            "2.0.0",
+            format!(
+                "OK queued as {id}, but held: it looks like spam, so it waits for an \
+                 administrator of your organization to release it"
+            ),
+        ),
     }
 }
 
@@ -456,7 +465,15 @@ pub fn filtered(reply: &FilterReply) -> Reply {
 
 /// Our fault (class "internal", STYLE.md): the client should try again later.
 pub fn internal(error: &CoreError) -> Reply {
-    let _ = error; // logged by the caller with the session's context; never shown to clients
+    // Logged by the caller with the session's context; never shown to clients. A full disk is
+    // named (RFC 5321 §4.2.3 452, RFC 3463 X.3.1 "mail system full"): the sender retries.
+    if error.is_storage_full() {
+        return Reply::new(
+            452,
+            "4.3.1",
+            "Insufficient system storage: the server cannot store mail now, try again later",
+        );
+    }
     Reply::new(
         451,
         "4.3.0",

@@ -37,6 +37,14 @@ pub enum StoreError {
         /// The backend's own message.
         detail: String,
     },
+    /// The disk (or the file system quota) of the data folder is full: a temporary failure
+    /// the protocols name as such (`452 4.3.1`, IMAP `NO [LIMIT]`), and that ends by itself
+    /// when space returns. Like every failed write, it changed nothing.
+    #[error("the data folder's storage is full while {context}")]
+    StorageFull {
+        /// What the store was doing, e.g. "storing a message's content".
+        context: String,
+    },
     /// A file of the data folder could not be read or written.
     #[error("i/o error on {}: {source}", path.display())]
     Io {
@@ -57,12 +65,21 @@ impl StoreError {
         }
     }
 
-    /// An I/O failure on `path`.
+    /// An I/O failure on `path`; a full disk or file system quota is [`StoreError::StorageFull`].
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
-        StoreError::Io {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if is_full(&source) {
+            return StoreError::StorageFull {
+                context: format!("writing {}", path.display()),
+            };
         }
+        StoreError::Io { path, source }
+    }
+
+    /// Whether the failure is a full disk: the caller answers a temporary refusal that says
+    /// so, and service resumes once space returns.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, StoreError::StorageFull { .. })
     }
 
     /// True for the refusal classes (the caller's request was wrong for the data), false for
@@ -86,6 +103,41 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for Result<T, sqlx::Error> {
     fn ctx(self, context: &'static str) -> Result<T, StoreError> {
-        self.map_err(|e| StoreError::backend(context, e))
+        self.map_err(|e| from_sqlx(context, e))
     }
+}
+
+/// SQLite's primary result code for a full disk (`SQLITE_FULL`, "database or disk is full").
+const SQLITE_FULL: i64 = 13;
+
+/// Whether the database failed because the disk is full.
+pub(crate) fn sqlx_is_full(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(io) => is_full(io),
+        // Extended result codes keep the primary code in their low byte.
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|code| code & 0xff == SQLITE_FULL),
+        _ => false,
+    }
+}
+
+/// A backend error, or [`StoreError::StorageFull`] when the database says the disk is full.
+pub(crate) fn from_sqlx(context: &'static str, error: sqlx::Error) -> StoreError {
+    if sqlx_is_full(&error) {
+        StoreError::StorageFull {
+            context: context.to_string(),
+        }
+    } else {
+        StoreError::backend(context, error)
+    }
+}
+
+/// ENOSPC, or EDQUOT (a file system quota on the data folder).
+fn is_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }

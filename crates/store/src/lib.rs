@@ -38,6 +38,7 @@ mod blob;
 mod directory;
 mod error;
 mod events;
+pub mod fsck;
 mod greylist;
 mod identity;
 mod mail;
@@ -56,6 +57,7 @@ pub use directory::{
 };
 pub use error::StoreError;
 pub use events::{Events, FolderEvent, FolderEventKind};
+pub use fsck::{Check, Depth, Finding, FsckReport, Repair};
 pub use greylist::{GreylistEntry, GreylistStore};
 pub use identity::{
     AuditCategory, AuditEntry, AuditFilter, Channel, IdentityStore, NewAuditEntry, NewRecoveryCode,

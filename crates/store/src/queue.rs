@@ -75,6 +75,9 @@ pub struct NewQueued {
     pub received_at: i64,
     /// The mailbox that submitted it, for submitted mail (rate limits, DKIM key choice).
     pub submitted_by: Option<AddressId>,
+    /// SND-6: why it is held for an administrator (the spam score of a submission); the
+    /// workers never attempt a held message. `None` for every message to deliver.
+    pub held: Option<String>,
 }
 
 /// Where one recipient of a queued message stands.

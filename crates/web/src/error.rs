@@ -166,6 +166,14 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
             StoreError::Rule(rule) => ApiError::from(rule),
+            full @ StoreError::StorageFull { .. } => {
+                tracing::error!(error = %full, "the Manager API cannot write");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    "The server's storage is full; try again later.",
+                )
+            }
             failure @ (StoreError::Backend { .. } | StoreError::Io { .. }) => {
                 ApiError::internal(&failure)
             }

@@ -1,7 +1,8 @@
 //! SVC-1…SVC-4: a mail service's settings after creation, and its DNS report.
 
 use postwerk_model::{
-    Domain, MailService, Permissions, ServiceFeatures, SignatureTemplate, check_quota_change,
+    Domain, FilterOverrides, MailService, Permissions, ServiceFeatures, SignatureTemplate,
+    check_quota_change,
 };
 use postwerk_store::ServiceSettings;
 
@@ -20,8 +21,12 @@ const MAX_TEMPLATE_BODY_CHARS: usize = 10_000;
 pub struct ServiceUpdate {
     /// SVC-2: the address quota, never below the addresses in use.
     pub address_quota: Option<u32>,
-    /// Plan switches (ADDR-6 aliases allowed).
+    /// Plan switches (ADDR-6 aliases allowed); their `filters` are left as they are (see
+    /// `filters`).
     pub features: Option<ServiceFeatures>,
+    /// Issue 7: the service's filter settings, replacing the current ones (`Default`: the
+    /// platform's everywhere).
+    pub filters: Option<FilterOverrides>,
     /// SVC-4: permissions prefilled when giving access.
     pub default_permissions: Option<Permissions>,
     /// SVC-4: the signature templates, replacing the current ones; names must be unique and
@@ -59,15 +64,21 @@ impl Admin {
             .signature_templates
             .map(check_templates)
             .transpose()?;
+        if let Some(filters) = &update.filters {
+            filters.validate()?;
+        }
         let settings_change = update.features.is_some()
+            || update.filters.is_some()
             || update.default_permissions.is_some()
             || templates.is_some();
         if let Some(quota) = update.address_quota {
             self.directory.set_address_quota(service.id, quota).await?;
         }
         if settings_change {
+            let mut features = update.features.unwrap_or(service.features.clone());
+            features.filters = update.filters.unwrap_or(service.features.filters.clone());
             let settings = ServiceSettings {
-                features: update.features.unwrap_or(service.features.clone()),
+                features,
                 default_permissions: update
                     .default_permissions
                     .unwrap_or(service.default_permissions),

@@ -95,7 +95,8 @@ impl Mailer for DeliveryMailer {
             client: None,
         };
         match self.delivery.deliver(&envelope, b"", &raw, now).await? {
-            Delivered::Accepted { .. } => Ok(()),
+            // Held only happens to submissions; this mail is the platform's own.
+            Delivered::Accepted { .. } | Delivered::Held { .. } => Ok(()),
             Delivered::SenderDenied => Err(CoreError::Invalid(format!(
                 "the message to {to} was refused as from a sender this server does not own"
             ))),

@@ -18,6 +18,8 @@ mod facts;
 mod report;
 mod rules;
 
+use std::borrow::Cow;
+
 pub use report::{headers, refusal};
 
 /// `[spam]`: the thresholds of RCV-4.
@@ -29,16 +31,35 @@ pub struct SpamConfig {
     pub junk_threshold: f64,
     /// `[spam] reject_threshold`: at or above it, the message is refused `554 5.7.1`.
     pub reject_threshold: f64,
+    /// `[spam] rspamd_url` and companions: score with rspamd instead of the built-in rules
+    /// (the built-in rules remain the fallback when rspamd gives no answer).
+    pub rspamd: Option<crate::rspamd::RspamdConfig>,
+    /// `[spam] learn_from_moves`: moving a message into or out of Junk over IMAP updates the
+    /// mailbox's sender lists (`core::JunkLearning`).
+    pub learn_from_moves: bool,
+    /// `[spam] hold_outgoing`: SND-6, score submitted mail too, and hold what reaches
+    /// `outgoing_threshold` for an administrator instead of sending it.
+    pub hold_outgoing: bool,
+    /// `[spam] outgoing_threshold`: the score from which a submitted message is held.
+    pub outgoing_threshold: f64,
 }
 
 impl Default for SpamConfig {
     /// 5.0 is SpamAssassin's `required_score`, the figure administrators know; 15.0 leaves a
     /// wide Junk band so that refusal, which the recipient never sees, is for the obvious.
+    /// Outgoing mail is held from 8.0: it has no SPF/DKIM/DMARC results yet, so the built-in
+    /// rules reach at most 14.5 on it and the reject threshold would hold nothing; 8.0 takes
+    /// most of the marks of bulk spam together (caps subject, spam phrases, links to bare IP
+    /// addresses, HTML only, missing headers), which mail written by people does not show.
     fn default() -> SpamConfig {
         SpamConfig {
             enabled: true,
             junk_threshold: 5.0,
             reject_threshold: 15.0,
+            rspamd: None,
+            learn_from_moves: true,
+            hold_outgoing: true,
+            outgoing_threshold: 8.0,
         }
     }
 }
@@ -70,8 +91,9 @@ pub enum SpamClass {
 /// One rule that matched, and what it added to the score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Symbol {
-    /// The rule's name, as listed in `X-Spam-Status: … tests=`.
-    pub name: &'static str,
+    /// The rule's name, as listed in `X-Spam-Status: … tests=`: a built-in rule's, or one of
+    /// rspamd's symbols when rspamd scored the message.
+    pub name: Cow<'static, str>,
     /// Its weight.
     pub weight: f64,
 }
@@ -154,7 +176,7 @@ pub fn score(raw: &[u8], auth: Option<&AuthSignals>) -> Score {
         .iter()
         .filter(|rule| (rule.test)(&facts))
         .map(|rule| Symbol {
-            name: rule.name,
+            name: Cow::Borrowed(rule.name),
             weight: rule.weight,
         })
         .collect();

@@ -34,7 +34,7 @@ pub fn headers(score: &Score, config: &SpamConfig) -> Vec<u8> {
         score.total,
         config.junk_threshold
     );
-    let mut names: Vec<&str> = score.symbols.iter().map(|symbol| symbol.name).collect();
+    let mut names: Vec<&str> = score.symbols.iter().map(|symbol| &*symbol.name).collect();
     names.sort_unstable();
     if names.is_empty() {
         line.push_str("none");

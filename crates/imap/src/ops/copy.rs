@@ -7,11 +7,16 @@
 //!      MOVE: ──► * OK [COPYUID v src dst] ──► EXPUNGE / VANISHED ──► changes ──► OK
 //! ```
 //!
+//! With learning on (`[spam] learn_from_moves`, RCV-4), a copy or move into or out of Junk
+//! updates the mailbox's sender lists after the store call and before the tagged OK.
+//!
 //! The store copies (or moves) in one transaction whatever of the set still exists, and
 //! answers the `(source UID, new UID)` pairs; messages expunged by another session meanwhile
 //! are simply not copied (RFC 2180 §4.4.x leaves the choice to the server).
 
-use postwerk_store::{Copied, UidSet};
+use postwerk_core::JunkLearning;
+use postwerk_model::{FolderId, SpecialUse};
+use postwerk_store::{Copied, Folder, UidSet};
 
 use crate::ops::expunge::write_expunged;
 use crate::ops::fetch::resolve;
@@ -70,6 +75,10 @@ pub(crate) async fn run(
         Ok(copied) => copied,
         Err(error) => return session.answer(conn, store_error(tag, error)),
     };
+    if let Some(learning) = session.server.junk_learning.clone() {
+        // RCV-4: inline, so a client that got the OK finds the lists already updated.
+        learn_from(session, &learning, source, &destination, &copied).await;
+    }
     let code = copy_uid(&copied);
     let mut status = Status::ok(tag, format!("{verb} completed"));
     if move_ {
@@ -86,6 +95,49 @@ pub(crate) async fn run(
     // STORE and SEARCH).
     session.report_changes(conn, true).await;
     session.answer(conn, status)
+}
+
+/// RCV-4: a copy or move into or out of Junk updates the mailbox's sender lists. Learning is
+/// a side effect of the user's command, never its outcome: a failure is logged and the
+/// command still succeeds.
+async fn learn_from(
+    session: &Session,
+    learning: &JunkLearning,
+    source: FolderId,
+    destination: &Folder,
+    copied: &Copied,
+) {
+    let Some(login) = &session.login else {
+        return;
+    };
+    // Nothing copied, a copy within one folder, and anything put into Trash teach nothing:
+    // no need to read the source folder to know it.
+    if copied.uids.is_empty()
+        || source == destination.id
+        || destination.special_use == Some(SpecialUse::Trash)
+    {
+        return;
+    }
+    let source = match session.server.mail.folder(source).await {
+        Ok(Some(folder)) => folder,
+        // Deleted by another session meanwhile: nothing to compare with.
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the source folder to learn from a move");
+            return;
+        }
+    };
+    let junk = Some(SpecialUse::Junk);
+    if source.special_use != junk && destination.special_use != junk {
+        return;
+    }
+    let uids: Vec<u32> = copied.uids.iter().map(|&(_, to)| to).collect();
+    if let Err(error) = learning
+        .learn_as(login.mailbox, &login.address, &source, destination, &uids)
+        .await
+    {
+        tracing::warn!(%error, "could not update the sender lists from a move to or from Junk");
+    }
 }
 
 /// The response for a destination that could not be found: `NO [TRYCREATE]` when it does not

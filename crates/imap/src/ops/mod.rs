@@ -293,6 +293,11 @@ pub(crate) fn store_error(tag: &str, error: StoreError) -> Status {
         StoreError::Conflict(why) => Status::no(tag, why).code("ALREADYEXISTS"),
         StoreError::Rule(rule) => Status::no(tag, rule.to_string()).code("CANNOT"),
         StoreError::Refused(why) => Status::no(tag, why).code("CANNOT"),
+        // Issue 10: a full disk is a limit the client can wait out (RFC 5530 LIMIT).
+        error @ StoreError::StorageFull { .. } => {
+            tracing::error!(%error, "store failure");
+            Status::no(tag, "The server's storage is full; try again later").code("LIMIT")
+        }
         error @ (StoreError::Backend { .. } | StoreError::Io { .. }) => {
             tracing::error!(%error, "store failure");
             Status::no(tag, "Internal error; try again").code("SERVERBUG")

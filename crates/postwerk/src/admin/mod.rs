@@ -25,6 +25,7 @@ mod addresses;
 mod aliases;
 mod audit;
 mod format;
+mod fsck;
 mod import;
 mod notifications;
 mod orgs;
@@ -73,6 +74,9 @@ pub(crate) struct Context {
     /// The credential tester (ID-7) checks exactly as a mail login does.
     mailbox_auth: MailboxAuth,
     stores: Stores,
+    /// Releases held submissions (SND-6): signed like any mail the platform sends, and not
+    /// scored again.
+    delivery: postwerk_core::Delivery,
     config: Config,
     /// `--json`: no progress bar, and the report's JSON is what is printed.
     json: bool,
@@ -89,8 +93,10 @@ impl Context {
             stores.queue.clone(),
         )
         .with_signer(DkimSigner::new(stores.directory.clone()));
-        let mailer: Arc<dyn Mailer> =
-            Arc::new(DeliveryMailer::new(delivery, config.hostname.clone()));
+        let mailer: Arc<dyn Mailer> = Arc::new(DeliveryMailer::new(
+            delivery.clone(),
+            config.hostname.clone(),
+        ));
         let audit = Audit::start(stores.identity.clone());
         let admin = Admin::from_stores(&stores)
             .with_mailer(mailer.clone())
@@ -127,6 +133,7 @@ impl Context {
             recovery,
             mailbox_auth,
             stores,
+            delivery,
             config,
             json,
         }
@@ -135,6 +142,10 @@ impl Context {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let (config, _) = load_config(&args.target)?;
+    if let AdminCommand::Fsck(fsck_args) = &args.command {
+        // Before the store opens: fsck has a connection of its own (see `fsck`).
+        return fsck::run(&config.data_dir, fsck_args, args.json).await;
+    }
     let stores = postwerk_store::open_sqlite(&config.data_dir)
         .await
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
@@ -177,7 +188,8 @@ async fn execute(ctx: &Context, command: AdminCommand) -> anyhow::Result<Report>
         AdminCommand::Notifications(command) => notifications::execute(ctx, command).await,
         AdminCommand::Recovery(command) => recovery::execute(ctx, command).await,
         AdminCommand::Queue(command) => {
-            crate::queue_admin::execute(&ctx.stores.queue, command).await
+            crate::queue_admin::execute(&ctx.stores.queue, &ctx.delivery, command).await
         }
+        AdminCommand::Fsck(_) => Err(fsck::needs_its_own_connection()),
     }
 }

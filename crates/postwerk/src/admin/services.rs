@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::format::{fields, list_or, permissions, table};
 use super::{Context, OP, Report};
-use crate::cli::admin::{ServiceCommand, Switch};
+use crate::cli::admin::{ServiceCommand, Setting, Switch};
 
 pub async fn execute(ctx: &Context, command: ServiceCommand) -> anyhow::Result<Report> {
     let admin = &ctx.admin;
@@ -59,6 +59,23 @@ pub async fn execute(ctx: &Context, command: ServiceCommand) -> anyhow::Result<R
             aliases,
             default_permissions,
         } => set(ctx, &domain, quota, aliases, default_permissions.as_deref()).await?,
+        ServiceCommand::Filters {
+            domain,
+            greylist,
+            attachments,
+            spam,
+            junk_threshold,
+            reject_threshold,
+        } => {
+            let change = FiltersChange {
+                greylist,
+                attachments,
+                spam,
+                junk_threshold,
+                reject_threshold,
+            };
+            filters(ctx, &domain, change).await?
+        }
         ServiceCommand::Quota { domain, quota } => {
             admin.set_quota(OP, &domain, quota).await?;
             Report {
@@ -229,6 +246,7 @@ async fn set(
     let update = ServiceUpdate {
         address_quota: quota,
         features,
+        filters: None,
         default_permissions: super::format::parse_permissions(default_permissions)?,
         signature_templates: None,
     };
@@ -422,6 +440,88 @@ fn signatures_json(service: &MailService) -> Value {
     })
 }
 
+/// The options of `service filters`; `None` leaves a setting as it is.
+struct FiltersChange {
+    greylist: Option<Setting>,
+    attachments: Option<Setting>,
+    spam: Option<Setting>,
+    junk_threshold: Option<String>,
+    reject_threshold: Option<String>,
+}
+
+/// `service filters`: changes the named settings (the others stay), then shows them all.
+async fn filters(ctx: &Context, domain: &str, change: FiltersChange) -> anyhow::Result<Report> {
+    let (service, _) = ctx.admin.service(OP, domain).await?;
+    let mut filters = service.features.filters.clone();
+    let switches = [
+        (change.greylist, &mut filters.greylist),
+        (change.attachments, &mut filters.attachments),
+        (change.spam, &mut filters.spam),
+    ];
+    let mut changed = false;
+    for (setting, field) in switches {
+        if let Some(setting) = setting {
+            *field = setting.overrides();
+            changed = true;
+        }
+    }
+    for (text, field, name) in [
+        (
+            change.junk_threshold,
+            &mut filters.junk_threshold,
+            "--junk-threshold",
+        ),
+        (
+            change.reject_threshold,
+            &mut filters.reject_threshold,
+            "--reject-threshold",
+        ),
+    ] {
+        if let Some(text) = text {
+            *field = threshold(&text, name)?;
+            changed = true;
+        }
+    }
+    let service = if changed {
+        let update = ServiceUpdate {
+            filters: Some(filters),
+            ..ServiceUpdate::default()
+        };
+        ctx.admin.update_service(OP, domain, update).await?
+    } else {
+        service
+    };
+    let filters = &service.features.filters;
+    let switch = |value: Option<bool>| match value {
+        Some(true) => "on".to_string(),
+        Some(false) => "off".to_string(),
+        None => "platform's".to_string(),
+    };
+    let score = |value: Option<f64>| value.map_or_else(|| "platform's".into(), |v| v.to_string());
+    let text = fields(&[
+        ("greylist", switch(filters.greylist)),
+        ("attachments", switch(filters.attachments)),
+        ("spam", switch(filters.spam)),
+        ("junk threshold", score(filters.junk_threshold)),
+        ("reject threshold", score(filters.reject_threshold)),
+    ]);
+    Ok(Report {
+        text: format!("filters of {}:\n{text}", service.domain),
+        json: json!({"domain": service.domain, "filters": filters}),
+    })
+}
+
+/// A threshold option: a score, or `default` for the platform's.
+fn threshold(text: &str, option: &str) -> anyhow::Result<Option<f64>> {
+    if text.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    match text.parse::<f64>() {
+        Ok(score) => Ok(Some(score)),
+        Err(_) => bail!("{option} takes a score such as 4.5, or `default`; {text:?} is neither"),
+    }
+}
+
 fn service_json(service: &MailService, used: u32) -> Value {
     json!({
         "id": service.id,
@@ -431,6 +531,7 @@ fn service_json(service: &MailService, used: u32) -> Value {
         "addresses_in_use": used,
         "alias_domains": service.alias_domains,
         "aliases_allowed": service.features.aliases_allowed,
+        "filters": service.features.filters,
         "default_permissions": service.default_permissions.names(),
         "signature_templates": service.signature_templates,
         "dkim": service.dkim.as_ref().map(|k| json!({"selector": k.selector, "algorithm": k.algorithm})),

@@ -56,6 +56,23 @@ pub enum AdminCommand {
     /// Identity-verification requests of people who cannot recover alone (ID-8, ID-9).
     #[command(subcommand)]
     Recovery(RecoveryCommand),
+    /// Check the store's invariants (UIDs, MODSEQs, contents and their files, the queue) and,
+    /// with --repair, repair what is safe (issue 10).
+    Fsck(FsckArgs),
+}
+
+/// `admin fsck`: fails (exit status 1) while problems remain unrepaired.
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Repair what is safe: raise UIDNEXT and HIGHESTMODSEQ, remove files and rows nothing
+    /// references (files only when older than an hour), remove queued messages without
+    /// recipients. Refused while the server (or another admin command) has the data folder
+    /// open: stop the server first.
+    #[arg(long)]
+    pub repair: bool,
+    /// Also read every content and compare its SHA-256 (slow: reads the whole store).
+    #[arg(long)]
+    pub deep: bool,
 }
 
 /// `admin audit`: newest first.
@@ -117,6 +134,25 @@ pub enum RecoveryCommand {
 pub enum Switch {
     On,
     Off,
+}
+
+/// A per-service setting: on, off, or the platform's (`default`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Setting {
+    On,
+    Off,
+    Default,
+}
+
+impl Setting {
+    /// The override it stands for: `None` keeps the platform's value.
+    pub fn overrides(self) -> Option<bool> {
+        match self {
+            Setting::On => Some(true),
+            Setting::Off => Some(false),
+            Setting::Default => None,
+        }
+    }
 }
 
 /// ADDR-1 (b'): how an invited person's future account logs in.
@@ -235,6 +271,26 @@ pub enum ServiceCommand {
         /// manage_signatures, or all / none.
         #[arg(long, value_name = "LIST")]
         default_permissions: Option<String>,
+    },
+    /// The service's own settings of the inbound checks (issue 7); without options, shows
+    /// them. `default` returns a setting to the platform's (`docs/CONFIG.md`).
+    Filters {
+        domain: String,
+        /// Greylisting of unknown senders (RCV-3).
+        #[arg(long, value_name = "on|off|default")]
+        greylist: Option<Setting>,
+        /// The forbidden-attachment check (RCV-5).
+        #[arg(long, value_name = "on|off|default")]
+        attachments: Option<Setting>,
+        /// Spam scoring (RCV-4).
+        #[arg(long, value_name = "on|off|default")]
+        spam: Option<Setting>,
+        /// The spam score from which mail goes to Junk.
+        #[arg(long, value_name = "SCORE|default")]
+        junk_threshold: Option<String>,
+        /// The spam score from which mail is refused.
+        #[arg(long, value_name = "SCORE|default")]
+        reject_threshold: Option<String>,
     },
     /// Change a service's address quota (never below the addresses in use).
     Quota { domain: String, quota: u32 },

@@ -134,6 +134,19 @@ pub(crate) async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
                     );
                     None
                 }
+                Delivered::Held { queued, reason } => {
+                    tracing::warn!(
+                        queue_id = %id,
+                        from = %envelope.return_path,
+                        %to,
+                        size = message.len(),
+                        outbound = %queued,
+                        reason,
+                        result = "held",
+                        "message held as spam (SND-6)"
+                    );
+                    None
+                }
                 Delivered::SenderDenied => Some("refused: From: fails the auth guards"),
                 Delivered::Refused(_) => Some("refused by a check on the message"),
             };

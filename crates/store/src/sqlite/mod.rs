@@ -15,6 +15,7 @@ mod contents;
 mod directory;
 #[cfg(test)]
 mod fixture;
+pub(crate) mod fsck;
 mod greylist;
 mod identity;
 mod mail;
@@ -105,13 +106,15 @@ pub(crate) async fn open_with_blobs(
         .filename(&file)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
-    let mut write_conn = options
+    let write_options = options
         .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // WAL + FULL: every commit fsyncs the WAL, so an answered write survives power loss
         // (RCV-12). NORMAL would only guarantee consistency, not durability.
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(SqliteSynchronous::Full);
+    let mut write_conn = write_options
+        .clone()
         .connect()
         .await
         .ctx("opening the database")?;
@@ -129,6 +132,7 @@ pub(crate) async fn open_with_blobs(
     let signal = Arc::new(Signal::default());
     let writer = Writer::start(
         write_conn,
+        write_options,
         events.clone(),
         blobs.clone(),
         contents::collect_garbage,
@@ -272,6 +276,11 @@ fn migrator() -> Migrator {
             11,
             "identity",
             include_str!("../../migrations/sqlite/0011_identity.sql"),
+        ),
+        migration(
+            12,
+            "held submissions",
+            include_str!("../../migrations/sqlite/0012_held.sql"),
         ),
     ])
 }

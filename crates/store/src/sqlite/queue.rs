@@ -102,7 +102,7 @@ fn state_from(row: &SqliteRow) -> Result<RecipientState, StoreError> {
 
 /// The columns `message_from` reads, from `queue_messages`.
 const MESSAGE_COLUMNS: &str =
-    "id, blob, size, return_path, envid, ret, received_at, submitted_by, leased_until";
+    "id, blob, size, return_path, envid, ret, received_at, submitted_by, leased_until, held";
 
 /// The columns `recipient_from` and `state_from` read, from `queue_recipients`.
 const RECIPIENT_COLUMNS: &str = "message_id, address, notify, orcpt, forwarded_by, status, \
@@ -150,6 +150,7 @@ fn messages_from(
                 ret: ret_from(row.try_get("ret").ctx(WHAT)?)?,
                 received_at: row.try_get("received_at").ctx(WHAT)?,
                 submitted_by: submitted_by.map(postwerk_model::AddressId),
+                held: row.try_get("held").ctx(WHAT)?,
             },
             states,
             leased_until: row.try_get("leased_until").ctx(WHAT)?,
@@ -213,7 +214,8 @@ async fn insert(
     const WHAT: &str = "queueing a message";
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO queue_messages (blob, size, return_path, envid, ret, received_at, \
-         submitted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+         submitted_by, created_at, held) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         RETURNING id",
     )
     .bind(blob.as_str())
     .bind(i64::try_from(size).unwrap_or(i64::MAX))
@@ -223,6 +225,7 @@ async fn insert(
     .bind(message.received_at)
     .bind(message.submitted_by.map(|id| id.0))
     .bind(now())
+    .bind(&message.held)
     .fetch_one(&mut *conn)
     .await
     .ctx(WHAT)?;
@@ -314,7 +317,7 @@ impl QueueStore for SqliteQueue {
                         "SELECT m.id FROM queue_messages m \
                          JOIN queue_recipients r ON r.message_id = m.id \
                          WHERE r.status = 'pending' AND r.next_attempt_at <= ?1 \
-                           AND m.leased_until <= ?1 \
+                           AND m.leased_until <= ?1 AND m.held IS NULL \
                          GROUP BY m.id ORDER BY MIN(r.next_attempt_at), m.id LIMIT ?2",
                     )
                     .bind(now)
@@ -402,7 +405,8 @@ impl QueueStore for SqliteQueue {
     async fn next_due(&self) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(
             "SELECT MIN(MAX(r.next_attempt_at, m.leased_until)) FROM queue_recipients r \
-             JOIN queue_messages m ON m.id = r.message_id WHERE r.status = 'pending'",
+             JOIN queue_messages m ON m.id = r.message_id \
+             WHERE r.status = 'pending' AND m.held IS NULL",
         )
         .fetch_one(&self.pool)
         .await

@@ -32,6 +32,8 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use sqlx::ConnectOptions as _;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -127,16 +129,20 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Start the writer task on `conn`, which must be the only connection that writes.
+    /// Start the writer task on `conn`, which must be the only connection that writes;
+    /// `reopen` opens it again when a failed commit leaves it unusable.
     pub fn start(
         conn: SqliteConnection,
+        reopen: SqliteConnectOptions,
         events: Events,
         blobs: Arc<dyn BlobStore>,
         collector: Collector,
         signal: Arc<Signal>,
     ) -> Writer {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(conn, receiver, events, blobs, collector, signal));
+        tokio::spawn(run(
+            conn, reopen, receiver, events, blobs, collector, signal,
+        ));
         Writer { sender }
     }
 
@@ -195,6 +201,7 @@ fn closed() -> StoreError {
 
 async fn run(
     mut conn: SqliteConnection,
+    reopen: SqliteConnectOptions,
     mut receiver: mpsc::Receiver<Command>,
     events: Events,
     blobs: Arc<dyn BlobStore>,
@@ -227,6 +234,20 @@ async fn run(
         }
         let (jobs, started) = (batch.len(), std::time::Instant::now());
         let deferred = run_batch(&mut conn, batch, &events, &signal).await;
+        if conn.is_in_transaction() {
+            // A COMMIT or ROLLBACK that failed (a full disk: SQLite had already rolled the
+            // transaction back) leaves sqlx counting a transaction SQLite no longer has, and
+            // every later BEGIN would be refused. A fresh connection has neither (issue 10:
+            // service resumes when space returns).
+            match reopen.connect().await {
+                Ok(fresh) => {
+                    tracing::warn!("the write connection was reopened after a failed commit");
+                    let stale = std::mem::replace(&mut conn, fresh);
+                    drop(stale);
+                }
+                Err(error) => tracing::error!(%error, "reopening the write connection"),
+            }
+        }
         tracing::debug!(
             jobs,
             elapsed_us = started.elapsed().as_micros(),
@@ -264,32 +285,27 @@ async fn run_batch(
     let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
-            let detail = e.to_string();
+            let broken = Broken::from(e);
             for job in batch {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::backend("starting a write", &detail)));
+                let _ = job.reply.send(Err(broken.error("starting a write")));
             }
             return Vec::new();
         }
     };
     // Jobs that succeeded, waiting for the commit.
     let mut done: Vec<(Reply, Written<AnyValue>)> = Vec::with_capacity(batch.len());
-    let mut broken: Option<String> = None;
+    let mut broken: Option<Broken> = None;
     for job in batch {
-        if let Some(detail) = &broken {
-            let _ = job
-                .reply
-                .send(Err(StoreError::backend("running a write", detail)));
+        if let Some(broken) = &broken {
+            let _ = job.reply.send(Err(broken.error("running a write")));
             continue;
         }
         let mut savepoint = match Connection::begin(&mut *tx).await {
             Ok(savepoint) => savepoint,
             Err(e) => {
-                broken = Some(e.to_string());
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::backend("starting a write", e)));
+                let cause = Broken::from(e);
+                let _ = job.reply.send(Err(cause.error("starting a write")));
+                broken = Some(cause);
                 continue;
             }
         };
@@ -307,28 +323,27 @@ async fn run_batch(
             Ok(written) => match savepoint.commit().await {
                 Ok(()) => done.push((job.reply, written)),
                 Err(e) => {
-                    broken = Some(e.to_string());
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::backend("releasing a savepoint", e)));
+                    let cause = Broken::from(e);
+                    let _ = job.reply.send(Err(cause.error("releasing a savepoint")));
+                    broken = Some(cause);
                 }
             },
             Err(error) => {
                 if let Err(e) = savepoint.rollback().await {
                     // SQLite may have rolled the whole transaction back (disk full, I/O
                     // error): nothing of this batch can be trusted any more.
-                    broken = Some(e.to_string());
+                    broken = Some(Broken::from(e));
                 }
                 let _ = job.reply.send(Err(error));
             }
         }
     }
     let committed = match broken {
-        Some(detail) => {
+        Some(broken) => {
             let _ = tx.rollback().await;
-            Err(detail)
+            Err(broken)
         }
-        None => tx.commit().await.map_err(|e| e.to_string()),
+        None => tx.commit().await.map_err(Broken::from),
     };
     match committed {
         Ok(()) => {
@@ -348,14 +363,41 @@ async fn run_batch(
             }
             deferred
         }
-        Err(detail) => {
+        Err(broken) => {
             for (reply, _) in done {
-                let _ = reply.send(Err(StoreError::backend(
-                    "committing a group of writes",
-                    &detail,
-                )));
+                let _ = reply.send(Err(broken.error("committing a group of writes")));
             }
             Vec::new()
+        }
+    }
+}
+
+/// Why a group transaction failed, kept to answer every job of the group: the backend's
+/// words, and whether the disk is full (each job then gets [`StoreError::StorageFull`], which
+/// the protocols answer as such).
+struct Broken {
+    detail: String,
+    full: bool,
+}
+
+impl From<sqlx::Error> for Broken {
+    fn from(error: sqlx::Error) -> Broken {
+        Broken {
+            full: crate::error::sqlx_is_full(&error),
+            detail: error.to_string(),
+        }
+    }
+}
+
+impl Broken {
+    /// The error a job of the group gets, saying what the store was doing.
+    fn error(&self, context: &'static str) -> StoreError {
+        if self.full {
+            StoreError::StorageFull {
+                context: context.to_string(),
+            }
+        } else {
+            StoreError::backend(context, &self.detail)
         }
     }
 }

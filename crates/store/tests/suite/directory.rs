@@ -146,6 +146,7 @@ pub async fn svc_1_services_by_id_domain_and_org<B: Backend>(backend: &B) {
             address_quota: 3,
             features: ServiceFeatures {
                 aliases_allowed: false,
+                filters: Default::default(),
             },
             default_permissions: Permissions::ALL,
             signature_templates: vec![postwerk_model::SignatureTemplate {
@@ -557,6 +558,7 @@ pub async fn addr_6_alias_clashes_and_feature_switch<B: Backend>(backend: &B) {
             address_quota: 1,
             features: ServiceFeatures {
                 aliases_allowed: false,
+                filters: Default::default(),
             },
             default_permissions: Permissions::READ_SEND,
             signature_templates: Vec::new(),
@@ -1085,6 +1087,7 @@ pub async fn svc_4_service_settings_replace_and_refuse_bad_template_names<B: Bac
     let settings = postwerk_store::ServiceSettings {
         features: ServiceFeatures {
             aliases_allowed: false,
+            filters: Default::default(),
         },
         default_permissions: Permissions::READ_SEND.union(Permissions::MANAGE_SIGNATURES),
         signature_templates: vec![template("Sales"), template("Support")],
@@ -1337,6 +1340,7 @@ pub async fn addr_6_create_address_with_is_all_or_nothing<B: Backend>(backend: &
             address_quota: 5,
             features: ServiceFeatures {
                 aliases_allowed: false,
+                filters: Default::default(),
             },
             default_permissions: Permissions::READ_SEND,
             signature_templates: Vec::new(),

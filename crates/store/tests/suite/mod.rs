@@ -126,6 +126,7 @@ macro_rules! conformance {
             rcv_12_queue_is_durable_and_apart_from_mailbox_contents,
             snd_4_lease_record_and_expire,
             snd_4_retry_now_makes_pending_recipients_due,
+            snd_6_held_messages_are_never_leased,
         ]);
         conformance!(@module $backend, identity [
             id_9_accounts_found_by_phone_whatever_its_formatting,

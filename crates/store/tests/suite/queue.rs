@@ -27,6 +27,7 @@ fn entry(recipients: &[Rcpt<'_>]) -> NewQueued {
         ret: Some(DsnRet::Headers),
         received_at: DATE,
         submitted_by: Some(AddressId(7)),
+        held: None,
     }
 }
 
@@ -295,4 +296,40 @@ pub async fn snd_4_retry_now_makes_pending_recipients_due<B: Backend>(backend: &
     assert_eq!(shown.states[1].next_attempt_at, 20);
     assert_eq!(queue.lease_due(20, 60, 10).await.expect("lease").len(), 1);
     assert_not_found(queue.retry_now(QueueId(999), 20).await);
+}
+
+/// SND-6: a held submission is kept, shown with its reason, and never leased or waited for
+/// by the workers, until an administrator deals with it.
+pub async fn snd_6_held_messages_are_never_leased<B: Backend>(backend: &B) {
+    let harness = Harness::new(backend).await;
+    let queue = harness.stores().queue.clone();
+    let held = NewQueued {
+        held: Some("spam score 17.0 (GTUBE)".into()),
+        ..entry(&[("a@remote.example", None, None, None)])
+    };
+    let id = queue.enqueue(b"content", held).await.expect("enqueue");
+    assert_eq!(queue.lease_due(10, 60, 10).await.expect("lease").len(), 0);
+    assert_eq!(queue.next_due().await.expect("next due"), None);
+    queue.retry_now(id, 20).await.expect("retry");
+    assert_eq!(
+        queue.lease_due(20, 60, 10).await.expect("lease").len(),
+        0,
+        "a retry does not release a hold"
+    );
+    let shown = queue.queued_message(id).await.expect("show");
+    assert_eq!(
+        shown.message.held.as_deref(),
+        Some("spam score 17.0 (GTUBE)")
+    );
+    assert_eq!(queue.read_queued(id).await.expect("read"), b"content");
+    let free = queue
+        .enqueue(b"other", entry(&[("b@remote.example", None, None, None)]))
+        .await
+        .expect("enqueue");
+    let leased = queue.lease_due(30, 60, 10).await.expect("lease");
+    assert_eq!(leased.iter().map(|m| m.id).collect::<Vec<_>>(), [free]);
+    queue
+        .dequeue(id)
+        .await
+        .expect("an administrator deletes it");
 }

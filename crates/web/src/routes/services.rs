@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use postwerk_core::records::{DnsRecord, RecordCheck};
 use postwerk_core::{Actor, DkimRotation, ServiceUpdate};
-use postwerk_model::{DkimKeyRef, MailService, OrgId, ServiceFeatures, SignatureTemplate};
+use postwerk_model::{
+    DkimKeyRef, FilterOverrides, MailService, OrgId, ServiceFeatures, SignatureTemplate,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -46,6 +48,8 @@ pub struct ServiceView {
     alias_domains: Vec<String>,
     /// Plan switches.
     features: FeaturesView,
+    /// Issue 7: the service's own filter settings (only those it overrides).
+    filters: FilterSettingsView,
     /// SVC-4: permissions prefilled when giving a user access to an address.
     default_permissions: Vec<String>,
     /// SVC-4: signatures offered when giving a user access.
@@ -61,6 +65,53 @@ pub struct ServiceView {
 pub struct FeaturesView {
     /// ADDR-6: whether addresses may have aliases.
     aliases_allowed: bool,
+}
+
+/// Issue 7: the service's own settings of the inbound checks; an absent or null field keeps
+/// the platform's (`docs/CONFIG.md`). A transaction for recipients of several services gets
+/// the strictest of their settings.
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+pub struct FilterSettingsView {
+    /// RCV-3: greylisting on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    greylist: Option<bool>,
+    /// RCV-5: the forbidden-attachment check on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attachments: Option<bool>,
+    /// RCV-4: spam scoring on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spam: Option<bool>,
+    /// RCV-4: the score from which mail goes to Junk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 4.0)]
+    junk_threshold: Option<f64>,
+    /// RCV-4: the score from which mail is refused `554 5.7.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reject_threshold: Option<f64>,
+}
+
+impl From<FilterOverrides> for FilterSettingsView {
+    fn from(filters: FilterOverrides) -> FilterSettingsView {
+        FilterSettingsView {
+            greylist: filters.greylist,
+            attachments: filters.attachments,
+            spam: filters.spam,
+            junk_threshold: filters.junk_threshold,
+            reject_threshold: filters.reject_threshold,
+        }
+    }
+}
+
+impl From<FilterSettingsView> for FilterOverrides {
+    fn from(view: FilterSettingsView) -> FilterOverrides {
+        FilterOverrides {
+            greylist: view.greylist,
+            attachments: view.attachments,
+            spam: view.spam,
+            junk_threshold: view.junk_threshold,
+            reject_threshold: view.reject_threshold,
+        }
+    }
 }
 
 /// SVC-4: a signature template.
@@ -170,6 +221,9 @@ pub struct UpdateServiceBody {
     address_quota: Option<u32>,
     /// Plan switches.
     features: Option<FeaturesView>,
+    /// Issue 7: the service's filter settings, replacing the current ones (`{}` returns to
+    /// the platform's everywhere).
+    filters: Option<FilterSettingsView>,
     /// SVC-4: permission names prefilled when giving access.
     #[schema(example = json!(["read_send", "change_password"]))]
     default_permissions: Option<Vec<String>>,
@@ -224,6 +278,7 @@ fn service_view(service: MailService, used: u32, orgs: &HashMap<OrgId, String>) 
         features: FeaturesView {
             aliases_allowed: service.features.aliases_allowed,
         },
+        filters: service.features.filters.into(),
         default_permissions: permission_names(service.default_permissions),
         signature_templates: service
             .signature_templates
@@ -361,7 +416,9 @@ async fn update_service(
         address_quota: body.address_quota,
         features: body.features.map(|features| ServiceFeatures {
             aliases_allowed: features.aliases_allowed,
+            filters: FilterOverrides::default(),
         }),
+        filters: body.filters.map(FilterOverrides::from),
         default_permissions: body
             .default_permissions
             .as_deref()

@@ -170,6 +170,43 @@ async fn an_administrator_creates_for_themself_and_manages_the_service() {
         .await
         .expect_error(StatusCode::BAD_REQUEST, "invalid");
 
+    // Issue 7: the service's own filter settings; the plan switches are left alone.
+    let filtered = api
+        .patch("/api/v1/services/example.test")
+        .cookie(&session)
+        .json(json!({"filters": {"greylist": false, "junk_threshold": 4.0}}))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        filtered.body["filters"],
+        json!({"greylist": false, "junk_threshold": 4.0})
+    );
+    assert_eq!(filtered.body["features"]["aliases_allowed"], false);
+    let kept = api
+        .patch("/api/v1/services/example.test")
+        .cookie(&session)
+        .json(json!({"features": {"aliases_allowed": true}}))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        kept.body["filters"]["greylist"], false,
+        "not reset by features"
+    );
+    api.patch("/api/v1/services/example.test")
+        .cookie(&session)
+        .json(json!({"filters": {"junk_threshold": 9, "reject_threshold": 3}}))
+        .send()
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid");
+    api.patch("/api/v1/services/example.test")
+        .cookie(&session)
+        .json(json!({"features": {"aliases_allowed": false}, "filters": {}}))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+
     api.put("/api/v1/services/example.test/alias-domains/example.org")
         .cookie(&session)
         .send()
