@@ -39,8 +39,8 @@ use postwerk_message::MessageIndex;
 use postwerk_model::resolve::{Delivery as Route, Expansion, Outcome, Refusal};
 use postwerk_model::{Address, AddressId, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH, ListKind};
 use postwerk_store::{
-    Directory, DsnRet, Flags, MailStore, ManagerStore, NewQueued, Notify, QueueId, QueueStore,
-    QueuedRecipient,
+    Directory, DsnRet, Fingerprint, Flags, MailStore, ManagerStore, NewQueued, Notify, QueueId,
+    QueueStore, QueuedRecipient,
 };
 
 use crate::CoreError;
@@ -50,6 +50,23 @@ use crate::send_limit::{LimitNotice, SendLimiter, SendVerdict, limit_notice_mess
 use crate::srs::Srs;
 use crate::submission::{AuthGuards, SenderCheck};
 use sender_lists::{MessageClass, SenderLists, Sorted};
+
+/// How long a message counts as already delivered to a mailbox (issue 10): longer than any
+/// sender's retry of a transaction whose reply was lost, short enough to keep the table small.
+/// Within it, the same bytes from the same sender are the same message (RFC 5322's Date and
+/// Message-ID make every message a person sends unique).
+pub const DUPLICATE_WINDOW_SECS: i64 = 2 * 86_400;
+
+/// The fingerprint of a message as the client sent it: SHA-256 of the envelope sender and the
+/// bytes (our trace lines, which differ per attempt, are not part of it).
+fn fingerprint(return_path: &str, body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(return_path.as_bytes());
+    hash.update([0]);
+    hash.update(body);
+    hash.finalize().into()
+}
 
 /// What becomes of mail for one recipient, decided at RCPT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -636,13 +653,26 @@ impl Delivery {
             .sign(envelope, &index, body, queue_copy, !queued.is_empty())
             .await;
 
+        // Issue 10: a client that lost our 250 in a crash sends the same message again; the
+        // mailboxes that have it get it once.
+        let fingerprint = fingerprint(&envelope.return_path, body);
         let store_locally = async {
             match &local_copy {
                 Some(raw) if !targets.is_empty() => self
                     .mail
-                    .deliver(raw, &index, &targets, &Flags::none(), received_at)
+                    .deliver_once(
+                        raw,
+                        &index,
+                        &targets,
+                        &Flags::none(),
+                        received_at,
+                        Fingerprint {
+                            digest: fingerprint,
+                            since: received_at - DUPLICATE_WINDOW_SECS,
+                        },
+                    )
                     .await
-                    .map(|stored| stored.len()),
+                    .map(|stored| stored.iter().flatten().count()),
                 _ => Ok(0),
             }
         };

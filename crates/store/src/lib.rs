@@ -64,8 +64,9 @@ pub use identity::{
     NewVerificationRequest, OutboxSms, RecoveryCode, RecoveryPurpose, VerificationRequest,
 };
 pub use mail::{
-    Copied, DeliveryTarget, Expunged, FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderStatus,
-    Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder, UidSet,
+    Copied, DeliveryTarget, Expunged, Fingerprint, FlagChange, FlagOp, FlagUpdate, Flags, Folder,
+    FolderStatus, Keyword, MailStore, MessageMeta, SelectView, Stored, SystemFlags, TargetFolder,
+    UidSet,
 };
 pub use manager::{
     Acceptance, ApiToken, ManagerStore, NewApiToken, NewInvitation, NewWebSession, TokenOwner,

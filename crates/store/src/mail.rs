@@ -75,6 +75,17 @@ impl SystemFlags {
     }
 }
 
+/// Issue 10: what makes a delivery recognisable when a client sends it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// SHA-256 of what identifies the message (core: the envelope sender and the bytes as
+    /// the client sent them).
+    pub digest: [u8; 32],
+    /// Deliveries since then (Unix seconds) count as the same; older fingerprints are
+    /// forgotten.
+    pub since: i64,
+}
+
 /// A keyword (user-defined flag such as `$Junk` or `$Forwarded`): an IMAP `atom`, 1 to 255
 /// characters.
 ///
@@ -453,6 +464,22 @@ pub trait MailStore: Send + Sync {
         flags: &Flags,
         internal_date: i64,
     ) -> Result<Vec<Stored>, StoreError>;
+
+    /// [`MailStore::deliver`] without duplicates (issue 10, RCV-12): a target whose mailbox
+    /// already received a message of the same fingerprint since `fingerprint.since` gets
+    /// nothing, and its entry in the result is `None`. The fingerprint is recorded for every
+    /// delivered target in the delivery's own transaction, so a client that lost the `250`
+    /// in a crash and sends the same message again finds it delivered exactly once.
+    /// Fingerprints older than `since` are forgotten.
+    async fn deliver_once(
+        &self,
+        raw: &[u8],
+        index: &MessageIndex,
+        targets: &[DeliveryTarget],
+        flags: &Flags,
+        internal_date: i64,
+        fingerprint: Fingerprint,
+    ) -> Result<Vec<Option<Stored>>, StoreError>;
 
     /// APPEND (RFC 9051 §6.3.12) one message to one folder.
     async fn append(

@@ -34,9 +34,10 @@ use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, now, parse, search};
 use crate::error::Context;
 use crate::{
-    BlobId, BlobStore, Copied, DeliveryTarget, Expunged, FetchParts, FetchView, FlagChange, FlagOp,
-    FlagUpdate, Flags, Folder, FolderEvent, FolderEventKind, FolderStatus, Keyword, MailStore,
-    MessageMeta, SelectView, StoreError, Stored, SystemFlags, TargetFolder, UidSet,
+    BlobId, BlobStore, Copied, DeliveryTarget, Expunged, FetchParts, FetchView, Fingerprint,
+    FlagChange, FlagOp, FlagUpdate, Flags, Folder, FolderEvent, FolderEventKind, FolderStatus,
+    Keyword, MailStore, MessageMeta, SelectView, StoreError, Stored, SystemFlags, TargetFolder,
+    UidSet,
 };
 
 /// The canonical name of the INBOX (RFC 9051 §5.1).
@@ -335,7 +336,16 @@ async fn store_tx(
     targets: Vec<Target>,
     flags: StoredFlags,
     internal_date: i64,
-) -> Result<Written<Option<Vec<Stored>>>, StoreError> {
+    once: Option<Fingerprint>,
+) -> Result<Written<Option<Vec<Option<Stored>>>>, StoreError> {
+    let received = match once {
+        Some(once) => already_received(conn, &targets, once).await?,
+        None => vec![false; targets.len()],
+    };
+    if received.iter().all(|&seen| seen) {
+        // A retry of what every target already has: nothing to store, not even the content.
+        return Ok(Written::value(Some(vec![None; targets.len()])));
+    }
     let upserted = match &content.inline {
         None => {
             // Under the write lock, collections cannot run: if the file is here now, it stays.
@@ -367,7 +377,11 @@ async fn store_tx(
     let saved_at = now();
     let mut stored = Vec::with_capacity(targets.len());
     let mut events = Vec::with_capacity(targets.len());
-    for target in targets {
+    for (target, seen) in targets.into_iter().zip(received) {
+        if seen {
+            stored.push(None);
+            continue;
+        }
         let (folder, uid, modseq, uid_validity, mailbox) = match &target {
             Target::Mailbox(target) => {
                 let (folder, uid, modseq, uid_validity) = allocate_for_target(conn, target).await?;
@@ -393,11 +407,14 @@ async fn store_tx(
         .execute(&mut *conn)
         .await
         .ctx("storing a message")?;
-        stored.push(Stored {
+        if let Some(once) = once {
+            remember(conn, mailbox, once, internal_date).await?;
+        }
+        stored.push(Some(Stored {
             folder,
             uid_validity,
             uid,
-        });
+        }));
         events.push(FolderEvent {
             folder,
             mailbox,
@@ -410,6 +427,59 @@ async fn store_tx(
         Upserted::New(_) => written.new_contents(),
         Upserted::Known { .. } => written,
     })
+}
+
+/// For each target, whether its mailbox received a message of this fingerprint within the
+/// window. Forgets the fingerprints older than the window first (an index range that is
+/// empty almost every time, so the table stays the size of the window's deliveries).
+async fn already_received(
+    conn: &mut SqliteConnection,
+    targets: &[Target],
+    once: Fingerprint,
+) -> Result<Vec<bool>, StoreError> {
+    const WHAT: &str = "looking for an earlier delivery of the same message";
+    sqlx::query("DELETE FROM delivery_fingerprints WHERE delivered_at < ?1")
+        .bind(once.since)
+        .execute(&mut *conn)
+        .await
+        .ctx(WHAT)?;
+    let mut received = Vec::with_capacity(targets.len());
+    for target in targets {
+        let Target::Mailbox(target) = target else {
+            received.push(false);
+            continue;
+        };
+        let seen: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM delivery_fingerprints WHERE mailbox = ?1 AND fingerprint = ?2",
+        )
+        .bind(target.mailbox.0)
+        .bind(&once.digest[..])
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx(WHAT)?;
+        received.push(seen.is_some());
+    }
+    Ok(received)
+}
+
+/// Records that `mailbox` received the message of `once`, in the delivery's transaction.
+async fn remember(
+    conn: &mut SqliteConnection,
+    mailbox: AddressId,
+    once: Fingerprint,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO delivery_fingerprints (mailbox, fingerprint, delivered_at) \
+         VALUES (?1, ?2, ?3) ON CONFLICT (mailbox, fingerprint) DO UPDATE SET delivered_at = ?3",
+    )
+    .bind(mailbox.0)
+    .bind(&once.digest[..])
+    .bind(at)
+    .execute(&mut *conn)
+    .await
+    .ctx("recording a delivery's fingerprint")?;
+    Ok(())
 }
 
 // ---- Folder writes.
@@ -893,7 +963,8 @@ impl SqliteStore {
         targets: Vec<Target>,
         flags: &Flags,
         internal_date: i64,
-    ) -> Result<Vec<Stored>, StoreError> {
+        once: Option<Fingerprint>,
+    ) -> Result<Vec<Option<Stored>>, StoreError> {
         if self.writer.is_closed() {
             // Refuse before writing a blob nobody could reference or remove.
             return Err(StoreError::backend(
@@ -928,11 +999,18 @@ impl SqliteStore {
                         targets,
                         flags,
                         internal_date,
+                        once,
                     ))
                 })
                 .await;
             match outcome {
-                Ok(Some(stored)) => return Ok(stored),
+                Ok(Some(stored)) => {
+                    if !inline && stored.iter().all(Option::is_none) {
+                        // A retry nobody needed: the file written for it goes again.
+                        self.discard_blob(blob).await;
+                    }
+                    return Ok(stored);
+                }
                 Ok(None) => {
                     self.blobs.put(raw).await?;
                 }
@@ -1128,7 +1206,27 @@ impl MailStore for SqliteStore {
             return Ok(Vec::new());
         }
         let targets = targets.iter().cloned().map(Target::Mailbox).collect();
-        self.store(raw, index, targets, flags, internal_date).await
+        let stored = self
+            .store(raw, index, targets, flags, internal_date, None)
+            .await?;
+        Ok(stored.into_iter().flatten().collect())
+    }
+
+    async fn deliver_once(
+        &self,
+        raw: &[u8],
+        index: &MessageIndex,
+        targets: &[DeliveryTarget],
+        flags: &Flags,
+        internal_date: i64,
+        fingerprint: Fingerprint,
+    ) -> Result<Vec<Option<Stored>>, StoreError> {
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let targets = targets.iter().cloned().map(Target::Mailbox).collect();
+        self.store(raw, index, targets, flags, internal_date, Some(fingerprint))
+            .await
     }
 
     async fn append(
@@ -1146,10 +1244,12 @@ impl MailStore for SqliteStore {
                 vec![Target::Folder(folder)],
                 flags,
                 internal_date,
+                None,
             )
             .await?;
         stored
             .into_iter()
+            .flatten()
             .next()
             .ok_or_else(|| StoreError::backend("appending a message", "no message was stored"))
     }

@@ -282,6 +282,11 @@ fn migrator() -> Migrator {
             "held submissions",
             include_str!("../../migrations/sqlite/0012_held.sql"),
         ),
+        migration(
+            13,
+            "delivery fingerprints",
+            include_str!("../../migrations/sqlite/0013_delivery_fingerprints.sql"),
+        ),
     ])
 }
 

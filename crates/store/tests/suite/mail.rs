@@ -3,8 +3,8 @@
 
 use postwerk_model::{AddressKind, DirectoryError, SpecialUse};
 use postwerk_store::{
-    FlagOp, Folder, FolderEventKind, Keyword, MailStore, StoreError, SystemFlags, TargetFolder,
-    UidSet,
+    Fingerprint, FlagOp, Folder, FolderEventKind, Keyword, MailStore, StoreError, SystemFlags,
+    TargetFolder, UidSet,
 };
 
 use super::*;
@@ -980,4 +980,51 @@ pub async fn events_follow_every_folder_change<B: Backend>(backend: &B) {
     // A refused write publishes nothing.
     assert_refused(mail.delete_folder(inbox.id).await);
     assert!(drain(&mut events).is_empty());
+}
+
+/// Issue 10: a message delivered again with the same fingerprint (a client's retry after a
+/// lost 250) reaches only the mailboxes that do not have it yet, and outside the window it
+/// is delivered again. A retry nobody needs leaves no blob behind.
+pub async fn deliver_once_skips_mailboxes_that_have_the_message<B: Backend>(backend: &B) {
+    let h = Harness::new(backend).await;
+    let stores = h.stores();
+    let mail = &*stores.mail;
+    let (_, abc) = service(stores, "abc.xyz", 10).await;
+    let toto = mailbox(stores, &abc, "toto").await;
+    let titi = mailbox(stores, &abc, "titi").await;
+    let once = |subject: &'static str, targets: Vec<DeliveryTarget>, at: i64| async move {
+        // Each attempt's own trace makes other bytes: a blob of its own.
+        let (raw, index) = message(subject, &large_body());
+        let fingerprint = Fingerprint {
+            digest: [7u8; 32],
+            since: at - 100,
+        };
+        mail.deliver_once(&raw, &index, &targets, &Flags::none(), at, fingerprint)
+            .await
+            .expect("deliver")
+    };
+    let stored = once("first", vec![DeliveryTarget::inbox(toto.id)], DATE).await;
+    assert!(stored[0].is_some());
+    let targets = vec![
+        DeliveryTarget::inbox(toto.id),
+        DeliveryTarget::inbox(titi.id),
+    ];
+    let again = once("retry", targets, DATE + 10).await;
+    assert!(again[0].is_none(), "toto has it already");
+    assert!(again[1].is_some(), "titi did not");
+    assert_eq!(h.blob_files().len(), 2);
+    let known = once("retry-2", vec![DeliveryTarget::inbox(titi.id)], DATE + 20).await;
+    assert_eq!(known, vec![None]);
+    assert_eq!(h.blob_files().len(), 2, "the unneeded retry's blob is gone");
+    let later = once("later", vec![DeliveryTarget::inbox(toto.id)], DATE + 1_000).await;
+    assert!(
+        later[0].is_some(),
+        "outside the window it is a new delivery"
+    );
+    let inbox = folder(mail, &toto, "INBOX").await;
+    let listed = mail
+        .list_messages(inbox.id, &UidSet::all())
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2);
 }

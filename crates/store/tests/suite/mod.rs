@@ -94,6 +94,7 @@ macro_rules! conformance {
             uidvalidity_changes_when_a_folder_is_recreated,
             rename_inbox_moves_messages_and_leaves_inbox_empty,
             rcv_12_deliver_to_many_mailboxes_shares_one_durable_blob,
+            deliver_once_skips_mailboxes_that_have_the_message,
             deliver_falls_back_to_inbox_and_refuses_non_mailboxes,
             append_list_read_and_index_round_trip,
             flags_store_bumps_modseq_once_and_honours_unchangedsince,
