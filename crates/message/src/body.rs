@@ -34,7 +34,10 @@ pub const MAX_DEPTH: usize = 24;
 /// (`"1"`, `"1.2"`, ...). The root body of a message carries the number of the message itself:
 /// `""` for the top level, `"2"` for the message inside the message/rfc822 part `"2"`. When that
 /// root body is not a multipart, IMAP also calls it part `1` of that message (`BODY[1]`,
-/// `BODY[2.1]`); [`crate::MessageIndex::section`] resolves that.
+/// `BODY[2.1]`), and the parts of a message it encapsulates are numbered below that part 1
+/// (`1.1`, `2.1.1`); [`crate::MessageIndex::section`] resolves that. The numbers are given from
+/// the finished tree by the same rule lookup follows (`numbering`), so every number listed here
+/// finds its part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BodyStructure {
     /// Any part that is not a multipart (`body-type-1part`).
@@ -209,15 +212,6 @@ fn find_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
-/// The part number of the `index`-th (1-based) child of the part numbered `path`.
-fn child_path(path: &str, index: usize) -> String {
-    if path.is_empty() {
-        index.to_string()
-    } else {
-        format!("{path}.{index}")
-    }
-}
-
 /// Walks one `mail-parser` message (top level or encapsulated) and builds its tree.
 struct Walk<'m, 'x> {
     message: &'m Message<'x>,
@@ -243,12 +237,11 @@ impl Walk<'_, '_> {
         id: usize,
         header: Range<usize>,
         body: Range<usize>,
-        path: String,
         depth: usize,
         in_digest: bool,
     ) -> BodyStructure {
         let Some(part) = self.message.parts.get(id) else {
-            return empty_text(path, self.range(body.start..body.start).start);
+            return empty_text(self.range(body.start..body.start).start);
         };
         let headers = &part.headers;
         let text = |name: HeaderName<'static>| {
@@ -302,18 +295,13 @@ impl Walk<'_, '_> {
                 // mail-parser lists parts in document order, so children come after their
                 // parent; requiring it rules out cycles whatever a corrupt parse returns.
                 .filter(|&c| c > id && c < self.message.parts.len())
-                .enumerate()
-                .map(|(i, c)| {
-                    let p = &self.message.parts[c];
-                    let (h, b) = part_ranges(p);
-                    self.node(c, h, b, child_path(&path, i + 1), depth + 1, in_digest)
+                .map(|c| {
+                    let (h, b) = part_ranges(&self.message.parts[c]);
+                    self.node(c, h, b, depth + 1, in_digest)
                 })
                 .collect();
             if parts.is_empty() {
-                parts.push(empty_text(
-                    child_path(&path, 1),
-                    self.range(body.clone()).end,
-                ));
+                parts.push(empty_text(self.range(body.clone()).end));
             }
             return BodyStructure::Multipart {
                 parts,
@@ -324,7 +312,7 @@ impl Walk<'_, '_> {
                 location,
                 header: self.range(header),
                 body: self.range(body),
-                path,
+                path: String::new(),
             };
         }
 
@@ -348,7 +336,7 @@ impl Walk<'_, '_> {
                 (media_type, subtype, params)
             };
         let message = (is_message && depth < MAX_DEPTH)
-            .then(|| Box::new(self.encapsulated(part, &body, &path, depth + 1)));
+            .then(|| Box::new(self.encapsulated(part, &body, depth + 1)));
         let is_text = media_type == "text";
         if is_text && find_param(&params, "charset").is_none() {
             // RFC 2046 §4.1.2: the default charset of text/* is US-ASCII.
@@ -370,7 +358,7 @@ impl Walk<'_, '_> {
             message,
             header: self.range(header),
             body: self.range(body),
-            path,
+            path: String::new(),
         }
     }
 
@@ -379,7 +367,6 @@ impl Walk<'_, '_> {
         &self,
         part: &MessagePart<'_>,
         body: &Range<usize>,
-        path: &str,
         depth: usize,
     ) -> (Envelope, BodyStructure) {
         match &part.body {
@@ -390,7 +377,7 @@ impl Walk<'_, '_> {
                     raw: self.raw,
                     base: self.base,
                 };
-                walk.message_tree(body.clone(), path, depth)
+                walk.message_tree(body.clone(), depth)
             }
             // Decoded first (base64 or quoted-printable, RFC 2046 §5.2.1 forbids both): the
             // nested offsets point into the decoded copy, which the stored message does not hold.
@@ -400,8 +387,7 @@ impl Walk<'_, '_> {
                     raw: nested.raw_message.as_ref(),
                     base: 0,
                 };
-                let (envelope, mut tree) =
-                    walk.message_tree(0..nested.raw_message.len(), path, depth);
+                let (envelope, mut tree) = walk.message_tree(0..nested.raw_message.len(), depth);
                 tree.collapse_ranges(self.range(body.clone()).start);
                 (envelope, tree)
             }
@@ -416,23 +402,18 @@ impl Walk<'_, '_> {
                             raw: slice,
                             base,
                         };
-                        walk.message_tree(0..slice.len(), path, depth)
+                        walk.message_tree(0..slice.len(), depth)
                     }
-                    _ => unparsed_message(slice, base, path),
+                    _ => unparsed_message(slice, base),
                 }
             }
         }
     }
 
     /// The envelope and tree of this walk's message, which spans `extent` of `raw`.
-    fn message_tree(
-        &self,
-        extent: Range<usize>,
-        path: &str,
-        depth: usize,
-    ) -> (Envelope, BodyStructure) {
+    fn message_tree(&self, extent: Range<usize>, depth: usize) -> (Envelope, BodyStructure) {
         let Some(root) = self.message.parts.first() else {
-            return unparsed_message(self.bytes(&extent), self.range(extent).start, path);
+            return unparsed_message(self.bytes(&extent), self.range(extent).start);
         };
         let extent = raw::clamp(self.raw.len(), extent);
         let body_start = (root.offset_body as usize).clamp(extent.start, extent.end);
@@ -441,7 +422,6 @@ impl Walk<'_, '_> {
             0,
             extent.start..body_start,
             body_start..extent.end,
-            path.into(),
             depth,
             false,
         );
@@ -497,12 +477,12 @@ pub(crate) fn message_tree(message: &Message<'_>, raw: &[u8]) -> (Envelope, Body
         raw,
         base: 0,
     };
-    walk.message_tree(0..raw.len(), "", 0)
+    walk.message_tree(0..raw.len(), 0)
 }
 
 /// A message without any header `mail-parser` recognises: no envelope, a text/plain body after
 /// the first blank line (RFC 5322 §2.1), or an all-header message without one.
-pub(crate) fn unparsed_message(raw: &[u8], base: u64, path: &str) -> (Envelope, BodyStructure) {
+pub(crate) fn unparsed_message(raw: &[u8], base: u64) -> (Envelope, BodyStructure) {
     let header_len = raw::header_end(raw);
     let body = &raw[header_len..];
     let tree = BodyStructure::Single {
@@ -521,13 +501,13 @@ pub(crate) fn unparsed_message(raw: &[u8], base: u64, path: &str) -> (Envelope, 
         message: None,
         header: base..base + header_len as u64,
         body: base + header_len as u64..base + raw.len() as u64,
-        path: path.into(),
+        path: String::new(),
     };
     (Envelope::default(), tree)
 }
 
 /// An empty text/plain part at offset `at` (stands in for the parts of an empty multipart).
-fn empty_text(path: String, at: u64) -> BodyStructure {
+fn empty_text(at: u64) -> BodyStructure {
     BodyStructure::Single {
         media_type: "text".into(),
         subtype: "plain".into(),
@@ -544,7 +524,7 @@ fn empty_text(path: String, at: u64) -> BodyStructure {
         message: None,
         header: at..at,
         body: at..at,
-        path,
+        path: String::new(),
     }
 }
 
@@ -794,21 +774,8 @@ mod tests {
     }
 
     #[test]
-    fn child_paths_number_from_one() {
-        let cases = [
-            ("", 1, "1"),
-            ("", 12, "12"),
-            ("1", 2, "1.2"),
-            ("3.1", 4, "3.1.4"),
-        ];
-        for (path, index, expected) in cases {
-            assert_eq!(child_path(path, index), expected);
-        }
-    }
-
-    #[test]
     fn unparsed_message_is_text_after_the_first_blank_line() {
-        let (envelope, tree) = unparsed_message(b"garbage\n\nline one\nline two", 10, "");
+        let (envelope, tree) = unparsed_message(b"garbage\n\nline one\nline two", 10);
         assert_eq!(envelope, Envelope::default());
         assert_eq!(*tree.header(), 10..19);
         assert_eq!(*tree.body(), 19..36);

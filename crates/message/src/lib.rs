@@ -28,6 +28,7 @@
 mod body;
 mod envelope;
 mod imap;
+mod numbering;
 mod raw;
 mod section;
 mod summary;
@@ -100,7 +101,7 @@ impl MessageIndex {
         let size = raw.len() as u64;
         let mut search = summary::SearchText::new();
         let parsed = raw::parse_message(raw);
-        let (summary, envelope, body) = match &parsed {
+        let (summary, envelope, mut body) = match &parsed {
             Some(message) => {
                 let (envelope, body) = body::message_tree(message, raw);
                 let root = &message.parts[0].headers;
@@ -109,12 +110,14 @@ impl MessageIndex {
                 (HeaderSummary::from_headers(root), envelope, body)
             }
             None => {
-                let (envelope, body) = body::unparsed_message(raw, 0, "");
+                let (envelope, body) = body::unparsed_message(raw, 0);
                 // Without a recognisable header, the header bytes are text a user may search.
                 search.push_bytes(raw);
                 (HeaderSummary::default(), envelope, body)
             }
         };
+        // The part numbers are given once the tree is whole, by the rule lookup follows.
+        numbering::assign(&mut body);
         MessageIndex {
             size,
             header_len: body.header().end,
@@ -710,8 +713,9 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na,b\r\n--b--\r\
         assert_eq!(index.size, raw.len() as u64);
         assert!(index.header_len <= index.size);
         assert!(index.search_text.len() <= SEARCH_TEXT_LIMIT);
-        let mut nodes = vec![&index.body];
-        while let Some(node) = nodes.pop() {
+        // (node, whether it is the root body of a message, whether its bytes are its own)
+        let mut nodes = vec![(&index.body, true, true)];
+        while let Some((node, is_root, addressable)) = nodes.pop() {
             for range in [node.header(), node.body()] {
                 assert!(
                     range.start <= range.end && range.end <= index.size,
@@ -719,15 +723,30 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na,b\r\n--b--\r\
                     index.size
                 );
             }
+            // A root body carries its message's number; every other listed part is found by
+            // its own number (issue 10 item 2: BODYSTRUCTURE and BODY[n] agree).
+            if !is_root && addressable {
+                let path: Vec<u32> = node.path().split('.').flat_map(str::parse).collect();
+                let found = index.body.part(&path);
+                assert!(
+                    found.is_some_and(|f| std::ptr::eq(f, node)),
+                    "part {} is found by its number",
+                    node.path()
+                );
+            }
             match node {
                 BodyStructure::Multipart { parts, .. } => {
                     assert!(!parts.is_empty());
-                    nodes.extend(parts);
+                    nodes.extend(parts.iter().map(|p| (p, false, addressable)));
                 }
                 BodyStructure::Single {
                     message: Some(inner),
+                    encoding,
                     ..
-                } => nodes.push(&inner.1),
+                } => {
+                    let encoded = encoding == "base64" || encoding == "quoted-printable";
+                    nodes.push((&inner.1, true, addressable && !encoded));
+                }
                 BodyStructure::Single { .. } => {}
             }
         }

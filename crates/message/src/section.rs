@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::MessageIndex;
 use crate::body::BodyStructure;
+use crate::numbering::{self, Inside, Place, Slot};
 
 /// The byte ranges, in the raw message, of one part and its sub-sections.
 ///
@@ -71,40 +72,34 @@ impl BodyStructure {
     }
 }
 
-/// Finds the part numbered `path` below `root`, the root body of a message.
+/// Finds the part numbered `path` below `root`, the root body of a message, by the numbering
+/// rule of [`crate::numbering`] (the one that gave every node its `path`).
 fn part_of<'a>(root: &'a BodyStructure, path: &[u32]) -> Option<&'a BodyStructure> {
-    // `container` is where the next number is looked up; `is_message_root` tells whether it is
-    // the root body of a message (where a non-multipart body is part 1).
-    let mut container = root;
-    let mut is_message_root = true;
+    // `container` is where the next number is looked up, standing at `place`.
+    let (mut container, mut place) = (root, Place::MessageRoot);
     for (i, &number) in path.iter().enumerate() {
-        let index = usize::try_from(number.checked_sub(1)?).ok()?;
-        let target = match container {
-            BodyStructure::Multipart { parts, .. } => parts.get(index)?,
-            // RFC 9051 §6.4.5: "Every message has at least one part number. Non-[MIME-IMB]
-            // messages, and non-multipart [MIME-IMB] messages with no encapsulated message,
-            // only have a part 1."
-            BodyStructure::Single { .. } if is_message_root && index == 0 => container,
-            BodyStructure::Single { .. } => return None,
+        let target = match numbering::slot(container, place, number)? {
+            Slot::Itself => container,
+            Slot::Part(index) => match container {
+                BodyStructure::Multipart { parts, .. } => parts.get(index)?,
+                BodyStructure::Single { .. } => return None,
+            },
         };
         if i + 1 == path.len() {
             return Some(target);
         }
-        match target {
-            BodyStructure::Multipart { .. } => {
-                container = target;
-                is_message_root = false;
-            }
-            // RFC 9051 §6.4.5: a message/rfc822 part's numbers continue into the message.
-            BodyStructure::Single {
-                message: Some(inner),
-                ..
-            } if has_own_bytes(target) => {
-                container = &inner.1;
-                is_message_root = true;
-            }
-            BodyStructure::Single { .. } => return None,
-        }
+        (container, place) = match (numbering::inside(target)?, target) {
+            (Inside::Parts, _) => (target, Place::InMultipart),
+            // The parts of a transfer-encoded message have no bytes of their own to address.
+            (
+                Inside::Message,
+                BodyStructure::Single {
+                    message: Some(inner),
+                    ..
+                },
+            ) if has_own_bytes(target) => (&inner.1, Place::MessageRoot),
+            _ => return None,
+        };
     }
     None
 }
