@@ -434,7 +434,7 @@ impl MailboxAuth {
         );
         // Argon2id is CPU-bound for tens of milliseconds: keep it off the async workers.
         let verified =
-            tokio::task::spawn_blocking(move || password::verify(&password_owned, &stored_owned))
+            password::off_thread(move || password::verify(&password_owned, &stored_owned))
                 .await
                 .unwrap_or(false);
         if verified {

@@ -482,7 +482,7 @@ impl ManagerAuth {
             .as_ref()
             .map(|account| account.password_hash.clone());
         let password = Zeroizing::new(password.to_owned());
-        let matches = tokio::task::spawn_blocking(move || {
+        let matches = password::off_thread(move || {
             let stored = stored.as_deref().unwrap_or_else(|| dummy_hash());
             password::verify(&password, stored)
         })

@@ -34,12 +34,18 @@ fn server(rate: &str) -> TestServer {
 /// QUIT; the replies of each transaction as JSON. `login` authenticates first (STARTTLS).
 fn session(server: &TestServer, listener: &str, login: bool, senders: &[&str]) -> Vec<Value> {
     let addr = server.addr(listener);
+    // Each message its own Message-ID, as a mail program writes: the same bytes again from
+    // the same sender would be a retry, delivered once (issue 10).
     let transactions: Vec<Value> = senders
         .iter()
-        .map(|from| {
+        .enumerate()
+        .map(|(n, from)| {
             json!({
                 "from": from, "to": [TOTO],
-                "message": format!("From: <{from}>\r\nTo: <{TOTO}>\r\nSubject: rate\r\n\r\nhello\r\n"),
+                "message": format!(
+                    "From: <{from}>\r\nTo: <{TOTO}>\r\nSubject: rate\r\n\
+                     Message-ID: <rate-{n}@remote.example>\r\n\r\nhello\r\n"
+                ),
             })
         })
         .collect();

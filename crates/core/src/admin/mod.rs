@@ -1230,7 +1230,7 @@ pub(crate) async fn hash_password(
 pub(super) async fn hash_on_blocking_thread(
     password: Zeroizing<String>,
 ) -> Result<String, CoreError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+    password::off_thread(move || password::hash(&password))
         .await
         .map_err(|e| CoreError::Password(password::PasswordError::Hashing(e.to_string())))?
         .map_err(CoreError::from)

@@ -324,7 +324,7 @@ impl Identity {
         }
         let stored = account.password_hash.clone();
         let password = Zeroizing::new(password.to_owned());
-        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+        let matches = password::off_thread(move || password::verify(&password, &stored))
             .await
             .unwrap_or(false);
         if matches { Ok(()) } else { Err(wrong()) }

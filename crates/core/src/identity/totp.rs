@@ -115,7 +115,7 @@ pub(crate) async fn hash_recovery_codes(
     codes: &[Zeroizing<String>],
 ) -> Result<Vec<String>, CoreError> {
     let codes: Vec<Zeroizing<String>> = codes.to_vec();
-    tokio::task::spawn_blocking(move || {
+    password::off_thread(move || {
         codes
             .iter()
             .map(|code| password::hash(code))
@@ -130,7 +130,7 @@ pub(crate) async fn hash_recovery_codes(
 /// each unused code, on a blocking thread).
 pub(crate) async fn matching_recovery_code(typed: &str, stored: Vec<(i64, String)>) -> Option<i64> {
     let typed = canonical_recovery_code(typed)?;
-    tokio::task::spawn_blocking(move || {
+    password::off_thread(move || {
         stored
             .into_iter()
             .find(|(_, hash)| password::verify(&typed, hash))

@@ -30,7 +30,7 @@ pub(super) fn normalise(typed: &str) -> Zeroizing<String> {
 
 /// The Argon2id PHC string of a code (or of a new password that passed the policy).
 pub(super) async fn hash_secret(code: Zeroizing<String>) -> Result<String, CoreError> {
-    tokio::task::spawn_blocking(move || password::hash(&code))
+    password::off_thread(move || password::hash(&code))
         .await
         .map_err(|error| CoreError::Password(PasswordError::Hashing(error.to_string())))?
         .map_err(CoreError::from)
@@ -38,7 +38,7 @@ pub(super) async fn hash_secret(code: Zeroizing<String>) -> Result<String, CoreE
 
 /// Whether `code` matches `stored`.
 pub(super) async fn verify(code: Zeroizing<String>, stored: String) -> Result<bool, CoreError> {
-    tokio::task::spawn_blocking(move || password::verify(&code, &stored))
+    password::off_thread(move || password::verify(&code, &stored))
         .await
         .map_err(|error| CoreError::Password(PasswordError::Hashing(error.to_string())))
 }
