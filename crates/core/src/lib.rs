@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod bounce;
 pub mod delivery;
 pub mod dkim;
 pub mod error;
@@ -41,6 +42,7 @@ pub use admin::{
 };
 pub use audit::{Audit, AuditQuery, Change, LoginAttempt, LoginResult, Owners, Protocol};
 pub use auth::{CredentialTest, FailureLimiter, FailurePolicy, Login, LoginOutcome, MailboxAuth};
+pub use bounce::{BounceClass, Explanation, RecipientReport};
 pub use delivery::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
 pub use dkim::{DkimAlgorithm, DkimError, DkimPublicKey, DkimSigner};
 pub use error::CoreError;

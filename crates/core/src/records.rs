@@ -99,7 +99,8 @@ pub fn required_records(
     if let Some(key) = dkim {
         records.push(dkim_record(domain, key));
     }
-    // RFC 6186 §3: client autoconfiguration by SRV; RFC 8314 §5.1 prefers implicit TLS.
+    // RFC 6186 §3: client autoconfiguration by SRV, with the implicit-TLS labels of RFC 8314
+    // §5.1 (`_submissions`); CLI-3 recommends IMAP 993 and submission 465.
     for (service, port) in [
         ("_submissions._tcp", 465),
         ("_imaps._tcp", 993),
@@ -112,16 +113,15 @@ pub fn required_records(
             purpose: "lets mail clients find the servers by themselves (RFC 6186, RFC 8314)",
         });
     }
-    for (service, _) in [
-        ("_submission._tcp", 587),
-        ("_imap._tcp", 143),
-        ("_pop3._tcp", 110),
-    ] {
+    // The ports that start in cleartext and upgrade with STARTTLS are published as not
+    // offered (the "." target of RFC 2782), so a client that follows RFC 6186 settles on the
+    // implicit-TLS ports above instead of the STARTTLS ones.
+    for service in ["_submission._tcp", "_imap._tcp", "_pop3._tcp"] {
         records.push(DnsRecord {
             name: format!("{service}.{d}"),
             kind: "SRV",
             value: "0 0 0 .".into(),
-            purpose: "says the cleartext ports are not offered for discovery (RFC 6186 §3.4)",
+            purpose: "steers mail clients to the TLS ports, not STARTTLS (RFC 6186, RFC 8314)",
         });
     }
     for name in ["autoconfig", "autodiscover"] {
@@ -264,8 +264,8 @@ pub struct RecordCheck {
     pub found: Vec<String>,
     /// Whether the record is in place: for MX the platform's host is among the exchanges;
     /// for TXT a string with the same meaning is present (SPF and DMARC compared by their
-    /// tags, DKIM by its `p=` key); for SRV the same target and port, for CNAME the same
-    /// target.
+    /// tags, DKIM by its `p=` key); for SRV the same target and port (for a "not offered"
+    /// record, "." as the only target, whatever the port), for CNAME the same target.
     pub in_place: bool,
     /// Set when the lookup itself failed (timeout, SERVFAIL), so "not in place" may be wrong.
     pub lookup_error: Option<String>,
@@ -299,9 +299,8 @@ async fn check_record(record: &DnsRecord, resolver: &dyn postwerk_dns::Resolver)
             (texts.iter().map(|text| txt_value(text)).collect(), in_place)
         }),
         "SRV" => resolver.srv(&record.name).await.map(|records| {
-            let in_place = expected_srv(&record.value).is_some_and(|(port, target)| {
-                records.iter().any(|r| r.port == port && r.target == target)
-            });
+            let in_place = expected_srv(&record.value)
+                .is_some_and(|(port, target)| srv_in_place(port, &target, &records));
             let found = records
                 .iter()
                 .map(|r| {
@@ -384,6 +383,17 @@ fn expected_srv(value: &str) -> Option<(u16, String)> {
         return None;
     };
     Some((port.parse().ok()?, dns_name(target)))
+}
+
+/// Whether `found` publishes the expected SRV target and port. The root target (empty here)
+/// says the service is not offered (RFC 2782), and then its port means nothing; but any
+/// other record beside it would still send clients there, so it must stand alone.
+fn srv_in_place(port: u16, target: &str, found: &[postwerk_dns::SrvRecord]) -> bool {
+    if target.is_empty() {
+        !found.is_empty() && found.iter().all(|r| r.target.is_empty())
+    } else {
+        found.iter().any(|r| r.port == port && r.target == target)
+    }
 }
 
 /// The text of a TXT value in presentation form: its quoted character-strings joined, with

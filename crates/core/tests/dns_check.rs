@@ -212,3 +212,46 @@ async fn svc_1_servfail_is_a_lookup_error_not_a_verdict() {
     // The other names were answered.
     assert_eq!(not_in_place(&checks).len(), 3);
 }
+
+#[tokio::test]
+async fn svc_1_not_offered_srv_records_need_the_root_target_alone() {
+    let key = dkim_key("pw1");
+    let dns = FakeResolver::new();
+    publish_all(&dns, &key);
+    let imap = format!("_imap._tcp.{DOMAIN}");
+
+    // The port of a "." record means nothing (RFC 2782): any port is in place.
+    dns.set_srv(&imap, &[(10, 0, 143, ".")]);
+    let checks = report(&dns, &key).await;
+    assert_eq!(not_in_place(&checks), Vec::<String>::new());
+    assert_eq!(find(&checks, "SRV", &imap).found, ["10 0 143 ."]);
+
+    // STARTTLS offered through SRV, alone or beside the "." record, is not what was asked.
+    for published in [
+        vec![(0, 1, 143, HOST)],
+        vec![(0, 0, 0, "."), (10, 1, 143, HOST)],
+    ] {
+        dns.set_srv(&imap, &published);
+        let checks = report(&dns, &key).await;
+        assert_eq!(
+            not_in_place(&checks),
+            [format!("SRV {imap}")],
+            "{published:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn svc_1_a_tls_service_published_as_not_offered_is_not_in_place() {
+    let key = dkim_key("pw1");
+    let dns = FakeResolver::new();
+    publish_all(&dns, &key);
+    let submissions = format!("_submissions._tcp.{DOMAIN}");
+    dns.set_srv(&submissions, &[(0, 0, 0, ".")]);
+    let checks = report(&dns, &key).await;
+
+    assert_eq!(not_in_place(&checks), [format!("SRV {submissions}")]);
+    let check = find(&checks, "SRV", &submissions);
+    assert_eq!(check.found, ["0 0 0 ."]);
+    assert_eq!(check.expected.value, format!("0 1 465 {HOST}."));
+}

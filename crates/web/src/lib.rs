@@ -23,6 +23,7 @@ use postwerk_core::{Admin, Audit, Identity, MailboxAuth, ManagerAuth, Recovery};
 use postwerk_store::Directory;
 
 mod auth;
+mod autoconfig;
 mod csrf;
 mod dto;
 mod error;
@@ -110,9 +111,12 @@ impl ApiState {
 }
 
 /// The API's routes, to be nested by the server's HTTP router at the root (they all start
-/// with `/api/v1`). Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
-/// failed sign-ins are counted per client address.
+/// with `/api/v1`), and beside them the client autoconfiguration documents of CLI-3
+/// (`autoconfig`: Thunderbird, Outlook, Apple; outside the API and its CSRF check). Serve it
+/// with `into_make_service_with_connect_info::<SocketAddr>()` so failed sign-ins are counted
+/// per client address.
 pub fn router(state: ApiState) -> axum::Router {
+    let autoconfig = autoconfig::router(state.clone());
     let (api, _) = routes::api().split_for_parts();
     // The unknown paths and methods of the API answer in its error shape. A route rather than
     // a router fallback, so the server's router (which owns every other path) can merge this one.
@@ -121,7 +125,7 @@ pub fn router(state: ApiState) -> axum::Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state);
-    csrf::protect_cookie_requests(api)
+    csrf::protect_cookie_requests(api).merge(autoconfig)
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.

@@ -24,6 +24,7 @@ mod access;
 mod addresses;
 mod aliases;
 mod audit;
+mod bounce;
 mod format;
 mod fsck;
 mod import;
@@ -141,6 +142,10 @@ impl Context {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    if let AdminCommand::Bounce(command) = &args.command {
+        // CLI-2: the explanation depends on the message alone; no configuration or data folder.
+        return bounce::run(command, args.json);
+    }
     let (config, _) = load_config(&args.target)?;
     if let AdminCommand::Fsck(fsck_args) = &args.command {
         // Before the store opens: fsck has a connection of its own (see `fsck`).
@@ -191,5 +196,6 @@ async fn execute(ctx: &Context, command: AdminCommand) -> anyhow::Result<Report>
             crate::queue_admin::execute(&ctx.stores.queue, &ctx.delivery, command).await
         }
         AdminCommand::Fsck(_) => Err(fsck::needs_its_own_connection()),
+        AdminCommand::Bounce(_) => Err(bounce::needs_no_data_folder()),
     }
 }

@@ -59,6 +59,19 @@ pub enum AdminCommand {
     /// Check the store's invariants (UIDs, MODSEQs, contents and their files, the queue) and,
     /// with --repair, repair what is safe (issue 10).
     Fsck(FsckArgs),
+    /// Delivery failure and delay reports (bounces) explained in plain language (CLI-2).
+    #[command(subcommand)]
+    Bounce(BounceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BounceCommand {
+    /// Explain a saved message that reports a failed or delayed delivery: the class, the
+    /// remote server's words and what to do. Reads standard input when no file is given.
+    Explain {
+        /// The message file (.eml, as received).
+        file: Option<PathBuf>,
+    },
 }
 
 /// `admin fsck`: fails (exit status 1) while problems remain unrepaired.
