@@ -40,18 +40,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # A DNS responder on a loopback UDP port answering every query NXDOMAIN (RFC 1035 4.1.1: the
 # query sent back with QR, RA and RCODE 3, no records); writes its port to a file, then serves.
 DNS_PORT_FILE="$WORK/dns.port"
-python3 - "$DNS_PORT_FILE" <<'DNSEOF' &
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-open(sys.argv[1], "w").write(str(s.getsockname()[1]))
-while True:
-    query, peer = s.recvfrom(4096)
-    if len(query) < 12:
-        continue
-    flags = 0x8000 | (query[2] & 0x01) << 8 | 0x0080 | 3
-    s.sendto(query[:2] + flags.to_bytes(2, "big") + query[4:6] + bytes(6) + query[12:], peer)
-DNSEOF
+python3 "$HERE/nxdomain-dns.py" "$DNS_PORT_FILE" &
 DNS_PID=$!
 trap 'kill "$DNS_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do [ -s "$DNS_PORT_FILE" ] && break; sleep 0.1; done

@@ -79,17 +79,7 @@ if [ "$TARGET" = postwerk ]; then
   setup() {
     # A DNS responder answering NXDOMAIN at once (RFC 1035 §4.1.1), so no check waits on a
     # resolver; the filters are off anyway: this measures the store, not the checks.
-    python3 - "$WORK/dns.port" <<'DNSEOF' &
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-open(sys.argv[1], "w").write(str(s.getsockname()[1]))
-while True:
-    query, peer = s.recvfrom(4096)
-    if len(query) >= 12:
-        flags = 0x8000 | (query[2] & 0x01) << 8 | 0x0080 | 3
-        s.sendto(query[:2] + flags.to_bytes(2, "big") + query[4:6] + bytes(6) + query[12:], peer)
-DNSEOF
+    python3 "$HERE/../nxdomain-dns.py" "$WORK/dns.port" &
     DNS_PID=$!
     for _ in $(seq 1 50); do [ -s "$WORK/dns.port" ] && break; sleep 0.1; done
     {

@@ -36,17 +36,7 @@ if [ "${BUILD:-0}" = 1 ] || [ ! -x "$BIN" ]; then
 fi
 
 # A DNS responder answering NXDOMAIN at once: no check waits on a resolver.
-python3 - "$WORK/dns.port" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-open(sys.argv[1], "w").write(str(s.getsockname()[1]))
-while True:
-    query, peer = s.recvfrom(4096)
-    if len(query) >= 12:
-        flags = 0x8000 | (query[2] & 0x01) << 8 | 0x0080 | 3
-        s.sendto(query[:2] + flags.to_bytes(2, "big") + query[4:6] + bytes(6) + query[12:], peer)
-EOF
+python3 "$HERE/../nxdomain-dns.py" "$WORK/dns.port" &
 DNS_PID=$!
 for _ in $(seq 1 50); do [ -s "$WORK/dns.port" ] && break; sleep 0.1; done
 SMTP_PORT="$(free_port)"

@@ -326,26 +326,8 @@ async fn rcv_4_real_rspamd_scores_gtube_as_spam_and_a_plain_message_below_it() {
 /// `Filters` with `[spam] rspamd_url` set: a stranger's GTUBE message is spam at the reject
 /// threshold with rspamd's symbols in `X-Spam-Status`, and a submitted one is held (SND-6).
 async fn filters_score_with_rspamd(rspamd: &RspamdConfig) {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .expect("store");
-    let mut config = FilterConfig {
-        auth: false,
-        ..FilterConfig::default()
-    };
-    config.spam.rspamd = Some(rspamd.clone());
-    let filters = Filters::new(
-        config,
-        Arc::new(FakeResolver::new()),
-        stores.greylist.clone(),
-        Verifier::default(),
-        "mx.example.test".into(),
-    );
-    let client = Client {
-        ip: "198.51.100.7".parse().expect("address"),
-        helo: "mail.example.org".into(),
-    };
+    let (filters, stores, _dir) = filters_with(rspamd.clone()).await;
+    let client = stranger();
     let verdict = filters
         .check_message(Some(&client), "alice@example.org", &gtube_message(), &[])
         .await;
@@ -373,9 +355,11 @@ async fn filters_score_with_rspamd(rspamd: &RspamdConfig) {
     stores.close().await;
 }
 
-/// An rspamd that cannot be reached does not stop the mail: the built-in rules score it.
-#[tokio::test]
-async fn rcv_4_filters_fall_back_to_the_built_in_rules_without_rspamd() {
+/// `Filters` scoring with `rspamd` (SPF/DKIM/DMARC off: no DNS here), over a store in a
+/// temporary folder (kept alive by the returned guard).
+async fn filters_with(
+    rspamd: RspamdConfig,
+) -> (Filters, postwerk_store::Stores, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
         .await
@@ -384,7 +368,7 @@ async fn rcv_4_filters_fall_back_to_the_built_in_rules_without_rspamd() {
         auth: false,
         ..FilterConfig::default()
     };
-    config.spam.rspamd = Some(RspamdConfig::new(format!("http://{}", free_port())));
+    config.spam.rspamd = Some(rspamd);
     let filters = Filters::new(
         config,
         Arc::new(FakeResolver::new()),
@@ -392,10 +376,23 @@ async fn rcv_4_filters_fall_back_to_the_built_in_rules_without_rspamd() {
         Verifier::default(),
         "mx.example.test".into(),
     );
-    let client = Client {
+    (filters, stores, dir)
+}
+
+/// A stranger's client on the MX listener.
+fn stranger() -> Client {
+    Client {
         ip: "198.51.100.7".parse().expect("address"),
         helo: "mail.example.org".into(),
-    };
+    }
+}
+
+/// An rspamd that cannot be reached does not stop the mail: the built-in rules score it.
+#[tokio::test]
+async fn rcv_4_filters_fall_back_to_the_built_in_rules_without_rspamd() {
+    let unreachable = RspamdConfig::new(format!("http://{}", free_port()));
+    let (filters, stores, _dir) = filters_with(unreachable).await;
+    let client = stranger();
     let shouting = b"From: <alice@example.org>\r\nTo: <bob@example.net>\r\n\
         Subject: YOU ARE A WINNER TODAY\r\n\r\nhello\r\n";
     let verdict = filters
