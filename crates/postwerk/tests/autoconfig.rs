@@ -3,9 +3,7 @@
 //! Outlook read, `plistlib` for the Apple profile), and the username they give used to log in
 //! over IMAPS and SMTPS with the mailbox password.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use postwerk_testkit::TestServer;
 use postwerk_testkit::api::{Answer, Api};
@@ -50,31 +48,10 @@ fn platform() -> (TestServer, String) {
     (server, password)
 }
 
-/// Runs the Python `script` over `document` (standard input) with `args`; answers what it
-/// prints as JSON. A document the parser rejects fails the test.
+/// Runs the Python `script` over `document` (standard input) with `args`; what it prints, as
+/// JSON. A document the parser rejects fails the test.
 fn python(script: &str, document: &[u8], args: &[&str]) -> Value {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is installed (.ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(document)
-        .expect("document written");
-    let output = child.wait_with_output().expect("python3 ends");
-    assert!(
-        output.status.success(),
-        "python3 failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(document)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON from python3")
+    postwerk_testkit::python::json(script, args, document)
 }
 
 /// Thunderbird's reading of `config-v1.1.xml`: `clientConfig/emailProvider/…`.

@@ -85,27 +85,7 @@ print(json.dumps(out, default=lambda b: b.decode("utf-8", "replace")))
 
 /// Runs `script` with `args`, `input` on stdin; its standard output.
 fn python(script: &str, args: &[&str], input: &str) -> String {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    // A script that failed early closed its stdin; its error output says why.
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes());
-    let out = child.wait_with_output().expect("python3 ends");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    postwerk_testkit::python::run(script, args, input.as_bytes())
 }
 
 /// IMAP APPEND of `message` to INBOX with imaplib; the tagged answer as text.

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod dns;
+pub mod python;
 pub mod transcript;
 
 use std::collections::BTreeMap;

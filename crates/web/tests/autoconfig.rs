@@ -7,9 +7,6 @@
 #[allow(dead_code)]
 mod fixture;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use fixture::{Api, HOSTNAME};
@@ -76,30 +73,10 @@ async fn platform() -> Api {
     api
 }
 
-/// Runs the Python `script` over `document` on its standard input; answers what it prints
-/// as JSON. A document the parser rejects fails the test.
+/// Runs the Python `script` over `document` (standard input); what it prints, as JSON. A
+/// document the parser rejects fails the test.
 fn python(script: &str, document: &[u8]) -> Value {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(document)
-        .expect("document written");
-    let output = child.wait_with_output().expect("python3 ends");
-    assert!(
-        output.status.success(),
-        "python3 rejected the document: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(document)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON from python3")
+    postwerk_testkit::python::json(script, &[], document)
 }
 
 /// Thunderbird's reading of `config-v1.1.xml`.
