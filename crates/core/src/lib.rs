@@ -33,6 +33,7 @@ pub mod sasl;
 pub mod send_limit;
 pub mod srs;
 pub mod submission;
+pub mod webmail;
 
 pub use admin::{
     AcceptInvitation, Actor, AddressCreated, AddressDetails, AddressUpdate, Admin, BulkCreated,
@@ -62,3 +63,4 @@ pub use recovery::{Recovery, ResetRefusal, VerificationInput};
 pub use send_limit::{SendLimiter, SendPolicy, SendVerdict};
 pub use srs::Srs;
 pub use submission::{AuthGuards, SenderCheck};
+pub use webmail::{Webmail, WebmailParts};

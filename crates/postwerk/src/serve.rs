@@ -623,8 +623,9 @@ pub(crate) fn sms_gateway(
     })
 }
 
-/// The Manager's REST API (issue 8): directory use cases that send invitations through the
-/// delivery path, and sign-ins counted by the mail protocols' failure limiter.
+/// The Manager's REST API (issue 8) and the pages (issue 11): directory use cases that send
+/// invitations through the delivery path, sign-ins counted by the mail protocols' failure
+/// limiter, and webmail sending through the same delivery path as SMTP submission.
 fn manager_api(
     config: &Config,
     stores: &postwerk_store::Stores,
@@ -672,4 +673,13 @@ fn manager_api(
         resolver.clone(),
         config.http.secure_cookies,
     )
+    .with_webmail(postwerk_core::Webmail::new(postwerk_core::WebmailParts {
+        directory: stores.directory.clone(),
+        mail: stores.mail.clone(),
+        manager: stores.manager.clone(),
+        blobs: stores.blobs.clone(),
+        delivery: delivery.clone(),
+        hostname: config.hostname.clone(),
+        public_url: config.public_url(),
+    }))
 }

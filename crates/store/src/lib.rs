@@ -69,8 +69,8 @@ pub use mail::{
     UidSet,
 };
 pub use manager::{
-    Acceptance, ApiToken, ManagerStore, NewApiToken, NewInvitation, NewWebSession, TokenOwner,
-    TokenScope, WebSession,
+    Acceptance, ApiToken, ManagerStore, NewApiToken, NewInvitation, NewSharedFile, NewWebSession,
+    SharedFileRecord, TokenOwner, TokenScope, WebSession,
 };
 pub use queue::{
     DsnRet, NewQueued, Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient, RecipientState,

@@ -1,6 +1,6 @@
 //! What the Manager keeps besides the directory itself (SPEC §2, issue 8): API tokens, signed-in
-//! sessions of user accounts, invitations (ADDR-1 b') and the sender allow/block lists of
-//! mailboxes (RCV-4).
+//! sessions of user accounts, invitations (ADDR-1 b'), the sender allow/block lists of
+//! mailboxes (RCV-4) and the files behind webmail's download links (SND-7).
 //!
 //! Secrets never reach the store: tokens, session cookies and invitation links are random
 //! values of which only a SHA-256 digest is kept (they carry 256 bits of entropy, so a slow
@@ -12,7 +12,7 @@ use postwerk_model::{
     SenderRule, SessionId, UserAccount, UserId,
 };
 
-use crate::{NewUser, StoreError};
+use crate::{BlobId, NewUser, StoreError};
 
 /// Whose an API token is.
 #[derive(Copy, Debug, Clone, PartialEq, Eq, Hash)]
@@ -170,6 +170,45 @@ pub enum Acceptance {
     Existing(UserId),
 }
 
+/// A file shared behind a download link (SND-7), to store. Its content is already in the blob
+/// store under `blob`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSharedFile {
+    /// Hex SHA-256 of the link's token; the token itself is never stored.
+    pub token_hash: String,
+    /// The mailbox that shared it.
+    pub mailbox: AddressId,
+    /// The file name shown to whoever downloads it.
+    pub file_name: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Octets.
+    pub size: u64,
+    /// Its content in the blob store.
+    pub blob: BlobId,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds after which the link no longer works.
+    pub expires_at: i64,
+}
+
+/// A stored shared file (SND-7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFileRecord {
+    /// The mailbox that shared it.
+    pub mailbox: AddressId,
+    /// The file name shown to whoever downloads it.
+    pub file_name: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Octets.
+    pub size: u64,
+    /// Its content in the blob store.
+    pub blob: BlobId,
+    /// Unix seconds after which the link no longer works.
+    pub expires_at: i64,
+}
+
 /// The Manager's own records.
 #[async_trait]
 pub trait ManagerStore: Send + Sync {
@@ -258,4 +297,23 @@ pub trait ManagerStore: Send + Sync {
 
     /// The rules of a mailbox, allow rules first, then by pattern.
     async fn sender_rules(&self, address: AddressId) -> Result<Vec<SenderRule>, StoreError>;
+
+    // ---- Shared files of webmail (SND-7)
+
+    /// Records a shared file. Its blob must be in the blob store: checked under the write
+    /// lock, so a purge of expired files (which removes blobs no row needs any more) can never
+    /// take it away in between; a missing blob is `StoreError::NotFound` and the caller puts
+    /// the content again. A duplicate token hash is `StoreError::Conflict`.
+    async fn put_shared_file(&self, new: NewSharedFile) -> Result<(), StoreError>;
+
+    /// The shared file whose token digest is `token_hash`, if it has not expired at `now`.
+    async fn shared_file_by_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<SharedFileRecord>, StoreError>;
+
+    /// Removes the shared files expired at `now` and, in the same write, the blobs that no
+    /// remaining shared file and no message content needs; answers the blobs removed.
+    async fn delete_expired_shared_files(&self, now: i64) -> Result<Vec<BlobId>, StoreError>;
 }

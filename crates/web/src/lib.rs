@@ -1,5 +1,6 @@
 //! `postwerk-web`: the Manager's REST API under `/api/v1` (SPEC §2, CLI-4, issue 8), with its
-//! OpenAPI 3 document generated from the handlers and served at `/api/v1/openapi.json`.
+//! OpenAPI 3 document generated from the handlers and served at `/api/v1/openapi.json`; and
+//! the pages people use (`ui`: sign-in, Manager console, webmail, device setup; issue 11).
 //!
 //! Handlers only translate: HTTP in, one `core` call, JSON out. Permissions are checked in
 //! `core::Admin`, never only here.
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::any;
-use postwerk_core::{Admin, Audit, Identity, MailboxAuth, ManagerAuth, Recovery};
+use postwerk_core::{Admin, Audit, Identity, MailboxAuth, ManagerAuth, Recovery, Webmail};
 use postwerk_store::Directory;
 
 mod auth;
@@ -31,6 +32,7 @@ mod extract;
 mod jobs;
 mod pagination;
 mod routes;
+mod ui;
 
 pub use auth::SESSION_COOKIE;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -67,6 +69,8 @@ pub struct ApiState {
     pub directory: Arc<dyn Directory>,
     /// The bulk-creation jobs started through the API (ADDR-3).
     jobs: jobs::Jobs,
+    /// Webmail (CLI-1); `None` serves the pages without it (the API's tests).
+    pub webmail: Option<Webmail>,
 }
 
 /// The identity services of SPEC §1 the API serves besides the directory's.
@@ -106,7 +110,14 @@ impl ApiState {
             mailbox_auth: services.mailbox_auth,
             directory: services.directory,
             jobs: jobs::Jobs::new(),
+            webmail: None,
         }
+    }
+
+    /// This state with webmail (CLI-1).
+    pub fn with_webmail(mut self, webmail: Webmail) -> ApiState {
+        self.webmail = Some(webmail);
+        self
     }
 }
 
@@ -117,6 +128,7 @@ impl ApiState {
 /// per client address.
 pub fn router(state: ApiState) -> axum::Router {
     let autoconfig = autoconfig::router(state.clone());
+    let pages = ui::router(state.clone());
     let (api, _) = routes::api().split_for_parts();
     // The unknown paths and methods of the API answer in its error shape. A route rather than
     // a router fallback, so the server's router (which owns every other path) can merge this one.
@@ -125,7 +137,9 @@ pub fn router(state: ApiState) -> axum::Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state);
-    csrf::protect_cookie_requests(api).merge(autoconfig)
+    csrf::protect_cookie_requests(api)
+        .merge(autoconfig)
+        .merge(pages)
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.

@@ -228,12 +228,15 @@ pub(super) async fn discard_blob_tx(
     blobs: Arc<dyn BlobStore>,
     blob: BlobId,
 ) -> Result<Written<()>, StoreError> {
-    let used: Option<i64> = sqlx::query_scalar("SELECT id FROM contents WHERE hash = ?1")
-        .bind(blob.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .ctx("checking a blob")?;
-    if used.is_none() {
+    let used: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM contents WHERE hash = ?1) \
+         OR EXISTS (SELECT 1 FROM shared_files WHERE blob = ?1)",
+    )
+    .bind(blob.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .ctx("checking a blob")?;
+    if !used {
         blobs.remove(&blob).await?;
     }
     Ok(Written::value(()))
@@ -266,9 +269,17 @@ pub(super) fn collect_garbage<'c>(
             .fetch_all(&mut *tx)
             .await
             .ctx(WHAT)?;
+            // A file a webmail download link shares (SND-7) stays while the link does.
+            let shared: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT s.blob FROM shared_files s JOIN contents c ON c.hash = s.blob \
+                 JOIN content_gc g ON g.content_id = c.id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .ctx(WHAT)?;
             let files = rows
                 .iter()
-                .filter(|(_, _, inline)| !inline)
+                .filter(|(_, hash, inline)| !inline && !shared.contains(hash))
                 .map(|(_, hash, _)| {
                     BlobId::parse(hash)
                         .ok_or_else(|| StoreError::backend(WHAT, format!("bad blob id {hash:?}")))

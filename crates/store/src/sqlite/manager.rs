@@ -1,8 +1,10 @@
 //! The SQLite backend of [`ManagerStore`]: API tokens, sessions, invitations and sender lists
-//! (migration 0010).
+//! (migration 0010), webmail's shared files (migration 0014, SND-7).
 //!
 //! Like the directory, every write runs inside the writer's group transaction, so a check made
 //! against live rows (an invitation still open, a login still free) holds until the commit.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use postwerk_model::{
@@ -18,12 +20,12 @@ use super::directory::{
 };
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, now, parse};
-use crate::StoreError;
 use crate::error::Context;
 use crate::manager::{
-    Acceptance, ApiToken, ManagerStore, NewApiToken, NewInvitation, NewWebSession, TokenOwner,
-    TokenScope, WebSession,
+    Acceptance, ApiToken, ManagerStore, NewApiToken, NewInvitation, NewSharedFile, NewWebSession,
+    SharedFileRecord, TokenOwner, TokenScope, WebSession,
 };
+use crate::{BlobId, BlobStore, StoreError};
 
 /// The longest `User-Agent` kept for a session: enough to recognise a browser in the session
 /// list, and a client cannot make the row grow without bound.
@@ -499,6 +501,92 @@ async fn remove_sender_rule_tx(
     Ok(Written::value(()))
 }
 
+// ---- Shared files (SND-7)
+
+async fn put_shared_file_tx(
+    conn: &mut SqliteConnection,
+    blobs: Arc<dyn BlobStore>,
+    new: NewSharedFile,
+) -> Result<Written<()>, StoreError> {
+    // Under the write lock: a purge that removed this content just before cannot cross us.
+    if !blobs.exists(&new.blob).await? {
+        return Err(StoreError::NotFound(
+            "the shared file's content is not in the blob store; store it again".into(),
+        ));
+    }
+    let size = i64::try_from(new.size)
+        .map_err(|_| StoreError::Refused(format!("a file of {} octets is too large", new.size)))?;
+    sqlx::query(
+        "INSERT INTO shared_files (token_hash, mailbox, file_name, content_type, size, blob, \
+         created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(&new.token_hash)
+    .bind(new.mailbox.0)
+    .bind(&new.file_name)
+    .bind(&new.content_type)
+    .bind(size)
+    .bind(new.blob.as_str())
+    .bind(new.created_at)
+    .bind(new.expires_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "a shared file with this token exists already".into()))?;
+    Ok(Written::value(()))
+}
+
+async fn delete_expired_shared_files_tx(
+    conn: &mut SqliteConnection,
+    blobs: Arc<dyn BlobStore>,
+    now: i64,
+) -> Result<Written<Vec<BlobId>>, StoreError> {
+    const WHAT: &str = "removing expired shared files";
+    let expired: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT blob FROM shared_files WHERE expires_at <= ?1")
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await
+            .ctx(WHAT)?;
+    sqlx::query("DELETE FROM shared_files WHERE expires_at <= ?1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .ctx(WHAT)?;
+    // A file shared twice, or a content that is also a message, stays while something needs
+    // it (blobs are content-addressed, so they are shared by whatever has the same bytes).
+    let mut unneeded = Vec::new();
+    for hash in expired {
+        let needed: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM shared_files WHERE blob = ?1) \
+             OR EXISTS (SELECT 1 FROM contents WHERE hash = ?1)",
+        )
+        .bind(&hash)
+        .fetch_one(&mut *conn)
+        .await
+        .ctx(WHAT)?;
+        if !needed {
+            let id = BlobId::parse(&hash)
+                .ok_or_else(|| StoreError::backend(WHAT, format!("bad blob id {hash:?}")))?;
+            unneeded.push(id);
+        }
+    }
+    blobs.remove_many(&unneeded).await?;
+    Ok(Written::value(unneeded))
+}
+
+fn shared_file_from_row(row: &SqliteRow) -> Result<SharedFileRecord, StoreError> {
+    const WHAT: &str = "reading a shared file";
+    let blob: String = row.try_get("blob").ctx(WHAT)?;
+    Ok(SharedFileRecord {
+        mailbox: AddressId(row.try_get("mailbox").ctx(WHAT)?),
+        file_name: row.try_get("file_name").ctx(WHAT)?,
+        content_type: row.try_get("content_type").ctx(WHAT)?,
+        size: int(row.try_get("size").ctx(WHAT)?, WHAT)?,
+        blob: BlobId::parse(&blob)
+            .ok_or_else(|| StoreError::backend(WHAT, format!("bad blob id {blob:?}")))?,
+        expires_at: row.try_get("expires_at").ctx(WHAT)?,
+    })
+}
+
 #[async_trait]
 impl ManagerStore for SqliteStore {
     async fn create_api_token(&self, new: NewApiToken) -> Result<ApiToken, StoreError> {
@@ -669,11 +757,122 @@ impl ManagerStore for SqliteStore {
         .ctx("listing sender rules")?;
         rows.iter().map(sender_rule_from_row).collect()
     }
+
+    async fn put_shared_file(&self, new: NewSharedFile) -> Result<(), StoreError> {
+        let blobs = self.blobs.clone();
+        self.writer
+            .write(move |conn| Box::pin(put_shared_file_tx(conn, blobs, new)))
+            .await
+    }
+
+    async fn shared_file_by_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<SharedFileRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT mailbox, file_name, content_type, size, blob, expires_at FROM shared_files \
+             WHERE token_hash = ?1 AND expires_at > ?2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up a shared file")?;
+        row.as_ref().map(shared_file_from_row).transpose()
+    }
+
+    async fn delete_expired_shared_files(&self, now: i64) -> Result<Vec<BlobId>, StoreError> {
+        let blobs = self.blobs.clone();
+        self.writer
+            .write(move |conn| Box::pin(delete_expired_shared_files_tx(conn, blobs, now)))
+            .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shared(token_hash: &str, blob: &BlobId, expires_at: i64) -> NewSharedFile {
+        NewSharedFile {
+            token_hash: token_hash.into(),
+            mailbox: AddressId(1),
+            file_name: "plans.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 5,
+            blob: blob.clone(),
+            created_at: 100,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn snd_7_shared_files_expire_and_their_content_goes_with_the_last_link() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stores = crate::open_sqlite(dir.path()).await.expect("store");
+        let (manager, blobs) = (&stores.manager, &stores.blobs);
+        let blob = blobs.put(b"plans").await.expect("blob");
+        manager
+            .put_shared_file(shared("early", &blob, 1_000))
+            .await
+            .expect("first link");
+        manager
+            .put_shared_file(shared("late", &blob, 2_000))
+            .await
+            .expect("second link to the same content");
+        let duplicate = manager.put_shared_file(shared("late", &blob, 3_000)).await;
+        assert!(
+            matches!(duplicate, Err(StoreError::Conflict(_))),
+            "{duplicate:?}"
+        );
+
+        let found = manager
+            .shared_file_by_hash("early", 999)
+            .await
+            .expect("read");
+        assert_eq!(
+            found.map(|f| (f.file_name, f.size)),
+            Some(("plans.pdf".into(), 5))
+        );
+        assert_eq!(
+            manager.shared_file_by_hash("early", 1_000).await.ok(),
+            Some(None)
+        );
+        assert_eq!(
+            manager.shared_file_by_hash("unknown", 0).await.ok(),
+            Some(None)
+        );
+
+        // The first link expires; the second still needs the content.
+        let removed = manager
+            .delete_expired_shared_files(1_500)
+            .await
+            .expect("purge");
+        assert!(removed.is_empty());
+        assert!(blobs.exists(&blob).await.expect("exists"));
+        assert!(
+            manager
+                .shared_file_by_hash("late", 1_500)
+                .await
+                .expect("read")
+                .is_some()
+        );
+
+        let removed = manager
+            .delete_expired_shared_files(2_000)
+            .await
+            .expect("purge");
+        assert_eq!(removed, vec![blob.clone()]);
+        assert!(!blobs.exists(&blob).await.expect("exists"));
+
+        // A record whose content is gone is refused, so it never points at nothing.
+        let missing = manager.put_shared_file(shared("again", &blob, 9_000)).await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+    }
 
     #[test]
     fn user_agents_are_cut_at_a_character_boundary() {

@@ -287,6 +287,11 @@ fn migrator() -> Migrator {
             "delivery fingerprints",
             include_str!("../../migrations/sqlite/0013_delivery_fingerprints.sql"),
         ),
+        migration(
+            14,
+            "shared files",
+            include_str!("../../migrations/sqlite/0014_shared_files.sql"),
+        ),
     ])
 }
 

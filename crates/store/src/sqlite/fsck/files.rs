@@ -51,14 +51,16 @@ pub(super) fn file_size(path: &Path) -> Result<Option<u64>, StoreError> {
     }
 }
 
-/// Mailbox content files no content row needs: none with their hash, or only an inline one
-/// (whose bytes are in the database).
+/// Mailbox content files no content row needs (none with their hash, or only an inline one,
+/// whose bytes are in the database) and no download link of webmail shares (SND-7: those
+/// files live in the same folder).
 pub(super) async fn check_mail_orphans(fsck: &mut Fsck) -> Result<(), StoreError> {
     let folder = Folder {
         check: Check::BlobFiles,
         root: fsck.blob_root(),
         referenced: "SELECT EXISTS (SELECT 1 FROM contents c WHERE c.hash = ?1 \
-                     AND NOT EXISTS (SELECT 1 FROM content_bodies b WHERE b.content_id = c.id))",
+                     AND NOT EXISTS (SELECT 1 FROM content_bodies b WHERE b.content_id = c.id)) \
+                     OR EXISTS (SELECT 1 FROM shared_files WHERE blob = ?1)",
     };
     check_orphans(fsck, &folder).await
 }

@@ -1,0 +1,11 @@
+//! The pages (issue 11) in process, over a real SQLite store: what a browser gets back,
+//! status codes, redirects, headers and HTML. The real browser drives them in
+//! `tests/browser` (playwright with Debian's chromium).
+
+mod account;
+mod console;
+mod devices;
+mod fixture;
+mod mail;
+mod security;
+mod signin;
