@@ -6,11 +6,11 @@
 use std::sync::Mutex;
 
 use postwerk_core::{
-    Actor, Admin, BulkOptions, CoreError, CreateAddress, CreateUser, Holder, LineProblem,
-    ServiceUpdate,
+    Actor, Admin, BulkOptions, CoreError, CreateAddress, LineProblem, ServiceUpdate,
 };
 use postwerk_model::{Address, AddressKind, Role, ServiceFeatures};
 use postwerk_store::Stores;
+use postwerk_testkit::directory::{Directory, address_request};
 
 const PASSWORD: &str = "mailbox-secret-1";
 const OP: Actor = Actor::Operator;
@@ -29,56 +29,30 @@ fn address(text: &str) -> Address {
 /// and titi@) and other@;
 /// jane@ and joe@ are members of Acme, out@ of another organization.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    admin.create_org(OP, "Acme").await.unwrap();
-    admin.create_org(OP, "Other").await.unwrap();
-    admin
-        .create_service(OP, "example.test", "Acme", 20)
-        .await
-        .unwrap();
-    admin
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.org("Other").await;
+    directory.service("Acme", "example.test", 20).await;
+    directory
+        .admin
         .add_alias_domain(OP, "example.test", "example.org")
         .await
         .unwrap();
-    let toto = CreateAddress {
-        address: "toto@example.test".into(),
-        kind: AddressKind::Mailbox,
-        password: Some(PASSWORD.into()),
-        holder: Holder::Nobody,
-        display_name: String::new(),
-        aliases: vec!["tata".into(), "titi".into()],
-        redirect_to: Vec::new(),
-        keep_copy: false,
-    };
-    let other = CreateAddress {
-        address: "other@example.test".into(),
-        aliases: Vec::new(),
-        ..toto.clone()
-    };
-    admin.create_address(OP, toto).await.unwrap();
-    admin.create_address(OP, other).await.unwrap();
+    directory
+        .address(CreateAddress {
+            aliases: vec!["tata".into(), "titi".into()],
+            ..address_request("toto@example.test", AddressKind::Mailbox, Some(PASSWORD))
+        })
+        .await;
+    directory.mailbox("other@example.test", PASSWORD).await;
     for (login, org) in [
         ("jane@home.example", "Acme"),
         ("joe@home.example", "Acme"),
         ("out@else.example", "Other"),
     ] {
-        admin
-            .create_user(
-                OP,
-                CreateUser {
-                    login: login.into(),
-                    password: Some("account-secret-1".into()),
-                    display_name: None,
-                    org: Some((org.into(), Role::Member)),
-                },
-            )
-            .await
-            .unwrap();
+        directory.account(login, org, Role::Member).await;
     }
+    let Directory { dir, stores, admin } = directory;
     Fixture {
         _dir: dir,
         stores,

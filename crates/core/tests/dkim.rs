@@ -16,11 +16,11 @@ use mail_auth::{
 };
 use postwerk_core::records::DnsRecord;
 use postwerk_core::{
-    Actor, Admin, CreateAddress, Delivered, Delivery, DkimError, DkimSigner, Envelope,
-    EnvelopeRecipient,
+    Actor, Admin, Delivered, Delivery, DkimError, DkimSigner, Envelope, EnvelopeRecipient,
 };
 use postwerk_model::{Address, AddressKind, Domain, Permissions, ServiceFeatures};
 use postwerk_store::{NewService, Stores};
+use postwerk_testkit::directory::Directory;
 
 const HOSTNAME: &str = "mail.platform.test";
 
@@ -32,37 +32,18 @@ struct Fixture {
 
 /// Service example.test (alias domain example.org) with the mailbox toto.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 10).await;
+    directory
+        .admin
+        .add_alias_domain(Actor::Operator, "example.test", "example.org")
         .await
         .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 10)
-        .await
-        .unwrap();
-    admin
-        .add_alias_domain(op, "example.test", "example.org")
-        .await
-        .unwrap();
-    admin
-        .create_address(
-            op,
-            CreateAddress {
-                address: "toto@example.test".into(),
-                kind: AddressKind::Mailbox,
-                password: Some("mailbox-secret-1".into()),
-                holder: postwerk_core::Holder::Nobody,
-                display_name: String::new(),
-                aliases: Vec::new(),
-                redirect_to: Vec::new(),
-                keep_copy: false,
-            },
-        )
-        .await
-        .unwrap();
+    directory
+        .mailbox("toto@example.test", "mailbox-secret-1")
+        .await;
+    let Directory { dir, stores, admin } = directory;
     Fixture {
         _dir: dir,
         stores,

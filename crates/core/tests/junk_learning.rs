@@ -2,12 +2,11 @@
 //! embedded store — the lists the next delivery reads.
 
 use postwerk_core::junk_learning::MAX_LEARNT_PER_MOVE;
-use postwerk_core::{Actor, Admin, CreateAddress, JunkLearning, Learnt};
+use postwerk_core::{Actor, Admin, JunkLearning, Learnt};
 use postwerk_message::MessageIndex;
-use postwerk_model::{
-    Address, AddressId, AddressKind, ListKind, SenderPattern, SenderRule, sender_verdict,
-};
+use postwerk_model::{Address, AddressId, ListKind, SenderPattern, SenderRule, sender_verdict};
 use postwerk_store::{Flags, Folder, Stores, UidSet};
+use postwerk_testkit::directory::Directory;
 
 const TOTO: &str = "toto@example.test";
 const NOW: i64 = 1_800_000_000;
@@ -22,36 +21,11 @@ struct Fixture {
 
 /// example.test with the mailbox toto (its default folders INBOX, Junk, Trash…), no rules.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
-    let request = CreateAddress {
-        address: TOTO.into(),
-        kind: AddressKind::Mailbox,
-        password: Some("mailbox-secret-1".into()),
-        holder: postwerk_core::Holder::Nobody,
-        display_name: String::new(),
-        aliases: Vec::new(),
-        redirect_to: Vec::new(),
-        keep_copy: false,
-    };
-    admin.create_address(op, request).await.unwrap();
-    let address: Address = TOTO.parse().unwrap();
-    let mailbox = stores
-        .directory
-        .address_by_address(&address)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
+    let mailbox = directory.mailbox(TOTO, "mailbox-secret-1").await;
+    let Directory { dir, stores, admin } = directory;
     let learning = JunkLearning::new(stores.mail.clone(), stores.manager.clone());
     Fixture {
         _dir: dir,

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postwerk_core::{
-    Actor, Admin, CreateAddress, CreateUser, Delivered, Delivery, Envelope, EnvelopeRecipient,
-    FailureLimiter, FailurePolicy, LoginOutcome, MailboxAuth, Protocol, Recipient, SenderCheck,
+    Actor, Admin, Delivered, Delivery, Envelope, EnvelopeRecipient, FailureLimiter, FailurePolicy,
+    LoginOutcome, MailboxAuth, Protocol, Recipient, SenderCheck,
 };
 use postwerk_message::MessageIndex;
 use postwerk_model::{Address, AddressKind, Refusal, Role};
 use postwerk_store::Stores;
+use postwerk_testkit::directory::{Directory, address_request};
 
 const PASSWORD: &str = "mailbox-secret-1";
 
@@ -24,87 +25,40 @@ fn address(text: &str) -> Address {
     text.parse().unwrap()
 }
 
-fn create(address: &str, kind: AddressKind, password: Option<&str>, to: &[&str]) -> CreateAddress {
-    CreateAddress {
-        address: address.into(),
-        kind,
-        password: password.map(Into::into),
-        holder: postwerk_core::Holder::Nobody,
-        display_name: String::new(),
-        aliases: Vec::new(),
-        redirect_to: to.iter().map(|s| s.to_string()).collect(),
-        keep_copy: false,
-    }
-}
-
 /// example.test (alias domain example.org): toto (alias tata), other, a no-reply address, a
 /// redirection outside, a catch-all; and a user account whose login is toto's address.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
+    let directory = Directory::open().await;
+    let admin = &directory.admin;
     let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
     admin
         .add_alias_domain(op, "example.test", "example.org")
         .await
         .unwrap();
-    for request in [
-        create(
-            "toto@example.test",
-            AddressKind::Mailbox,
-            Some(PASSWORD),
-            &[],
-        ),
-        create(
-            "other@example.test",
-            AddressKind::Mailbox,
-            Some(PASSWORD),
-            &[],
-        ),
-        create(
-            "info@example.test",
-            AddressKind::NoReply,
-            Some(PASSWORD),
-            &[],
-        ),
-        create(
-            "fwd@example.test",
-            AddressKind::RedirectOnly,
-            None,
-            &["out@elsewhere.example"],
-        ),
-        create(
-            "any@example.test",
-            AddressKind::CatchAll,
-            Some(PASSWORD),
-            &[],
-        ),
-    ] {
-        admin.create_address(op, request).await.unwrap();
+    for mailbox in ["toto@example.test", "other@example.test"] {
+        directory.mailbox(mailbox, PASSWORD).await;
     }
+    for (address, kind) in [
+        ("info@example.test", AddressKind::NoReply),
+        ("any@example.test", AddressKind::CatchAll),
+    ] {
+        directory
+            .address(address_request(address, kind, Some(PASSWORD)))
+            .await;
+    }
+    directory
+        .redirection("fwd@example.test", &["out@elsewhere.example"])
+        .await;
     admin
         .add_alias(op, "toto@example.test", "tata@example.test")
         .await
         .unwrap();
-    admin
-        .create_user(
-            op,
-            CreateUser {
-                login: "toto@example.test".into(),
-                password: Some("account-secret-1".into()),
-                display_name: None,
-                org: Some(("Acme".into(), Role::Member)),
-            },
-        )
-        .await
-        .unwrap();
+    directory
+        .account("toto@example.test", "Acme", Role::Member)
+        .await;
+    let Directory { dir, stores, admin } = directory;
     Fixture {
         _dir: dir,
         stores,

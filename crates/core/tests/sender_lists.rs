@@ -7,15 +7,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use postwerk_core::{
-    Actor, Admin, Client, CreateAddress, Delivered, Delivery, Envelope, EnvelopeRecipient,
-    FilterReply, Filters, Recipient,
+    Actor, Admin, Client, Delivered, Delivery, Envelope, EnvelopeRecipient, FilterReply, Filters,
+    Recipient,
 };
 use postwerk_dns::FakeResolver;
 use postwerk_filter::FilterConfig;
 use postwerk_filter::auth::Verifier;
 use postwerk_filter::spam::SpamConfig;
-use postwerk_model::{Address, AddressKind, ListKind};
+use postwerk_model::{Address, ListKind};
 use postwerk_store::{Stores, UidSet};
+use postwerk_testkit::directory::Directory;
 
 const TOTO: &str = "toto@example.test";
 const OTHER: &str = "other@example.test";
@@ -29,30 +30,13 @@ struct Fixture {
 
 /// example.test with the mailboxes toto and other, and no rules yet.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
     for mailbox in [TOTO, OTHER] {
-        let request = CreateAddress {
-            address: mailbox.into(),
-            kind: AddressKind::Mailbox,
-            password: Some("mailbox-secret-1".into()),
-            holder: postwerk_core::Holder::Nobody,
-            display_name: String::new(),
-            aliases: Vec::new(),
-            redirect_to: Vec::new(),
-            keep_copy: false,
-        };
-        admin.create_address(op, request).await.unwrap();
+        directory.mailbox(mailbox, "mailbox-secret-1").await;
     }
+    let Directory { dir, stores, admin } = directory;
     Fixture {
         _dir: dir,
         stores,

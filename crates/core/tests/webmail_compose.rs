@@ -6,12 +6,11 @@ use postwerk_core::webmail::{
     Draft, KeptAttachment, ReadOptions, ReplyKind, ReplyTarget, SHARED_FILE_LIFETIME_SECS,
     SendOutcome, Upload,
 };
-use postwerk_core::{
-    Actor, Admin, CoreError, CreateAddress, CreateUser, Delivery, Webmail, WebmailParts,
-};
+use postwerk_core::{Actor, CoreError, CreateAddress, Webmail};
 use postwerk_message::MessageIndex;
-use postwerk_model::{Address, AddressId, AddressKind, FolderId, Permissions, Role, UserId};
+use postwerk_model::{AddressId, AddressKind, FolderId, Permissions, Role, UserId};
 use postwerk_store::{Flags, MessageMeta, Stores, SystemFlags, UidSet};
+use postwerk_testkit::directory::{Directory, address_request};
 
 const TOTO: &str = "toto@example.test";
 const TITI: &str = "titi@example.test";
@@ -30,90 +29,34 @@ struct Fixture {
 /// name "Toto Martin") and titi, and the account ann@people.test holding READ_SEND on toto.
 /// Attachments above 1,000 octets become links.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
+    let directory = Directory::open().await;
+    let admin = &directory.admin;
     let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
     admin
         .add_alias_domain(op, "example.test", "example.org")
         .await
         .unwrap();
-    for (address, name) in [(TOTO, "Toto Martin"), (TITI, "")] {
-        let request = CreateAddress {
-            address: address.into(),
-            kind: AddressKind::Mailbox,
-            password: Some("mailbox-secret-1".into()),
-            holder: postwerk_core::Holder::Nobody,
-            display_name: name.into(),
-            aliases: Vec::new(),
-            redirect_to: Vec::new(),
-            keep_copy: false,
-        };
-        admin.create_address(op, request).await.unwrap();
-    }
+    let toto = directory
+        .address(CreateAddress {
+            display_name: "Toto Martin".into(),
+            ..address_request(TOTO, AddressKind::Mailbox, Some("mailbox-secret-1"))
+        })
+        .await;
+    let titi = directory.mailbox(TITI, "mailbox-secret-1").await;
     admin
         .add_alias(op, TOTO, "contact@example.test")
         .await
         .unwrap();
-    let user = admin
-        .create_user(
-            op,
-            CreateUser {
-                login: "ann@people.test".into(),
-                password: Some("account-secret-1".into()),
-                display_name: None,
-                org: Some(("Acme".into(), Role::Member)),
-            },
-        )
-        .await
-        .unwrap()
-        .value
-        .id;
-    admin
-        .grant_access(
-            op,
-            TOTO,
-            "ann@people.test",
-            Some(Permissions::READ_SEND),
-            None,
-        )
-        .await
-        .unwrap();
-    let id = |address: &str| {
-        let address: Address = address.parse().unwrap();
-        let directory = stores.directory.clone();
-        async move {
-            directory
-                .address_by_address(&address)
-                .await
-                .unwrap()
-                .unwrap()
-                .id
-        }
-    };
-    let (toto, titi) = (id(TOTO).await, id(TITI).await);
-    let delivery = Delivery::new(
-        stores.directory.clone(),
-        stores.mail.clone(),
-        stores.queue.clone(),
-    );
-    let webmail = Webmail::new(WebmailParts {
-        directory: stores.directory.clone(),
-        mail: stores.mail.clone(),
-        manager: stores.manager.clone(),
-        blobs: stores.blobs.clone(),
-        delivery,
-        hostname: "mail.example.test".into(),
-        public_url: "https://mail.example.test/".into(),
-    })
-    .with_large_attachment(1_000);
+    let user = directory
+        .account("ann@people.test", "Acme", Role::Member)
+        .await;
+    directory
+        .grant(TOTO, "ann@people.test", Permissions::READ_SEND)
+        .await;
+    let webmail = directory.webmail().with_large_attachment(1_000);
+    let Directory { dir, stores, .. } = directory;
     Fixture {
         _dir: dir,
         stores,

@@ -2,15 +2,15 @@
 //! folders, the message list, reading (sanitised HTML, attachments, bounces), flags, moves,
 //! Trash, and spam / not spam feeding the sender lists (RCV-4).
 
-use postwerk_core::webmail::{ListQuery, MailFlag, ReadOptions, SortKey, Webmail, WebmailParts};
-use postwerk_core::{Actor, Admin, BounceClass, CoreError, CreateAddress, CreateUser, Delivery};
-use postwerk_core::{Holder, ServiceUpdate};
+use postwerk_core::webmail::{ListQuery, MailFlag, ReadOptions, SortKey, Webmail};
+use postwerk_core::{Actor, BounceClass, CoreError, CreateAddress, ServiceUpdate};
 use postwerk_message::MessageIndex;
 use postwerk_model::{
-    Address, AddressId, AddressKind, FolderId, ListKind, Permissions, Role, SenderPattern,
+    AddressId, AddressKind, FolderId, ListKind, Permissions, Role, SenderPattern,
     SignatureTemplate, UserId,
 };
 use postwerk_store::{DeliveryTarget, Flags, Stores, SystemFlags};
+use postwerk_testkit::directory::{Directory, address_request};
 
 const OP: Actor = Actor::Operator;
 const TOTO: &str = "toto@example.test";
@@ -37,21 +37,15 @@ struct Fixture {
 /// Acme's example.test with the mailboxes toto (jane reads it, with the "Formal" signature;
 /// mallory may only change its password) and titi (joe's).
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    admin.create_org(OP, "Acme").await.unwrap();
-    admin
-        .create_service(OP, "example.test", "Acme", 100)
-        .await
-        .unwrap();
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
     let templates = vec![SignatureTemplate {
         name: "Formal".into(),
         body: "Best regards,\nToto".into(),
     }];
-    admin
+    directory
+        .admin
         .update_service(
             OP,
             "example.test",
@@ -62,78 +56,36 @@ async fn fixture() -> Fixture {
         )
         .await
         .unwrap();
-    for address in [TOTO, TITI] {
-        let request = CreateAddress {
-            address: address.into(),
-            kind: AddressKind::Mailbox,
-            password: Some("mailbox-secret-1".into()),
-            holder: Holder::Nobody,
-            display_name: "Toto Example".into(),
-            aliases: Vec::new(),
-            redirect_to: Vec::new(),
-            keep_copy: false,
-        };
-        admin.create_address(OP, request).await.unwrap();
-    }
-    let mut users = Vec::new();
-    for login in [JANE, JOE, MALLORY] {
-        let request = CreateUser {
-            login: login.into(),
-            password: Some("account-secret-1".into()),
-            display_name: None,
-            org: Some(("Acme".into(), Role::Member)),
-        };
-        users.push(admin.create_user(OP, request).await.unwrap().value.id);
-    }
-    admin
+    let mailbox = |address| CreateAddress {
+        display_name: "Toto Example".into(),
+        ..address_request(address, AddressKind::Mailbox, Some("mailbox-secret-1"))
+    };
+    let toto = directory.address(mailbox(TOTO)).await;
+    let titi = directory.address(mailbox(TITI)).await;
+    let jane = directory.account(JANE, "Acme", Role::Member).await;
+    let joe = directory.account(JOE, "Acme", Role::Member).await;
+    let mallory = directory.account(MALLORY, "Acme", Role::Member).await;
+    directory
+        .admin
         .grant_access(OP, TOTO, JANE, Some(Permissions::READ_SEND), Some("Formal"))
         .await
         .unwrap();
-    admin
-        .grant_access(OP, TITI, JOE, Some(Permissions::READ_SEND), None)
-        .await
-        .unwrap();
-    admin
-        .grant_access(OP, TOTO, MALLORY, Some(Permissions::CHANGE_PASSWORD), None)
-        .await
-        .unwrap();
-    let toto = mailbox_id(&stores, TOTO).await;
-    let titi = mailbox_id(&stores, TITI).await;
-    let delivery = Delivery::new(
-        stores.directory.clone(),
-        stores.mail.clone(),
-        stores.queue.clone(),
-    );
-    let webmail = Webmail::new(WebmailParts {
-        directory: stores.directory.clone(),
-        mail: stores.mail.clone(),
-        manager: stores.manager.clone(),
-        blobs: stores.blobs.clone(),
-        delivery,
-        hostname: "mail.example.test".into(),
-        public_url: "https://mail.example.test/".into(),
-    });
+    directory.grant(TITI, JOE, Permissions::READ_SEND).await;
+    directory
+        .grant(TOTO, MALLORY, Permissions::CHANGE_PASSWORD)
+        .await;
+    let webmail = directory.webmail();
+    let Directory { dir, stores, .. } = directory;
     Fixture {
         _dir: dir,
         stores,
         webmail,
         toto,
         titi,
-        jane: users[0],
-        joe: users[1],
-        mallory: users[2],
+        jane,
+        joe,
+        mallory,
     }
-}
-
-async fn mailbox_id(stores: &Stores, address: &str) -> AddressId {
-    let address: Address = address.parse().unwrap();
-    stores
-        .directory
-        .address_by_address(&address)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 /// A plain message.
@@ -392,14 +344,14 @@ async fn cli_1_message_list_sorts_pages_searches_and_filters() {
         ..ListQuery::default()
     };
 
-    // Newest first by default.
+    // Newest arrival in the folder first by default: UID order, whatever the dates say.
     assert_eq!(
         f.list(inbox, ListQuery::default()).await,
-        ["Re: Budget", "[team] Cherries", "Apples"]
+        ["[team] Cherries", "Apples", "Re: Budget"]
     );
     assert_eq!(
         f.list(inbox, by(SortKey::Arrival, true)).await,
-        ["Apples", "[team] Cherries", "Re: Budget"]
+        ["Re: Budget", "Apples", "[team] Cherries"]
     );
     // The subject sorts without `Re:` and list tags.
     assert_eq!(
@@ -419,8 +371,8 @@ async fn cli_1_message_list_sorts_pages_searches_and_filters() {
         per_page: 2,
         ..ListQuery::default()
     };
-    assert_eq!(f.list(inbox, page(1)).await, ["Apples", "[team] Cherries"]);
-    assert_eq!(f.list(inbox, page(2)).await, ["Re: Budget"]);
+    assert_eq!(f.list(inbox, page(1)).await, ["Re: Budget", "Apples"]);
+    assert_eq!(f.list(inbox, page(2)).await, ["[team] Cherries"]);
     let clamped = f
         .webmail
         .list(f.jane, f.toto, inbox, &page(7))
@@ -793,4 +745,41 @@ async fn rcv_4_spam_and_not_spam_teach_the_sender_lists() {
         1
     );
     assert_eq!(f.verdict("promo@ads.example").await, Some(ListKind::Block));
+}
+
+#[tokio::test]
+async fn cli_1_live_updates_announce_new_mail_of_the_mailbox_only() {
+    let f = fixture().await;
+    let w = &f.webmail;
+    let inbox = f.inbox().await;
+    let mut events = w.subscribe(f.jane, f.toto).await.unwrap();
+
+    // Mail for titi first: jane's subscription to toto must not see it.
+    let raw = plain("a@remote.example", "For titi", "hello");
+    let index = MessageIndex::parse(raw.as_bytes());
+    f.stores
+        .mail
+        .deliver(
+            raw.as_bytes(),
+            &index,
+            &[DeliveryTarget::inbox(f.titi)],
+            &Flags::none(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    f.deliver(&plain("a@remote.example", "For toto", "hello"), NOW)
+        .await;
+
+    // Guard against a hang only: the delivery above is already committed.
+    let change = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+        .await
+        .expect("a change within 10 s")
+        .expect("the store still publishes");
+    assert_eq!(change.folder, Some(inbox));
+    assert!(change.added);
+
+    // Another account, and an account that may not read the mailbox, cannot listen.
+    assert_forbidden(w.subscribe(f.joe, f.toto).await);
+    assert_forbidden(w.subscribe(f.mallory, f.toto).await);
 }

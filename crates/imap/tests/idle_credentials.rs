@@ -6,13 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use postwerk_core::{
-    Actor, AddressUpdate, Admin, CreateAddress, FailureLimiter, FailurePolicy, MailboxAuth,
-};
+use postwerk_core::{Actor, AddressUpdate, Admin, FailureLimiter, FailurePolicy, MailboxAuth};
 use postwerk_imap::{Limits, ListenerKind, Server};
-use postwerk_model::AddressKind;
 use postwerk_net::Shutdown;
 use postwerk_store::Stores;
+use postwerk_testkit::directory::Directory;
 use postwerk_testkit::transcript::{Client, TlsPair};
 
 const PASSWORD: &str = "mailbox-secret-1";
@@ -30,30 +28,13 @@ struct Fixture {
 
 /// example.test with the mailboxes toto and other, both with [`PASSWORD`].
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 10)
-        .await
-        .unwrap();
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 10).await;
     for address in ["toto@example.test", "other@example.test"] {
-        let request = CreateAddress {
-            address: address.into(),
-            kind: AddressKind::Mailbox,
-            password: Some(PASSWORD.into()),
-            holder: postwerk_core::Holder::Nobody,
-            display_name: String::new(),
-            aliases: Vec::new(),
-            redirect_to: Vec::new(),
-            keep_copy: false,
-        };
-        admin.create_address(op, request).await.unwrap();
+        directory.mailbox(address, PASSWORD).await;
     }
+    let Directory { dir, stores, admin } = directory;
     Fixture {
         tls: TlsPair::self_signed(&dir.path().join("tls")),
         _dir: dir,

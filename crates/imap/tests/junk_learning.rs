@@ -6,14 +6,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postwerk_core::{
-    Actor, Admin, CreateAddress, FailureLimiter, FailurePolicy, JunkLearning, MailboxAuth,
-};
+use postwerk_core::{FailureLimiter, FailurePolicy, JunkLearning, MailboxAuth};
 use postwerk_imap::{Limits, ListenerKind, Server};
 use postwerk_message::MessageIndex;
-use postwerk_model::{Address, AddressId, AddressKind, ListKind, SpecialUse, sender_verdict};
+use postwerk_model::{AddressId, ListKind, SpecialUse, sender_verdict};
 use postwerk_net::Shutdown;
 use postwerk_store::{DeliveryTarget, Flags, Stores, TargetFolder};
+use postwerk_testkit::directory::Directory;
 use postwerk_testkit::transcript::TlsPair;
 use tokio::net::TcpListener;
 
@@ -33,36 +32,11 @@ struct Fixture {
 
 /// example.test with the mailbox toto, no sender rules.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 10)
-        .await
-        .unwrap();
-    let request = CreateAddress {
-        address: TOTO.into(),
-        kind: AddressKind::Mailbox,
-        password: Some(PASSWORD.into()),
-        holder: postwerk_core::Holder::Nobody,
-        display_name: String::new(),
-        aliases: Vec::new(),
-        redirect_to: Vec::new(),
-        keep_copy: false,
-    };
-    admin.create_address(op, request).await.unwrap();
-    let address: Address = TOTO.parse().unwrap();
-    let mailbox = stores
-        .directory
-        .address_by_address(&address)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 10).await;
+    let mailbox = directory.mailbox(TOTO, PASSWORD).await;
+    let Directory { dir, stores, .. } = directory;
     Fixture {
         tls: TlsPair::self_signed(&dir.path().join("tls")),
         _dir: dir,

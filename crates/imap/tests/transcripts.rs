@@ -16,12 +16,13 @@
 use std::sync::Arc;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-use postwerk_core::{Actor, Admin, CreateAddress, FailureLimiter, FailurePolicy, MailboxAuth};
+use postwerk_core::{FailureLimiter, FailurePolicy, MailboxAuth};
 use postwerk_imap::{Limits, ListenerKind, Server};
 use postwerk_message::MessageIndex;
 use postwerk_model::{AddressId, AddressKind, LocalPart};
 use postwerk_net::Shutdown;
 use postwerk_store::{DeliveryTarget, Flags, Folder, NewAddress, Stores, UidSet};
+use postwerk_testkit::directory::Directory;
 use postwerk_testkit::transcript::{Client, TlsPair, glob};
 
 const TOTO: &str = "toto@example.test";
@@ -69,37 +70,12 @@ struct Fixture {
 
 /// example.test with the mailbox toto (two messages) and a second mailbox other.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
-    for address in [TOTO, "other@example.test"] {
-        let request = CreateAddress {
-            address: address.into(),
-            kind: AddressKind::Mailbox,
-            password: Some(PASSWORD.into()),
-            holder: postwerk_core::Holder::Nobody,
-            display_name: String::new(),
-            aliases: Vec::new(),
-            redirect_to: Vec::new(),
-            keep_copy: false,
-        };
-        admin.create_address(op, request).await.unwrap();
-    }
-    let toto = stores
-        .directory
-        .address_by_address(&TOTO.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
+    let toto = directory.mailbox(TOTO, PASSWORD).await;
+    directory.mailbox("other@example.test", PASSWORD).await;
+    let Directory { dir, stores, .. } = directory;
     let f = Fixture {
         tls: TlsPair::self_signed(&dir.path().join("tls")),
         _dir: dir,

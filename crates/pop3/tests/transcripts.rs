@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use postwerk_core::{Actor, Admin, CreateAddress, FailureLimiter, FailurePolicy, MailboxAuth};
+use postwerk_core::{Actor, Admin, FailureLimiter, FailurePolicy, MailboxAuth};
 use postwerk_message::MessageIndex;
-use postwerk_model::{AddressId, AddressKind, FolderId};
+use postwerk_model::{AddressId, FolderId};
 use postwerk_net::Shutdown;
 use postwerk_pop3::{Limits, ListenerKind, MaildropLocks, Server};
 use postwerk_store::{DeliveryTarget, FlagOp, Flags, Stores, SystemFlags, UidSet};
+use postwerk_testkit::directory::Directory;
 use postwerk_testkit::transcript::{Client, TlsPair};
 
 const TOTO: &str = "toto@example.test";
@@ -42,42 +43,12 @@ struct Fixture {
 
 /// example.test with the mailbox toto (three messages) and a second mailbox other.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
-    for address in [TOTO, "other@example.test"] {
-        admin
-            .create_address(
-                op,
-                CreateAddress {
-                    address: address.into(),
-                    kind: AddressKind::Mailbox,
-                    password: Some(PASSWORD.into()),
-                    holder: postwerk_core::Holder::Nobody,
-                    display_name: String::new(),
-                    aliases: Vec::new(),
-                    redirect_to: Vec::new(),
-                    keep_copy: false,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let toto = stores
-        .directory
-        .address_by_address(&TOTO.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
+    let toto = directory.mailbox(TOTO, PASSWORD).await;
+    directory.mailbox("other@example.test", PASSWORD).await;
+    let Directory { dir, stores, .. } = directory;
     for raw in MESSAGES {
         let index = MessageIndex::parse(raw.as_bytes());
         stores

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod directory;
 pub mod dns;
 pub mod python;
 pub mod transcript;

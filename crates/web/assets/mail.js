@@ -1,8 +1,10 @@
 // Webmail enhancements (ui/mail). The pages work without this file: plain links and forms.
 'use strict';
 
-// Live updates of the message list: poll the folder counts and offer (or do) a reload when
-// the shown folder changed. Folder badges are updated in place.
+// Live updates of the message list: the server pushes the folder counts when the mailbox
+// changes (Server-Sent Events from /events, beside the /counts URL); without EventSource, or
+// when the stream keeps failing, the counts are polled instead. When the shown folder
+// changed the list reloads, or offers the reload; folder badges are updated in place.
 (() => {
   const section = document.getElementById('message-list-section');
   if (!section || !window.fetch) return;
@@ -11,16 +13,7 @@
   const shown = section.dataset.state;
   const note = document.getElementById('new-mail');
   const selecting = () => document.querySelector('input[name="uid"]:checked') !== null;
-  const poll = async () => {
-    if (document.hidden) return;
-    let counts;
-    try {
-      const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
-      if (!response.ok) return;
-      counts = await response.json();
-    } catch (_) {
-      return;
-    }
+  const apply = (counts) => {
     counts.forEach((f) => {
       const badge = document.querySelector(`a[data-folder="${f.id}"] [data-unread]`);
       if (badge) {
@@ -37,7 +30,68 @@
       }
     });
   };
-  window.setInterval(poll, 15000);
+  const poll = async () => {
+    if (document.hidden) return;
+    let counts;
+    try {
+      const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+      if (!response.ok) return;
+      counts = await response.json();
+    } catch (_) {
+      return;
+    }
+    apply(counts);
+  };
+  let polling = null;
+  const startPolling = () => {
+    if (polling === null) polling = window.setInterval(poll, 15000);
+  };
+  if (!window.EventSource) {
+    startPolling();
+    return;
+  }
+  // Like the poll, a hidden tab does not reload: the latest counts wait until it is shown.
+  let waiting = null;
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && waiting) {
+      const counts = waiting;
+      waiting = null;
+      apply(counts);
+    }
+  });
+  // The server ends each stream after a minute and the browser reconnects by itself, so one
+  // error is normal; this many in a row without the stream opening again means it cannot
+  // work here (a proxy cutting it, the session gone).
+  const maxFailures = 3;
+  let failures = 0;
+  const listen = () => {
+    const events = new EventSource(url.replace(/\/counts$/, '/events'));
+    events.addEventListener('open', () => { failures = 0; });
+    events.addEventListener('counts', (event) => {
+      let counts;
+      try {
+        counts = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      if (document.hidden) {
+        waiting = counts;
+      } else {
+        apply(counts);
+      }
+    });
+    events.addEventListener('error', () => {
+      failures += 1;
+      if (failures >= maxFailures) {
+        events.close();
+        startPolling();
+      } else if (events.readyState === EventSource.CLOSED) {
+        // Refused outright (not text/event-stream): the browser will not retry by itself.
+        window.setTimeout(listen, 5000);
+      }
+    });
+  };
+  listen();
 })();
 
 // Drafts saved automatically: every ~20 s when the form changed since the last save, posted

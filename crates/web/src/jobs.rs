@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use postwerk_core::{Actor, BulkOutcome, LineProblem};
+use postwerk_core::{Actor, Admin, BulkOptions, BulkOutcome, BulkPlan, LineProblem};
 use zeroize::Zeroizing;
+
+use crate::error::ApiError;
 
 /// How long a finished job stays visible.
 pub const FINISHED_JOB_LIFETIME: Duration = Duration::from_secs(3600);
@@ -94,6 +96,34 @@ impl Jobs {
                 finished_at: None,
             },
         );
+        id
+    }
+
+    /// Starts creating the addresses of `plan` for `owner` in the background and answers the
+    /// job's identifier; the REST endpoint and the console's import page both start jobs here.
+    /// Two tasks: the run, and a watcher that records its end even when the run panics, so no
+    /// job stays "running" (and in memory) forever.
+    pub(crate) fn run_bulk(
+        &self,
+        admin: &Admin,
+        owner: Actor,
+        plan: BulkPlan,
+        options: BulkOptions,
+    ) -> String {
+        let id = self.start(owner, plan.lines.len() as u64);
+        let (admin, jobs, job) = (admin.clone(), self.clone(), id.clone());
+        let worker = tokio::spawn(async move {
+            let progress = |done, total| jobs.progress(&job, done, total);
+            admin.run_bulk(owner, plan, options, &progress).await
+        });
+        let (jobs, job) = (self.clone(), id.clone());
+        tokio::spawn(async move {
+            match worker.await {
+                Ok(Ok(outcome)) => jobs.finish(&job, &outcome),
+                Ok(Err(error)) => jobs.fail(&job, ApiError::from(error).message().to_owned()),
+                Err(stopped) => jobs.fail(&job, ApiError::internal(&stopped).message().to_owned()),
+            }
+        });
         id
     }
 

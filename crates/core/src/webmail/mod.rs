@@ -33,6 +33,7 @@ use crate::delivery::Delivery;
 use crate::junk_learning::JunkLearning;
 use crate::submission::AuthGuards;
 
+pub use read::{FolderChange, MailboxEvents};
 pub use shared_files::{SHARED_FILE_LIFETIME_SECS, SharedFile};
 
 /// Messages per page of the message list unless the page asks otherwise.
@@ -141,7 +142,7 @@ pub struct FolderSummary {
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortKey {
-    /// By arrival, newest first (the default).
+    /// By arrival in the folder (UID order), newest first (the default).
     #[default]
     Arrival,
     /// By the Date header.

@@ -1,6 +1,9 @@
 //! Reading: the account's mailboxes, folders, the message list, opening a message, its
 //! attachments, flags, moving, deleting to Trash, and spam / not spam (CLI-1, RCV-4).
 
+#[path = "read_events.rs"]
+mod read_events;
+pub use read_events::{FolderChange, MailboxEvents};
 #[path = "read_folders.rs"]
 mod read_folders;
 #[path = "read_list.rs"]
@@ -18,7 +21,7 @@ use postwerk_store::{FlagOp, Flags, Folder, MessageMeta, StoreError, SystemFlags
 
 use super::{
     AttachmentData, FolderSummary, LinkedMailbox, ListQuery, MailFlag, MessagePage, OpenedMessage,
-    ReadOptions, SpamOutcome, WEBMAIL, Webmail,
+    ReadOptions, SortKey, SpamOutcome, WEBMAIL, Webmail,
 };
 use crate::CoreError;
 use crate::junk_learning::Learnt;
@@ -172,6 +175,12 @@ impl Webmail {
         self.checked_mailbox(user, mailbox).await?;
         let folder = self.checked_folder(mailbox, folder).await?;
         let summary = self.summary_of(&folder).await?;
+        if query.sort == SortKey::Arrival
+            && !query.unread_only
+            && read_list::search_needle(query).is_none()
+        {
+            return self.list_by_arrival(&folder, summary, query).await;
+        }
         // Metadata only (module read_list): no message body is read to list a folder.
         let metas = self.mail.list_messages(folder.id, &UidSet::all()).await?;
         let text_hits: Option<HashSet<u32>> = match read_list::search_needle(query) {
@@ -191,6 +200,40 @@ impl Webmail {
         Ok(MessagePage {
             folder: summary,
             messages: matching[range].iter().map(read_list::line).collect(),
+            page,
+            per_page,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The default list (newest first, nothing filtered) of a folder of any size: arrival
+    /// order is UID order, so the page is cut from the UIDs alone and only its messages'
+    /// metadata is read (50 rows, not 100,000).
+    async fn list_by_arrival(
+        &self,
+        folder: &Folder,
+        summary: FolderSummary,
+        query: &ListQuery,
+    ) -> Result<MessagePage, CoreError> {
+        let mut uids = self.mail.select_view(folder.id).await?.uids;
+        if !query.ascending {
+            uids.reverse();
+        }
+        let total = uids.len();
+        let (page, per_page, range) = read_list::page_bounds(total, query.page, query.per_page);
+        let shown = &uids[range];
+        let metas = self
+            .mail
+            .list_messages(folder.id, &UidSet::from_uids(shown.iter().copied()))
+            .await?;
+        let by_uid: HashMap<u32, &MessageMeta> = metas.iter().map(|m| (m.uid, m)).collect();
+        Ok(MessagePage {
+            folder: summary,
+            // A message expunged between the two reads is left out of this page.
+            messages: shown
+                .iter()
+                .filter_map(|uid| by_uid.get(uid).map(|meta| read_list::line(meta)))
+                .collect(),
             page,
             per_page,
             total: u32::try_from(total).unwrap_or(u32::MAX),
@@ -448,7 +491,7 @@ impl Webmail {
                 .map(|template| template.body.clone())
         });
         let unread = match self.mail.folder_by_name(address.id, INBOX).await? {
-            Some(inbox) => self.mail.status(inbox.id).await?.unseen,
+            Some(inbox) => self.mail.unseen_counts(inbox.id).await?.1,
             None => 0,
         };
         Ok(LinkedMailbox {
@@ -497,13 +540,13 @@ impl Webmail {
         folder: &Folder,
         role: Option<SpecialUse>,
     ) -> Result<FolderSummary, CoreError> {
-        let status = self.mail.status(folder.id).await?;
+        let (messages, unread) = self.mail.unseen_counts(folder.id).await?;
         Ok(FolderSummary {
             id: folder.id,
             name: folder.name.clone(),
             role: role.map(|role| role_name(role).to_owned()),
-            messages: status.messages,
-            unread: status.unseen,
+            messages,
+            unread,
         })
     }
 

@@ -51,7 +51,8 @@ fn contains_lowercase(text: Option<&str>, needle: &str) -> bool {
 /// is total and pages never overlap.
 pub(super) fn sort(metas: &mut [MessageMeta], key: SortKey, ascending: bool) {
     match key {
-        SortKey::Arrival => metas.sort_unstable_by_key(|m| (m.internal_date, m.uid)),
+        // Arrival in this folder: UID order (RFC 9051 §2.3.1.1, UIDs grow as messages are added).
+        SortKey::Arrival => metas.sort_unstable_by_key(|m| m.uid),
         SortKey::Date => metas.sort_unstable_by_key(|m| (display_date(m), m.uid)),
         SortKey::Size => metas.sort_unstable_by_key(|m| (m.size, m.uid)),
         SortKey::From => {

@@ -2,9 +2,10 @@
 //! `rate_limits.rs`): example.test with toto (alias tata), a no-reply address and a
 //! redirection outside, on an embedded store in a temporary folder.
 
-use postwerk_core::{Actor, Admin, CreateAddress};
+use postwerk_core::Actor;
 use postwerk_model::AddressKind;
 use postwerk_store::Stores;
+use postwerk_testkit::directory::{Directory, address_request};
 use postwerk_testkit::transcript::TlsPair;
 
 /// The mailbox password of toto and info (AUTH PLAIN in the scripts is its base64).
@@ -19,54 +20,26 @@ pub struct Fixture {
 
 /// example.test with toto (alias tata), a no-reply address and a redirection outside.
 pub async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let admin = Admin::from_stores(&stores);
-    let op = Actor::Operator;
-    admin.create_org(op, "Acme").await.unwrap();
-    admin
-        .create_service(op, "example.test", "Acme", 100)
-        .await
-        .unwrap();
-    let create =
-        |address: &str, kind: AddressKind, password: Option<&str>, to: &[&str]| CreateAddress {
-            address: address.into(),
-            kind,
-            password: password.map(Into::into),
-            holder: postwerk_core::Holder::Nobody,
-            display_name: String::new(),
-            aliases: Vec::new(),
-            redirect_to: to.iter().map(|s| s.to_string()).collect(),
-            keep_copy: false,
-        };
-    for request in [
-        create(
-            "toto@example.test",
-            AddressKind::Mailbox,
-            Some(PASSWORD),
-            &[],
-        ),
-        create(
+    let directory = Directory::open().await;
+    directory.org("Acme").await;
+    directory.service("Acme", "example.test", 100).await;
+    directory.mailbox("toto@example.test", PASSWORD).await;
+    directory
+        .address(address_request(
             "info@example.test",
             AddressKind::NoReply,
             Some(PASSWORD),
-            &[],
-        ),
-        create(
-            "fwd@example.test",
-            AddressKind::RedirectOnly,
-            None,
-            &["out@elsewhere.example"],
-        ),
-    ] {
-        admin.create_address(op, request).await.unwrap();
-    }
-    admin
-        .add_alias(op, "toto@example.test", "tata@example.test")
+        ))
+        .await;
+    directory
+        .redirection("fwd@example.test", &["out@elsewhere.example"])
+        .await;
+    directory
+        .admin
+        .add_alias(Actor::Operator, "toto@example.test", "tata@example.test")
         .await
         .unwrap();
+    let Directory { dir, stores, .. } = directory;
     let tls = TlsPair::self_signed(&dir.path().join("tls"));
     Fixture {
         _dir: dir,

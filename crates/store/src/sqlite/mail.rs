@@ -1133,6 +1133,20 @@ impl MailStore for SqliteStore {
         })
     }
 
+    async fn unseen_counts(&self, folder: FolderId) -> Result<(u32, u32), StoreError> {
+        const WHAT: &str = "counting unseen messages";
+        let (messages, unseen): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), \
+             COALESCE(SUM(CASE WHEN system_flags & 1 = 0 THEN 1 ELSE 0 END), 0) \
+             FROM messages WHERE folder_id = ?1",
+        )
+        .bind(folder.0)
+        .fetch_one(&self.pool)
+        .await
+        .ctx(WHAT)?;
+        Ok((int(messages, WHAT)?, int(unseen, WHAT)?))
+    }
+
     async fn select_view(&self, folder: FolderId) -> Result<SelectView, StoreError> {
         const WHAT: &str = "reading a folder for SELECT";
         if self.cache.holds(folder) {

@@ -457,27 +457,31 @@ async fn delete_address(
         .admin
         .delete_addresses(caller.actor, &[address])
         .await?;
-    issue_recovery_usernames(&state, &deleted).await;
+    state.issue_recovery_usernames(&deleted).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// ID-10: tells the accounts whose login was a deleted address their recovery username. The
-/// deletion is done whatever happens here, so a failure to send is logged rather than
-/// answered: the operator can still read the username from the SMS outbox or the database.
-async fn issue_recovery_usernames(state: &ApiState, deleted: &Deleted) {
-    if deleted.orphaned_accounts.is_empty() {
-        return;
-    }
-    if let Err(error) = state
-        .recovery
-        .issue_recovery_usernames(&deleted.orphaned_accounts)
-        .await
-    {
-        tracing::warn!(
-            %error,
-            accounts = deleted.orphaned_accounts.len(),
-            "the recovery usernames of accounts whose login address was deleted could not be sent"
-        );
+// A method of the state rather than a function of this module, so the console's delete page
+// (ui/console/addresses.rs) calls the very same code after its deletion.
+impl ApiState {
+    /// ID-10: tells the accounts whose login was a deleted address their recovery username.
+    /// The deletion is done whatever happens here, so a failure to send is logged rather than
+    /// answered: the operator can still read the username from the SMS outbox or the database.
+    pub(crate) async fn issue_recovery_usernames(&self, deleted: &Deleted) {
+        if deleted.orphaned_accounts.is_empty() {
+            return;
+        }
+        if let Err(error) = self
+            .recovery
+            .issue_recovery_usernames(&deleted.orphaned_accounts)
+            .await
+        {
+            tracing::warn!(
+                %error,
+                accounts = deleted.orphaned_accounts.len(),
+                "the recovery usernames of accounts whose login address was deleted could not be sent"
+            );
+        }
     }
 }
 
@@ -516,7 +520,7 @@ async fn delete_addresses(
         .admin
         .delete_addresses(caller.actor, &body.addresses)
         .await?;
-    issue_recovery_usernames(&state, &deleted).await;
+    state.issue_recovery_usernames(&deleted).await;
     Ok(Json(DeletedView {
         deleted: deleted.addresses.iter().map(ToString::to_string).collect(),
         orphaned_logins: deleted

@@ -202,25 +202,10 @@ async fn bulk_create(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(refusal)).into_response());
     }
-    let id = state.jobs.start(actor, plan.lines.len() as u64);
     let options = BulkOptions {
         skip_invalid: query.skip_invalid,
     };
-    let (admin, jobs, job) = (state.admin.clone(), state.jobs.clone(), id.clone());
-    let worker = tokio::spawn(async move {
-        let progress = |done, total| jobs.progress(&job, done, total);
-        admin.run_bulk(actor, plan, options, &progress).await
-    });
-    // A second task records the end, even a panic of the run, so no job stays "running"
-    // (and in memory) forever.
-    let (jobs, job) = (state.jobs.clone(), id.clone());
-    tokio::spawn(async move {
-        match worker.await {
-            Ok(Ok(outcome)) => jobs.finish(&job, &outcome),
-            Ok(Err(error)) => jobs.fail(&job, ApiError::from(error).message().to_owned()),
-            Err(stopped) => jobs.fail(&job, ApiError::internal(&stopped).message().to_owned()),
-        }
-    });
+    let id = state.jobs.run_bulk(&state.admin, actor, plan, options);
     let location = format!("/api/v1/jobs/{id}");
     Ok((
         StatusCode::ACCEPTED,

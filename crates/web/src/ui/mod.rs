@@ -20,6 +20,7 @@ mod account;
 pub(crate) mod assets;
 mod console;
 pub(crate) mod devices;
+pub(crate) mod format;
 mod mail;
 pub(crate) mod page;
 mod security;

@@ -1,44 +1,25 @@
 //! An API over a real SQLite store in a temporary folder, driven in process with
 //! `tower::ServiceExt::oneshot`, and a small request builder.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use postwerk_core::{
-    Actor, Admin, Audit, CoreError, FailureLimiter, FailurePolicy, Identity, MailboxAuth, Mailer,
-    ManagerAuth, Notification, Notifier, OutboxGateway, Recovery,
-};
-use postwerk_dns::FakeResolver;
-use postwerk_store::{Stores, TokenScope};
-use postwerk_web::{ApiState, IdentityServices, router};
+use postwerk_core::FailurePolicy;
+use postwerk_store::Stores;
+use postwerk_web::{ApiState, router};
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The platform's host name in these tests.
-pub const HOSTNAME: &str = "mail.platform.test";
+/// The state shared with the pages' suite.
+#[path = "../common/state.rs"]
+mod state;
+
+pub use state::{HOSTNAME, RecordingMailer, quick_policy, session_cookie};
 
 /// A password the policy accepts.
 pub const PASSWORD: &str = "correct-horse-battery";
-
-/// Keeps the notifications instead of sending them.
-#[derive(Default)]
-pub struct RecordingMailer {
-    pub sent: Mutex<Vec<Notification>>,
-}
-
-#[async_trait::async_trait]
-impl Mailer for RecordingMailer {
-    async fn send(&self, notification: Notification) -> Result<(), CoreError> {
-        self.sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(notification);
-        Ok(())
-    }
-}
 
 pub struct Api {
     _dir: tempfile::TempDir,
@@ -51,84 +32,20 @@ pub struct Api {
     pub operator: String,
 }
 
-/// Failed sign-ins cost no time in tests, and the lockout comes after `lockout_after`.
-pub fn quick_policy(lockout_after: u32) -> FailurePolicy {
-    FailurePolicy {
-        free_failures: 1000,
-        delay_step: Duration::ZERO,
-        max_delay: Duration::ZERO,
-        lockout_after,
-        lockout: Duration::from_secs(600),
-    }
-}
-
 impl Api {
     pub async fn new() -> Api {
         Api::with_policy(quick_policy(1000)).await
     }
 
     pub async fn with_policy(policy: FailurePolicy) -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-            .await
-            .unwrap();
-        let mailer = Arc::new(RecordingMailer::default());
-        let admin = Admin::from_stores(&stores)
-            .with_mailer(mailer.clone())
-            .with_public_url("https://manager.test");
-        let limiter = Arc::new(FailureLimiter::new(policy));
-        // A real audit log, so the tests read what the API recorded (ID-11).
-        let audit = Audit::start(stores.identity.clone());
-        let admin = admin.with_audit(audit.clone());
-        let auth = ManagerAuth::new(
-            stores.directory.clone(),
-            stores.manager.clone(),
-            stores.identity.clone(),
-            limiter.clone(),
-        );
-        let auth = auth.with_audit(audit.clone());
-        let identity = Identity::new(&stores, audit.clone());
-        let notifier = Notifier::new(
-            Some(mailer.clone()),
-            Arc::new(OutboxGateway::new(stores.identity.clone())),
-        );
-        let services = IdentityServices {
-            recovery: Recovery::new(
-                &stores,
-                identity.clone(),
-                notifier,
-                audit.clone(),
-                limiter.clone(),
-            ),
-            identity,
-            mailbox_auth: Arc::new(
-                MailboxAuth::new(stores.directory.clone(), limiter).with_audit(audit.clone()),
-            ),
-            audit,
-            directory: stores.directory.clone(),
-        };
-        let state = ApiState::new(
-            admin,
-            auth,
-            services,
-            HOSTNAME,
-            Arc::new(FakeResolver::new()),
-            true,
-        );
-        let operator = state
-            .auth
-            .create_token(Actor::Operator, "tests", TokenScope::Write, None)
-            .await
-            .unwrap()
-            .secret
-            .as_str()
-            .to_owned();
+        let site = state::Site::open(policy, "https://manager.test").await;
+        let operator = site.operator_token().await;
         Api {
-            router: router(state.clone()),
-            _dir: dir,
-            _stores: stores,
-            state,
-            mailer,
+            router: router(site.state.clone()),
+            _dir: site.dir,
+            _stores: site.stores,
+            state: site.state,
+            mailer: site.mailer,
             operator,
         }
     }
@@ -256,16 +173,6 @@ pub fn digits(text: &str, len: usize) -> Option<String> {
     text.split(|c: char| !c.is_ascii_digit())
         .find(|run| run.len() == len)
         .map(str::to_owned)
-}
-
-/// The value of `postwerk_session` in the answer's `Set-Cookie`.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| value.strip_prefix("postwerk_session="))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
 }
 
 pub struct Call<'a> {

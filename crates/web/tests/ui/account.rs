@@ -11,9 +11,7 @@ const NEW_PASSWORD: &str = "a-brand-new-passphrase";
 
 /// Acme with the member `jane@outside.test`, signed in; answers the session.
 async fn jane() -> (Ui, String) {
-    let ui = Ui::new().await;
-    ui.acme().await;
-    ui.user("jane@outside.test", "member").await;
+    let ui = Ui::acme_with_member("jane@outside.test").await;
     let session = ui.sign_in("jane@outside.test").await;
     (ui, session)
 }
@@ -121,21 +119,9 @@ async fn id_6_a_password_change_keeps_this_session_and_ends_the_others() {
             .is_redirection()
     );
 
-    let old = ui
-        .post(
-            "/signin",
-            &[("login", "jane@outside.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let old = ui.try_sign_in("jane@outside.test", PASSWORD).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
-    let new = ui
-        .post(
-            "/signin",
-            &[("login", "jane@outside.test"), ("password", NEW_PASSWORD)],
-            None,
-        )
-        .await;
+    let new = ui.try_sign_in("jane@outside.test", NEW_PASSWORD).await;
     assert_eq!(new.location(), "/mail");
 }
 
@@ -156,13 +142,7 @@ async fn a_generated_password_is_shown_once_in_the_answer() {
         .ok();
     let generated = text_of(&page.html, r#"id="generated-password">"#);
     assert!(generated.len() >= 12, "{generated}");
-    let signed_in = ui
-        .post(
-            "/signin",
-            &[("login", "jane@outside.test"), ("password", &generated)],
-            None,
-        )
-        .await;
+    let signed_in = ui.try_sign_in("jane@outside.test", &generated).await;
     assert_eq!(signed_in.location(), "/mail");
     assert!(
         !ui.get("/account/password", Some(&session))
@@ -254,13 +234,7 @@ async fn id_1_two_factor_enrolment_with_a_qr_code_then_turned_off() {
         )
         .await;
     assert_eq!(disabled.location(), "/account/2fa");
-    let page = ui
-        .post(
-            "/signin",
-            &[("login", "jane@outside.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let page = ui.try_sign_in("jane@outside.test", PASSWORD).await;
     assert_eq!(page.location(), "/mail", "no code asked any more");
 }
 
@@ -350,13 +324,7 @@ async fn the_login_changes_with_the_password_and_the_new_one_signs_in() {
         )
         .await;
     assert_eq!(changed.location(), "/account");
-    let page = ui
-        .post(
-            "/signin",
-            &[("login", "jane@elsewhere.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let page = ui.try_sign_in("jane@elsewhere.test", PASSWORD).await;
     assert!(session_cookie(&page.headers).is_some());
 }
 
@@ -364,12 +332,7 @@ async fn the_login_changes_with_the_password_and_the_new_one_signs_in() {
 async fn id_10_an_account_whose_login_was_deleted_must_choose_a_new_one_first() {
     let ui = Ui::new().await;
     ui.acme().await;
-    ui.api(
-        Method::POST,
-        "/api/v1/services/acme.test/addresses",
-        json!({"local_part": "toto", "password": PASSWORD, "holder": {"mode": "nobody"}}),
-    )
-    .await;
+    ui.mailbox("toto", PASSWORD).await;
     ui.api(
         Method::POST,
         "/api/v1/users",
@@ -405,13 +368,7 @@ async fn id_10_an_account_whose_login_was_deleted_must_choose_a_new_one_first() 
         .expect("the username in the message")
         .to_owned();
 
-    let page = ui
-        .post(
-            "/signin",
-            &[("login", &username), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let page = ui.try_sign_in(&username, PASSWORD).await;
     let session = session_cookie(&page.headers).expect("signed in with the recovery username");
     // Every page sends the person to the choice first; that page asks for no password.
     assert_eq!(

@@ -20,15 +20,6 @@ async fn acme() -> (Ui, String, String) {
     (ui, boss, mia)
 }
 
-async fn details(ui: &Ui, address: &str) -> Value {
-    ui.api(
-        Method::GET,
-        &format!("/api/v1/addresses/{address}"),
-        Value::Null,
-    )
-    .await
-}
-
 /// A redirect-only address made through the API (no password to hash: quick).
 async fn forwarder(ui: &Ui, local: &str) {
     ui.api(
@@ -143,9 +134,7 @@ async fn svc_2_4_the_service_page_changes_quota_alias_domains_and_defaults() {
         .await;
     assert!(template.status.is_redirection(), "{}", template.html);
 
-    let service = ui
-        .api(Method::GET, "/api/v1/services/acme.test", Value::Null)
-        .await;
+    let service = ui.api_get("/api/v1/services/acme.test").await;
     assert_eq!(service["address_quota"], 80);
     assert_eq!(service["alias_domains"], json!(["acme.example"]));
     assert_eq!(
@@ -236,7 +225,7 @@ async fn addr_1_a_for_myself_links_the_address_to_my_account() {
         created.html
     );
     assert!(!created.html.contains("generated-password"), "I chose it");
-    let address = details(&ui, "boss@acme.test").await;
+    let address = ui.address_details("boss@acme.test").await;
     assert_eq!(address["access"][0]["login"], BOSS);
 }
 
@@ -272,7 +261,7 @@ async fn addr_1_b_for_users_shows_the_generated_password_once() {
     assert!(password.len() >= 12, "{password}");
     assert!(created.html.contains("data-copy=\"#generated-password\""));
 
-    let address = details(&ui, "team@acme.test").await;
+    let address = ui.address_details("team@acme.test").await;
     assert_eq!(address["access"][0]["login"], MIA);
     assert_eq!(address["access"][0]["permissions"], json!(["read_send"]));
     let again = ui
@@ -331,7 +320,7 @@ async fn addr_1_b_prime_an_invitation_is_sent_and_the_password_shown_unless_exac
         "the invited person chooses it"
     );
     assert_eq!(ui.notifications().len(), 2);
-    let address = details(&ui, "guest@acme.test").await;
+    let address = ui.address_details("guest@acme.test").await;
     assert_eq!(address["invitations"][0]["sent_to"], "guest@example.org");
 }
 
@@ -342,7 +331,10 @@ async fn addr_1_c_2_4_unlinked_generic_and_redirect_only_addresses() {
         .await
         .ok();
     assert!(text_of(&unknown.html, "generated-password").is_some());
-    assert_eq!(details(&ui, "info@acme.test").await["access"], json!([]));
+    assert_eq!(
+        ui.address_details("info@acme.test").await["access"],
+        json!([])
+    );
 
     create(
         &ui,
@@ -355,7 +347,10 @@ async fn addr_1_c_2_4_unlinked_generic_and_redirect_only_addresses() {
     )
     .await
     .ok();
-    assert_eq!(details(&ui, "all@acme.test").await["kind"], "catchall");
+    assert_eq!(
+        ui.address_details("all@acme.test").await["kind"],
+        "catchall"
+    );
 
     create(
         &ui,
@@ -368,7 +363,7 @@ async fn addr_1_c_2_4_unlinked_generic_and_redirect_only_addresses() {
     )
     .await
     .ok();
-    let forward = details(&ui, "fwd@acme.test").await;
+    let forward = ui.address_details("fwd@acme.test").await;
     assert_eq!(forward["kind"], "redirect");
     assert_eq!(
         forward["redirect"]["targets"].as_array().map(Vec::len),
@@ -472,7 +467,10 @@ async fn addr_8_deleting_several_asks_for_confirmation_first() {
         "{}",
         asked.html
     );
-    assert_eq!(details(&ui, "one@acme.test").await["kind"], "redirect");
+    assert_eq!(
+        ui.address_details("one@acme.test").await["kind"],
+        "redirect"
+    );
 
     let mut confirmed = picked.to_vec();
     confirmed.push(("confirmed", "yes"));
@@ -485,13 +483,7 @@ async fn addr_8_deleting_several_asks_for_confirmation_first() {
         .await;
     assert_eq!(done.location(), "/manager/services/acme.test/addresses");
     assert!(done.notice().unwrap().contains("2 addresses were deleted"));
-    let left = ui
-        .api(
-            Method::GET,
-            "/api/v1/services/acme.test/addresses",
-            Value::Null,
-        )
-        .await;
+    let left = ui.api_get("/api/v1/services/acme.test/addresses").await;
     assert_eq!(left["total"], 1);
     assert_eq!(left["items"][0]["address"], "three@acme.test");
 }
@@ -538,7 +530,7 @@ async fn addr_6_aliases_show_the_limit_and_the_address_page_changes_settings() {
             .await;
         assert_eq!(changed.location(), base, "{path}: {}", changed.html);
     }
-    let address = details(&ui, "anna@acme.test").await;
+    let address = ui.address_details("anna@acme.test").await;
     assert_eq!(address["storage_limit"], 2_000_000_000u64);
     assert_eq!(
         address["redirect"],
@@ -548,11 +540,7 @@ async fn addr_6_aliases_show_the_limit_and_the_address_page_changes_settings() {
     assert_eq!(address["access"][0]["login"], MIA);
     assert_eq!(address["aliases"][0]["alias"], "a.s@acme.test");
     let rules = ui
-        .api(
-            Method::GET,
-            "/api/v1/addresses/anna@acme.test/sender-rules",
-            Value::Null,
-        )
+        .api_get("/api/v1/addresses/anna@acme.test/sender-rules")
         .await;
     assert_eq!(
         rules["items"][0],
@@ -593,13 +581,7 @@ async fn addr_3_a_csv_with_a_bad_line_is_reported_then_the_others_created() {
     );
     assert!(report.html.contains("Line 3"), "{}", report.html);
     assert!(report.html.contains("not an address!"));
-    let none = ui
-        .api(
-            Method::GET,
-            "/api/v1/services/acme.test/addresses",
-            Value::Null,
-        )
-        .await;
+    let none = ui.api_get("/api/v1/services/acme.test/addresses").await;
     assert_eq!(none["total"], 0, "nothing created before the choice");
 
     // "Skip the wrong lines": the report's form carries the file again.

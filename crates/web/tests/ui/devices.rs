@@ -4,7 +4,7 @@
 //! mailbox is out of reach.
 
 use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::fixture::{HOSTNAME, PASSWORD, Ui, session_cookie};
 
@@ -41,15 +41,6 @@ async fn account_with_own_mailbox(ui: &Ui, login: &str, permissions: &[&str]) ->
 async fn anna(ui: &Ui) -> String {
     ui.acme().await;
     account_with_own_mailbox(ui, "anna@acme.test", EVERY_PERMISSION).await
-}
-
-async fn details(ui: &Ui, address: &str) -> Value {
-    ui.api(
-        Method::GET,
-        &format!("/api/v1/addresses/{address}"),
-        Value::Null,
-    )
-    .await
 }
 
 #[tokio::test]
@@ -106,7 +97,7 @@ async fn cli_1_the_settings_show_only_what_the_permissions_allow_and_say_what_is
         "{}",
         forced.html
     );
-    assert!(details(&ui, "anna@acme.test").await["redirect"].is_null());
+    assert!(ui.address_details("anna@acme.test").await["redirect"].is_null());
 }
 
 #[tokio::test]
@@ -135,13 +126,7 @@ async fn addr_6_aliases_are_added_and_removed_with_the_limit_in_sight() {
         .ok();
     assert!(page.html.contains("1 of 50"), "{}", page.html);
     assert!(page.html.contains("sales@acme.test"), "{}", page.html);
-    let aliases = ui
-        .api(
-            Method::GET,
-            "/api/v1/addresses/anna@acme.test/aliases",
-            Value::Null,
-        )
-        .await;
+    let aliases = ui.api_get("/api/v1/addresses/anna@acme.test/aliases").await;
     assert_eq!(aliases["items"][0]["alias"], "sales@acme.test", "{aliases}");
 
     // A name already taken is refused next to the form, with what was typed kept.
@@ -169,13 +154,7 @@ async fn addr_6_aliases_are_added_and_removed_with_the_limit_in_sight() {
         .await
         .ok();
     assert!(page.html.contains("0 of 50"), "{}", page.html);
-    let aliases = ui
-        .api(
-            Method::GET,
-            "/api/v1/addresses/anna@acme.test/aliases",
-            Value::Null,
-        )
-        .await;
+    let aliases = ui.api_get("/api/v1/addresses/anna@acme.test/aliases").await;
     assert_eq!(
         aliases["items"].as_array().map(Vec::len),
         Some(0),
@@ -198,7 +177,7 @@ async fn addr_5_forwarding_is_set_with_or_without_a_copy_and_stopped() {
         )
         .await;
     assert_eq!(set.location(), "/settings/anna@acme.test#redirect");
-    let redirect = &details(&ui, "anna@acme.test").await["redirect"];
+    let redirect = &ui.address_details("anna@acme.test").await["redirect"];
     assert_eq!(
         redirect["targets"],
         json!(["out@elsewhere.test", "other@elsewhere.test"])
@@ -229,7 +208,7 @@ async fn addr_5_forwarding_is_set_with_or_without_a_copy_and_stopped() {
     .await
     .location();
     assert_eq!(
-        details(&ui, "anna@acme.test").await["redirect"]["keep_copy"],
+        ui.address_details("anna@acme.test").await["redirect"]["keep_copy"],
         false
     );
 
@@ -252,7 +231,7 @@ async fn addr_5_forwarding_is_set_with_or_without_a_copy_and_stopped() {
         )
         .await;
     assert_eq!(stopped.location(), "/settings/anna@acme.test#redirect");
-    assert!(details(&ui, "anna@acme.test").await["redirect"].is_null());
+    assert!(ui.address_details("anna@acme.test").await["redirect"].is_null());
     let page = ui
         .get("/settings/anna@acme.test", Some(&session))
         .await
@@ -290,11 +269,7 @@ async fn rcv_4_a_blocked_sender_is_listed_and_can_be_removed() {
         .expect("a block list");
     assert!(list.contains("@spam.example"), "{}", page.html);
     let rules = ui
-        .api(
-            Method::GET,
-            "/api/v1/addresses/anna@acme.test/sender-rules",
-            Value::Null,
-        )
+        .api_get("/api/v1/addresses/anna@acme.test/sender-rules")
         .await;
     assert_eq!(
         rules["items"][0],
@@ -319,11 +294,7 @@ async fn rcv_4_a_blocked_sender_is_listed_and_can_be_removed() {
     .await
     .location();
     let rules = ui
-        .api(
-            Method::GET,
-            "/api/v1/addresses/anna@acme.test/sender-rules",
-            Value::Null,
-        )
+        .api_get("/api/v1/addresses/anna@acme.test/sender-rules")
         .await;
     assert_eq!(rules["items"].as_array().map(Vec::len), Some(0), "{rules}");
 }
@@ -414,25 +385,13 @@ async fn id_5_a_password_change_offers_unification_and_accepting_it_unifies() {
         page.html
     );
     assert!(!page.html.contains("id=\"unify-form\""), "{}", page.html);
-    let signed_in = ui
-        .post(
-            "/signin",
-            &[("login", "anna@acme.test"), ("password", UNIFIED_PASSWORD)],
-            None,
-        )
-        .await;
+    let signed_in = ui.try_sign_in("anna@acme.test", UNIFIED_PASSWORD).await;
     assert!(
         session_cookie(&signed_in.headers).is_some(),
         "{}",
         signed_in.html
     );
-    let old = ui
-        .post(
-            "/signin",
-            &[("login", "anna@acme.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let old = ui.try_sign_in("anna@acme.test", PASSWORD).await;
     assert!(
         session_cookie(&old.headers).is_none(),
         "the old account password still works"
@@ -441,9 +400,7 @@ async fn id_5_a_password_change_offers_unification_and_accepting_it_unifies() {
 
 #[tokio::test]
 async fn id_5_unification_is_not_offered_when_the_login_is_not_the_mailbox() {
-    let ui = Ui::new().await;
-    ui.acme().await;
-    ui.user("jane@outside.test", "member").await;
+    let ui = Ui::acme_with_member("jane@outside.test").await;
     ui.api(
         Method::POST,
         "/api/v1/services/acme.test/addresses",
@@ -606,13 +563,7 @@ async fn another_accounts_mailbox_is_out_of_reach() {
         )
         .await;
     assert_eq!(test.status, StatusCode::FORBIDDEN);
-    let aliases = ui
-        .api(
-            Method::GET,
-            "/api/v1/addresses/bob@acme.test/aliases",
-            Value::Null,
-        )
-        .await;
+    let aliases = ui.api_get("/api/v1/addresses/bob@acme.test/aliases").await;
     assert_eq!(
         aliases["items"].as_array().map(Vec::len),
         Some(0),
@@ -644,7 +595,7 @@ async fn the_name_shown_with_mail_is_changed_with_the_signature_permission() {
         .await;
     assert_eq!(saved.location(), "/settings/anna@acme.test#signature");
     assert_eq!(
-        details(&ui, "anna@acme.test").await["display_name"],
+        ui.address_details("anna@acme.test").await["display_name"],
         "Anna from Acme"
     );
     let page = ui

@@ -4,45 +4,28 @@
 
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use postwerk_core::{
-    Actor, Admin, Audit, CoreError, Delivery, FailureLimiter, FailurePolicy, Identity, MailboxAuth,
-    Mailer, ManagerAuth, Notification, Notifier, OutboxGateway, Recovery, Webmail, WebmailParts,
-};
-use postwerk_dns::FakeResolver;
-use postwerk_store::{Stores, TokenScope};
-use postwerk_web::{ApiState, IdentityServices, router};
+use postwerk_core::{Delivery, Notification, Webmail, WebmailParts};
+use postwerk_model::{Address, AddressId};
+use postwerk_store::Stores;
+use postwerk_web::{ApiState, router};
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The platform's host name in these tests.
-pub const HOSTNAME: &str = "mail.platform.test";
+/// The state shared with the API's suite.
+#[path = "../common/state.rs"]
+mod state;
+
+pub use state::{HOSTNAME, RecordingMailer, session_cookie};
+
 /// The public URL of the web listener in these tests.
 pub const PUBLIC_URL: &str = "https://mail.platform.test";
 /// A password the policy accepts.
 pub const PASSWORD: &str = "correct-horse-battery";
-
-/// Keeps the notifications (invitations, recovery codes) instead of sending them.
-#[derive(Default)]
-pub struct RecordingMailer {
-    pub sent: Mutex<Vec<Notification>>,
-}
-
-#[async_trait::async_trait]
-impl Mailer for RecordingMailer {
-    async fn send(&self, notification: Notification) -> Result<(), CoreError> {
-        self.sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(notification);
-        Ok(())
-    }
-}
 
 /// The site, its stores, and an operator token for setting things up through the API.
 pub struct Ui {
@@ -57,50 +40,9 @@ pub struct Ui {
 
 impl Ui {
     pub async fn new() -> Ui {
-        let dir = tempfile::tempdir().unwrap();
-        let stores = postwerk_store::open_sqlite(&dir.path().join("data"))
-            .await
-            .unwrap();
-        let mailer = Arc::new(RecordingMailer::default());
-        let audit = Audit::start(stores.identity.clone());
-        let admin = Admin::from_stores(&stores)
-            .with_mailer(mailer.clone())
-            .with_public_url(PUBLIC_URL)
-            .with_audit(audit.clone());
-        let limiter = Arc::new(FailureLimiter::new(FailurePolicy {
-            free_failures: 1000,
-            delay_step: Duration::ZERO,
-            max_delay: Duration::ZERO,
-            lockout_after: 1000,
-            lockout: Duration::from_secs(600),
-        }));
-        let auth = ManagerAuth::new(
-            stores.directory.clone(),
-            stores.manager.clone(),
-            stores.identity.clone(),
-            limiter.clone(),
-        )
-        .with_audit(audit.clone());
-        let identity = Identity::new(&stores, audit.clone());
-        let notifier = Notifier::new(
-            Some(mailer.clone()),
-            Arc::new(OutboxGateway::new(stores.identity.clone())),
-        );
-        let services = IdentityServices {
-            recovery: Recovery::new(
-                &stores,
-                identity.clone(),
-                notifier,
-                audit.clone(),
-                limiter.clone(),
-            ),
-            identity,
-            mailbox_auth: Arc::new(
-                MailboxAuth::new(stores.directory.clone(), limiter).with_audit(audit.clone()),
-            ),
-            audit,
-            directory: stores.directory.clone(),
-        };
+        let site = state::Site::open(state::quick_policy(1000), PUBLIC_URL).await;
+        let operator = site.operator_token().await;
+        let stores = site.stores;
         let delivery = Delivery::new(
             stores.directory.clone(),
             stores.mail.clone(),
@@ -115,31 +57,23 @@ impl Ui {
             hostname: HOSTNAME.to_owned(),
             public_url: PUBLIC_URL.to_owned(),
         });
-        let state = ApiState::new(
-            admin,
-            auth,
-            services,
-            HOSTNAME,
-            Arc::new(FakeResolver::new()),
-            true,
-        )
-        .with_webmail(webmail);
-        let operator = state
-            .auth
-            .create_token(Actor::Operator, "tests", TokenScope::Write, None)
-            .await
-            .unwrap()
-            .secret
-            .as_str()
-            .to_owned();
+        let state = site.state.with_webmail(webmail);
         Ui {
             router: router(state.clone()),
-            _dir: dir,
+            _dir: site.dir,
             stores,
             state,
-            mailer,
+            mailer: site.mailer,
             operator,
         }
+    }
+
+    /// A new site with `Acme` (see [`Ui::acme`]) and the member `login` in it.
+    pub async fn acme_with_member(login: &str) -> Ui {
+        let ui = Ui::new().await;
+        ui.acme().await;
+        ui.user(login, "member").await;
+        ui
     }
 
     /// A call to `/api/v1` as the operator, for setting things up; panics unless 2xx.
@@ -194,11 +128,53 @@ impl Ui {
         .await;
     }
 
+    /// The mailbox `local@acme.test` with the mailbox password `password`, held by nobody,
+    /// created through the API.
+    pub async fn mailbox(&self, local: &str, password: &str) {
+        self.api(
+            Method::POST,
+            "/api/v1/services/acme.test/addresses",
+            serde_json::json!({"local_part": local, "password": password}),
+        )
+        .await;
+    }
+
+    /// Gives the account `login` access to `address` with `permissions` (ADDR-9), through
+    /// the API.
+    pub async fn grant(&self, address: &str, login: &str, permissions: &[&str]) {
+        self.api(
+            Method::PUT,
+            &format!("/api/v1/addresses/{address}/access/{login}"),
+            serde_json::json!({ "permissions": permissions }),
+        )
+        .await;
+    }
+
+    /// A read of `/api/v1` as the operator, to check what a page changed; panics unless 2xx.
+    pub async fn api_get(&self, uri: &str) -> Value {
+        self.api(Method::GET, uri, Value::Null).await
+    }
+
+    /// The address `address` as the API describes it to the operator.
+    pub async fn address_details(&self, address: &str) -> Value {
+        self.api_get(&format!("/api/v1/addresses/{address}")).await
+    }
+
+    /// The store's id of the hosted address `address` (the pages' URLs carry it).
+    pub async fn address_id(&self, address: &str) -> AddressId {
+        let parsed: Address = address.parse().unwrap();
+        self.stores
+            .directory
+            .address_by_address(&parsed)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{address} is not hosted"))
+            .id
+    }
+
     /// Signs `login` in through the sign-in page; answers the session cookie's value.
     pub async fn sign_in(&self, login: &str) -> String {
-        let page = self
-            .post("/signin", &[("login", login), ("password", PASSWORD)], None)
-            .await;
+        let page = self.try_sign_in(login, PASSWORD).await;
         assert!(
             page.status.is_redirection(),
             "{}: {}",
@@ -206,6 +182,12 @@ impl Ui {
             page.html
         );
         session_cookie(&page.headers).expect("a session cookie")
+    }
+
+    /// Posts the sign-in form with `login` and `password` (no 2FA code), without a session.
+    pub async fn try_sign_in(&self, login: &str, password: &str) -> Page {
+        self.post("/signin", &[("login", login), ("password", password)], None)
+            .await
     }
 
     /// GET `uri` with the session cookie (if any).
@@ -296,6 +278,12 @@ impl Ui {
         }
     }
 
+    /// Any request, its answer not read: for streams (Server-Sent Events) that a test reads
+    /// frame by frame.
+    pub async fn open(&self, request: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     /// The notifications sent so far (invitations, codes), oldest first.
     pub fn notifications(&self) -> Vec<Notification> {
         self.mailer
@@ -353,17 +341,6 @@ impl Page {
             .collect::<Option<Vec<u8>>>()?;
         String::from_utf8(bytes).ok()
     }
-}
-
-/// The value of `postwerk_session` in a `Set-Cookie`.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| value.strip_prefix("postwerk_session="))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// Form encoding of one value.

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use postwerk_message::MessageIndex;
-use postwerk_model::{Address, AddressId};
+use postwerk_model::AddressId;
 use postwerk_store::{DeliveryTarget, Flags};
 
 use crate::fixture::{PASSWORD, Page, Ui, session_cookie};
@@ -22,29 +22,17 @@ struct Mail {
 
 impl Mail {
     async fn new() -> Mail {
-        let ui = Ui::new().await;
-        ui.acme().await;
-        ui.user("jane@outside.test", "member").await;
+        let ui = Ui::acme_with_member("jane@outside.test").await;
         for local in ["anna", "bob", "carl"] {
-            ui.api(
-                Method::POST,
-                "/api/v1/services/acme.test/addresses",
-                serde_json::json!({"local_part": local, "password": PASSWORD}),
-            )
-            .await;
+            ui.mailbox(local, PASSWORD).await;
         }
         for address in ["anna@acme.test", "bob@acme.test"] {
-            ui.api(
-                Method::PUT,
-                &format!("/api/v1/addresses/{address}/access/jane@outside.test"),
-                serde_json::json!({"permissions": ["read_send"]}),
-            )
-            .await;
+            ui.grant(address, "jane@outside.test", &["read_send"]).await;
         }
         let session = sign_in(&ui, "jane@outside.test").await;
-        let anna = address_id(&ui, "anna@acme.test").await;
-        let bob = address_id(&ui, "bob@acme.test").await;
-        let carl = address_id(&ui, "carl@acme.test").await;
+        let anna = ui.address_id("anna@acme.test").await;
+        let bob = ui.address_id("bob@acme.test").await;
+        let carl = ui.address_id("carl@acme.test").await;
         Mail {
             ui,
             session,
@@ -105,17 +93,6 @@ async fn sign_in(ui: &Ui, login: &str) -> String {
     let answer = ui.send(request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.html);
     session_cookie(&answer.headers).unwrap()
-}
-
-async fn address_id(ui: &Ui, address: &str) -> AddressId {
-    let address: Address = address.parse().unwrap();
-    ui.stores
-        .directory
-        .address_by_address(&address)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 /// The link of the folder labelled `label` in a page's folder list.
@@ -755,4 +732,95 @@ async fn a_refused_message_is_shown_again_with_its_values() {
     );
     assert!(page.html.contains("value=\"Pretending\""));
     assert!(page.html.contains("Not my address."));
+}
+
+/// Opens `/mail/{mailbox}/events` as jane, the answer unread.
+async fn open_events(mail: &Mail, mailbox: AddressId) -> axum::response::Response {
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(format!("/mail/{mailbox}/events"))
+        .header("accept", "text/event-stream")
+        .header("cookie", format!("postwerk_session={}", mail.session))
+        .body(Body::empty())
+        .unwrap();
+    mail.ui.open(request).await
+}
+
+/// Reads Server-Sent Events frames from `body` until a `counts` event; its data as JSON.
+/// `pending` keeps what was read past that frame for the next call.
+async fn next_counts(
+    body: &mut axum::body::BodyDataStream,
+    pending: &mut String,
+) -> serde_json::Value {
+    use futures::StreamExt;
+    let read = async {
+        loop {
+            while let Some(end) = pending.find("\n\n") {
+                let frame: String = pending.drain(..end + 2).collect();
+                if frame.lines().any(|line| line == "event: counts") {
+                    let data: String = frame
+                        .lines()
+                        .filter_map(|line| line.strip_prefix("data: "))
+                        .collect();
+                    return serde_json::from_str(&data).unwrap();
+                }
+            }
+            let chunk = body.next().await.expect("the stream stays open").unwrap();
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    // Only a guard against a hang: the event is due as soon as the change is committed.
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("a counts event within 10 s")
+}
+
+/// The counts of `folder` in a `counts` event: (messages, unread).
+fn folder_counts(counts: &serde_json::Value, folder: &str) -> (u64, u64) {
+    let id: u64 = folder.parse().unwrap();
+    let entry = counts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no folder {folder} in {counts}"));
+    (
+        entry["messages"].as_u64().unwrap(),
+        entry["unread"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn new_mail_is_pushed_to_the_open_list_as_an_event() {
+    let mail = Mail::new().await;
+    let inbox = mail.folder(mail.anna, "Inbox").await;
+    let inbox_id = inbox.rsplit('/').next().unwrap().to_owned();
+
+    let response = open_events(&mail, mail.anna).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body().into_data_stream();
+    let mut pending = String::new();
+
+    // The counts when the stream opens: nothing yet.
+    let opened = next_counts(&mut body, &mut pending).await;
+    assert_eq!(folder_counts(&opened, &inbox_id), (0, 0));
+
+    // Mail for bob leaves anna's counts alone; mail for anna is announced.
+    mail.deliver(
+        mail.bob,
+        &message("alice@example.net", "bob@acme.test", "For Bob", "Hi."),
+    )
+    .await;
+    mail.deliver(
+        mail.anna,
+        &message("alice@example.net", "anna@acme.test", "For Anna", "Hi."),
+    )
+    .await;
+    let arrived = next_counts(&mut body, &mut pending).await;
+    assert_eq!(folder_counts(&arrived, &inbox_id), (1, 1));
+
+    // A mailbox that is not jane's has no stream.
+    let refused = open_events(&mail, mail.carl).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }

@@ -16,10 +16,7 @@ const MAILBOX_SENTENCE: &str = "which only mail programs use";
 
 /// Acme with the member `jane@outside.test`.
 async fn with_jane() -> Ui {
-    let ui = Ui::new().await;
-    ui.acme().await;
-    ui.user("jane@outside.test", "member").await;
-    ui
+    Ui::acme_with_member("jane@outside.test").await
 }
 
 #[tokio::test]
@@ -59,13 +56,7 @@ async fn id_1_signing_in_sets_the_cookie_and_goes_to_the_page_asked_for() {
     );
 
     // Without `next`, webmail; and the sign-in page sends a signed-in browser on.
-    let page = ui
-        .post(
-            "/signin",
-            &[("login", "jane@outside.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let page = ui.try_sign_in("jane@outside.test", PASSWORD).await;
     assert_eq!(page.location(), "/mail");
     assert_eq!(ui.get("/signin", Some(&session)).await.location(), "/mail");
 }
@@ -97,14 +88,7 @@ async fn a_next_parameter_never_leaves_the_site() {
 async fn a_wrong_password_is_refused_without_saying_whether_the_login_exists() {
     let ui = with_jane().await;
     let wrong = ui
-        .post(
-            "/signin",
-            &[
-                ("login", "jane@outside.test"),
-                ("password", "not-the-password"),
-            ],
-            None,
-        )
+        .try_sign_in("jane@outside.test", "not-the-password")
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(
@@ -118,14 +102,7 @@ async fn a_wrong_password_is_refused_without_saying_whether_the_login_exists() {
     assert!(!wrong.html.contains("not-the-password"));
 
     let unknown = ui
-        .post(
-            "/signin",
-            &[
-                ("login", "nobody@outside.test"),
-                ("password", "not-the-password"),
-            ],
-            None,
-        )
+        .try_sign_in("nobody@outside.test", "not-the-password")
         .await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert!(unknown.html.contains("The login or the password is wrong."));
@@ -135,21 +112,9 @@ async fn a_wrong_password_is_refused_without_saying_whether_the_login_exists() {
 #[tokio::test]
 async fn id_2_a_mailbox_address_with_its_mailbox_password_is_told_what_this_page_wants() {
     let ui = with_jane().await;
-    ui.api(
-        Method::POST,
-        "/api/v1/services/acme.test/addresses",
-        json!({"local_part": "info", "password": "mailbox-password-42", "holder": {"mode": "nobody"}}),
-    )
-    .await;
+    ui.mailbox("info", "mailbox-password-42").await;
     let page = ui
-        .post(
-            "/signin",
-            &[
-                ("login", "info@acme.test"),
-                ("password", "mailbox-password-42"),
-            ],
-            None,
-        )
+        .try_sign_in("info@acme.test", "mailbox-password-42")
         .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(
@@ -160,16 +125,7 @@ async fn id_2_a_mailbox_address_with_its_mailbox_password_is_told_what_this_page
     assert!(page.html.contains("login of your account"), "{}", page.html);
 
     // The same address with a wrong password is only a wrong password.
-    let page = ui
-        .post(
-            "/signin",
-            &[
-                ("login", "info@acme.test"),
-                ("password", "something-else-42"),
-            ],
-            None,
-        )
-        .await;
+    let page = ui.try_sign_in("info@acme.test", "something-else-42").await;
     assert!(
         page.html.contains("The login or the password is wrong."),
         "{}",
@@ -195,13 +151,7 @@ async fn id_1_two_factor_sign_in_asks_for_the_code_then_accepts_it() {
     .await
     .ok();
 
-    let first = ui
-        .post(
-            "/signin",
-            &[("login", "jane@outside.test"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let first = ui.try_sign_in("jane@outside.test", PASSWORD).await;
     assert_eq!(first.status, StatusCode::UNAUTHORIZED);
     assert!(session_cookie(&first.headers).is_none());
     assert!(first.html.contains(r#"name="code""#), "{}", first.html);
@@ -386,14 +336,7 @@ async fn id_8_a_forgotten_password_is_reset_with_a_code_and_unknown_logins_look_
             .is_redirection()
     );
     let page = ui
-        .post(
-            "/signin",
-            &[
-                ("login", "jane@outside.test"),
-                ("password", "recovered-passphrase"),
-            ],
-            None,
-        )
+        .try_sign_in("jane@outside.test", "recovered-passphrase")
         .await;
     assert_eq!(page.location(), "/mail");
 }

@@ -7,8 +7,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use postwerk_model::SessionId;
 
-use super::{SECTION, when};
+use super::SECTION;
 use crate::ApiState;
+use crate::ui::format::day_month_time;
 use crate::ui::page::{self, Layout, PageError, PageUser};
 
 pub fn routes() -> Router<ApiState> {
@@ -51,8 +52,8 @@ async fn show(State(state): State<ApiState>, me: PageUser) -> Result<Response, P
                 device: device(&user_agent),
                 user_agent,
                 address: session.ip.unwrap_or_else(|| String::from("unknown")),
-                signed_in: when(session.created_at),
-                last_used: when(session.last_seen_at),
+                signed_in: day_month_time(session.created_at),
+                last_used: day_month_time(session.last_seen_at),
                 current: me.caller.session == Some(session.id),
             }
         })

@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
+use postwerk_core::CoreError;
 use serde::Deserialize;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -64,6 +65,25 @@ struct EnrolPage<'a> {
     problem: Option<Problem>,
 }
 
+impl<'a> EnrolPage<'a> {
+    /// The enrolment page: with the new secret right after starting, or with the problem of
+    /// a code that did not confirm it.
+    fn new(
+        me: &PageUser,
+        qr_svg: Option<String>,
+        secret: Option<&'a str>,
+        problem: Option<Problem>,
+    ) -> Self {
+        EnrolPage {
+            layout: me.layout("Set up two-factor authentication", SECTION),
+            tab: "2fa",
+            qr_svg,
+            secret,
+            problem,
+        }
+    }
+}
+
 /// `POST /account/2fa/begin`: a new secret, shown this once.
 async fn begin(State(state): State<ApiState>, me: PageUser) -> Result<Response, PageError> {
     let enrolment = match state.identity.begin_totp(me.user.id).await {
@@ -71,13 +91,12 @@ async fn begin(State(state): State<ApiState>, me: PageUser) -> Result<Response, 
         Err(error) => return Ok(status_page(&me, Some(form_problem(error)?))),
     };
     let qr_svg = qr::svg(&enrolment.otpauth_uri);
-    Ok(page::render(&EnrolPage {
-        layout: me.layout("Set up two-factor authentication", SECTION),
-        tab: "2fa",
+    Ok(page::render(&EnrolPage::new(
+        &me,
         qr_svg,
-        secret: Some(enrolment.secret.as_str()),
-        problem: None,
-    }))
+        Some(enrolment.secret.as_str()),
+        None,
+    )))
 }
 
 /// A code typed by the person. Wiped from memory when dropped.
@@ -95,13 +114,23 @@ struct RecoveryCodesPage<'a> {
     codes: Vec<&'a str>,
 }
 
-fn show_codes(me: &PageUser, intro: &str, codes: &[Zeroizing<String>]) -> Response {
-    page::render(&RecoveryCodesPage {
-        layout: me.layout("Your recovery codes", SECTION),
-        tab: "2fa",
-        intro,
-        codes: codes.iter().map(|code| code.as_str()).collect(),
-    })
+/// The new recovery codes, shown this once with `intro`; or, when core refused, the page
+/// `refused` draws around the problem.
+fn show_codes(
+    me: &PageUser,
+    outcome: Result<Vec<Zeroizing<String>>, CoreError>,
+    intro: &str,
+    refused: impl FnOnce(Problem) -> Response,
+) -> Result<Response, PageError> {
+    match outcome {
+        Ok(codes) => Ok(page::render(&RecoveryCodesPage {
+            layout: me.layout("Your recovery codes", SECTION),
+            tab: "2fa",
+            intro,
+            codes: codes.iter().map(|code| code.as_str()).collect(),
+        })),
+        Err(error) => Ok(refused(form_problem(error)?)),
+    }
 }
 
 /// `POST /account/2fa/confirm`: the app's first code turns 2FA on.
@@ -111,31 +140,22 @@ async fn confirm(
     client: ClientInfo,
     axum::Form(form): axum::Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    match state
+    let outcome = state
         .identity
         .confirm_totp(me.user.id, &form.code, Some(client.ip))
-        .await
-    {
-        Ok(codes) => Ok(show_codes(
-            &me,
-            "Two-factor authentication is on: from now on, signing in asks for the code of \
-             your authenticator app.",
-            &codes,
-        )),
-        Err(error) => {
-            let problem = form_problem(error)?;
-            Ok(page::render_with(
+        .await;
+    show_codes(
+        &me,
+        outcome,
+        "Two-factor authentication is on: from now on, signing in asks for the code of your \
+         authenticator app.",
+        |problem| {
+            page::render_with(
                 problem.status,
-                &EnrolPage {
-                    layout: me.layout("Set up two-factor authentication", SECTION),
-                    tab: "2fa",
-                    qr_svg: None,
-                    secret: None,
-                    problem: Some(problem),
-                },
-            ))
-        }
-    }
+                &EnrolPage::new(&me, None, None, Some(problem)),
+            )
+        },
+    )
 }
 
 /// The account password, confirming a change. Wiped from memory when dropped.
@@ -172,16 +192,14 @@ async fn renew_codes(
     client: ClientInfo,
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Result<Response, PageError> {
-    match state
+    let outcome = state
         .identity
         .renew_totp_recovery_codes(me.user.id, &form.password, Some(client.ip))
-        .await
-    {
-        Ok(codes) => Ok(show_codes(
-            &me,
-            "Here are your new recovery codes; the old ones no longer work.",
-            &codes,
-        )),
-        Err(error) => Ok(status_page(&me, Some(form_problem(error)?))),
-    }
+        .await;
+    show_codes(
+        &me,
+        outcome,
+        "Here are your new recovery codes; the old ones no longer work.",
+        |problem| status_page(&me, Some(problem)),
+    )
 }

@@ -13,11 +13,12 @@ use postwerk_core::AddressUpdate;
 use postwerk_model::{AddressKind, ListKind, MAX_ALIASES_PER_ADDRESS, Permissions};
 
 use super::forms::{
-    Fields, PermissionChoice, date, date_time, kind_words, parse_size, permission_choices,
-    permission_words, segment, size_words, split_list,
+    Fields, PermissionChoice, kind_words, parse_size, permission_choices, permission_words,
+    segment, settle as settle_with, split_list,
 };
 use super::service_of;
 use crate::ApiState;
+use crate::ui::format::{date, date_time, storage_size};
 use crate::ui::page::{self, Layout, PageError, PageUser};
 
 pub fn routes() -> Router<ApiState> {
@@ -144,7 +145,7 @@ async fn address_view(
         holds_mail,
         display_name: hosted.display_name.clone(),
         enabled: hosted.enabled,
-        storage_limit: hosted.storage_limit.map(size_words).unwrap_or_default(),
+        storage_limit: hosted.storage_limit.map(storage_size).unwrap_or_default(),
         created: date_time(hosted.created_at),
         aliases: details
             .aliases
@@ -230,23 +231,19 @@ async fn address_page(
 }
 
 /// Back to the address page with `notice`, or the page again with the refusal.
-async fn settle(
+async fn settle<T>(
     state: &ApiState,
     me: &PageUser,
     address: &str,
-    outcome: Result<(), PageError>,
+    outcome: Result<T, impl Into<PageError>>,
     notice: &str,
 ) -> Result<Response, PageError> {
-    match outcome {
-        Ok(()) => Ok(page::see_other(
-            &format!("/manager/addresses/{}", segment(address)),
-            notice,
-        )),
-        Err(error) => {
-            let page = address_view(state, me, address, Some(error.message().to_owned())).await?;
-            Ok(page::render_with(error.status(), &page))
-        }
-    }
+    settle_with(
+        outcome.map(|_| notice.to_owned()).map_err(Into::into),
+        &format!("/manager/addresses/{}", segment(address)),
+        |problem| address_view(state, me, address, Some(problem)),
+    )
+    .await
 }
 
 async fn update(
@@ -351,9 +348,7 @@ async fn add_alias(
     let outcome = state
         .admin
         .add_alias(me.caller.actor, &address, &alias)
-        .await
-        .map(|_| ())
-        .map_err(PageError::from);
+        .await;
     let notice = format!("Mail to {alias} now reaches {address}.");
     settle(&state, &me, &address, outcome, &notice).await
 }
@@ -435,7 +430,7 @@ async fn grant_access(
                 signature.as_deref(),
             )
             .await?;
-        Ok(())
+        Ok::<_, PageError>(())
     }
     .await;
     let notice = format!("The access of {login} was saved.");
@@ -453,8 +448,7 @@ async fn revoke_access(
     let outcome = state
         .admin
         .revoke_access(me.caller.actor, &address, &login)
-        .await
-        .map_err(PageError::from);
+        .await;
     let notice = format!("{login} can no longer use {address}.");
     settle(&state, &me, &address, outcome, &notice).await
 }
@@ -475,9 +469,7 @@ async fn add_sender(
     let outcome = state
         .admin
         .add_sender_rule(me.caller.actor, &address, kind, &pattern)
-        .await
-        .map(|_| ())
-        .map_err(PageError::from);
+        .await;
     let notice = format!("{pattern} is {words} now.");
     settle(&state, &me, &address, outcome, &notice).await
 }
@@ -493,8 +485,7 @@ async fn remove_sender(
     let outcome = state
         .admin
         .remove_sender_rule(me.caller.actor, &address, &pattern)
-        .await
-        .map_err(PageError::from);
+        .await;
     let notice = format!("{pattern} was taken off the list.");
     settle(&state, &me, &address, outcome, &notice).await
 }

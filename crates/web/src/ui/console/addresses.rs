@@ -11,9 +11,10 @@ use axum::routing::{get, post};
 use postwerk_model::{Alias, HostedAddress};
 use serde::Deserialize;
 
-use super::forms::{Fields, date, kind_words, segment};
+use super::forms::{Fields, kind_words, segment};
 use crate::ApiState;
 use crate::pagination::PageQuery;
+use crate::ui::format::date;
 use crate::ui::page::{self, Layout, PageError, PageUser, percent_encode};
 
 pub fn routes() -> Router<ApiState> {
@@ -246,16 +247,7 @@ async fn delete(
         .admin
         .delete_addresses(me.caller.actor, &addresses)
         .await?;
-    // ID-10: accounts whose login was a deleted address are told their recovery username. The
-    // deletion is done whatever happens here, as in the REST handler.
-    if !deleted.orphaned_accounts.is_empty()
-        && let Err(error) = state
-            .recovery
-            .issue_recovery_usernames(&deleted.orphaned_accounts)
-            .await
-    {
-        tracing::warn!(%error, "the recovery usernames of accounts whose login was deleted could not be sent");
-    }
+    state.issue_recovery_usernames(&deleted).await;
     let count = deleted.addresses.len();
     let notice = if count == 1 {
         format!("{} was deleted with all its mail.", deleted.addresses[0])

@@ -10,8 +10,8 @@ use postwerk_core::AuditQuery;
 use postwerk_store::AuditCategory;
 use serde::Deserialize;
 
-use super::forms::date_time;
 use crate::ApiState;
+use crate::ui::format::date_time;
 use crate::ui::page::{self, Layout, PageError, PageUser, percent_encode};
 
 pub fn routes() -> Router<ApiState> {

@@ -14,11 +14,10 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use postwerk_core::{Actor, BulkOptions, BulkPlan, LineProblem};
+use postwerk_core::{BulkOptions, LineProblem};
 use serde::Serialize;
 
 use super::forms::segment;
-use crate::error::ApiError;
 use crate::jobs::{JobSnapshot, JobStatus};
 use crate::ui::page::{self, Layout, PageError, PageUser};
 use crate::{ApiState, CSV_BODY_LIMIT};
@@ -44,6 +43,18 @@ struct UploadPage {
     problem: Option<String>,
 }
 
+impl UploadPage {
+    /// The upload form of the service `domain`, with the problem of a failed upload.
+    fn new(me: &PageUser, domain: String, problem: Option<String>) -> UploadPage {
+        UploadPage {
+            layout: me.layout(format!("Import addresses into {domain}"), "manager"),
+            base: format!("/manager/services/{}", segment(&domain)),
+            domain,
+            problem,
+        }
+    }
+}
+
 /// `…/bulk`: the upload form.
 async fn upload_page(
     State(state): State<ApiState>,
@@ -52,16 +63,15 @@ async fn upload_page(
 ) -> Result<Response, PageError> {
     // Administrators only, as the upload itself: a refusal shows now rather than after it.
     let (service, _) = state.admin.service(me.caller.actor, &domain).await?;
-    let domain = service.domain.to_string();
-    Ok(page::render(&UploadPage {
-        layout: me.layout(format!("Import addresses into {domain}"), "manager"),
-        base: format!("/manager/services/{}", segment(&domain)),
-        domain,
-        problem: None,
-    }))
+    Ok(page::render(&UploadPage::new(
+        &me,
+        service.domain.to_string(),
+        None,
+    )))
 }
 
-/// A bad line in the report.
+/// A bad line, in the report, on the progress page and in its JSON.
+#[derive(Serialize)]
 struct ProblemLine {
     line: u64,
     address: String,
@@ -134,19 +144,14 @@ async fn upload(
     multipart: Multipart,
 ) -> Result<Response, PageError> {
     let actor = me.caller.actor;
-    let base = format!("/manager/services/{}", segment(&domain));
     let upload = match read_upload(multipart).await {
         Ok(upload) => upload,
         Err(problem) => {
-            let page = UploadPage {
-                layout: me.layout(format!("Import addresses into {domain}"), "manager"),
-                problem: Some(problem.message().to_owned()),
-                domain,
-                base,
-            };
+            let page = UploadPage::new(&me, domain, Some(problem.message().to_owned()));
             return Ok(page::render_with(StatusCode::BAD_REQUEST, &page));
         }
     };
+    let base = format!("/manager/services/{}", segment(&domain));
     let plan = state.admin.plan_bulk(actor, &domain, &upload.csv).await?;
     if !plan.problems.is_empty() && !upload.skip_invalid {
         let page = ReportPage {
@@ -162,34 +167,13 @@ async fn upload(
     let skip_invalid = upload.skip_invalid;
     // Up to 32 MiB the plan no longer needs while the job runs.
     drop(upload);
-    let id = start_job(&state, actor, plan, skip_invalid);
+    let id = state
+        .jobs
+        .run_bulk(&state.admin, actor, plan, BulkOptions { skip_invalid });
     Ok(page::see_other(
         &format!("/manager/jobs/{id}"),
         "The addresses are being created.",
     ))
-}
-
-/// Runs `plan` as a job of the shared registry and answers its id. The same two tasks as the
-/// REST API's bulk endpoint: the run, and a watcher that records its end even if it panics,
-/// so no job stays "running" forever.
-fn start_job(state: &ApiState, actor: Actor, plan: BulkPlan, skip_invalid: bool) -> String {
-    let id = state.jobs.start(actor, plan.lines.len() as u64);
-    let (admin, jobs, job) = (state.admin.clone(), state.jobs.clone(), id.clone());
-    let worker = tokio::spawn(async move {
-        let progress = |done, total| jobs.progress(&job, done, total);
-        admin
-            .run_bulk(actor, plan, BulkOptions { skip_invalid }, &progress)
-            .await
-    });
-    let (jobs, job) = (state.jobs.clone(), id.clone());
-    tokio::spawn(async move {
-        match worker.await {
-            Ok(Ok(outcome)) => jobs.finish(&job, &outcome),
-            Ok(Err(error)) => jobs.fail(&job, ApiError::from(error).message().to_owned()),
-            Err(stopped) => jobs.fail(&job, ApiError::internal(&stopped).message().to_owned()),
-        }
-    });
-    id
 }
 
 fn not_found(id: &str) -> PageError {
@@ -205,13 +189,8 @@ struct ProgressPage {
     id: String,
     running: bool,
     failed_run: bool,
-    done: u64,
-    total: u64,
-    created: u64,
-    skipped: Vec<ProblemLine>,
-    failed: Vec<ProblemLine>,
-    error: Option<String>,
-    result_csv: Option<String>,
+    /// The same view as the JSON answer the script polls.
+    job: ProgressView,
 }
 
 /// `/manager/jobs/{id}`: where the import stands; the result file once, when it ended.
@@ -228,13 +207,7 @@ async fn progress_page(
         layout: me.layout("Importing addresses", "manager"),
         running: job.status == JobStatus::Running,
         failed_run: job.status == JobStatus::Failed,
-        done: job.done,
-        total: job.total,
-        created: job.created,
-        skipped: problem_lines(&job.skipped),
-        failed: problem_lines(&job.failed),
-        error: job.error,
-        result_csv: job.result_csv.map(|csv| csv.as_str().to_owned()),
+        job: ProgressView::from(job),
         id,
     }))
 }
@@ -246,31 +219,15 @@ struct ProgressView {
     done: u64,
     total: u64,
     created: u64,
-    skipped: Vec<ProblemView>,
-    failed: Vec<ProblemView>,
+    skipped: Vec<ProblemLine>,
+    failed: Vec<ProblemLine>,
     error: Option<String>,
     /// Present in the first answer after the end only (the generated passwords).
     result_csv: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ProblemView {
-    line: u64,
-    address: String,
-    reason: String,
-}
-
 impl From<JobSnapshot> for ProgressView {
     fn from(job: JobSnapshot) -> ProgressView {
-        let problems = |list: &[LineProblem]| {
-            list.iter()
-                .map(|p| ProblemView {
-                    line: p.line,
-                    address: p.address.clone(),
-                    reason: p.reason.clone(),
-                })
-                .collect()
-        };
         ProgressView {
             status: match job.status {
                 JobStatus::Running => "running",
@@ -280,8 +237,8 @@ impl From<JobSnapshot> for ProgressView {
             done: job.done,
             total: job.total,
             created: job.created,
-            skipped: problems(&job.skipped),
-            failed: problems(&job.failed),
+            skipped: problem_lines(&job.skipped),
+            failed: problem_lines(&job.failed),
             error: job.error,
             result_csv: job.result_csv.map(|csv| csv.as_str().to_owned()),
         }

@@ -12,9 +12,10 @@ use postwerk_core::{CreateAddress, Grant, Holder, InvitationRequest};
 use postwerk_model::{AddressKind, LoginMode, MailService, Permissions};
 use serde::Deserialize;
 
-use super::forms::{Fields, PermissionChoice, date, permission_choices, segment, split_list};
+use super::forms::{Fields, PermissionChoice, permission_choices, segment, split_list};
 use super::service_of;
 use crate::ApiState;
+use crate::ui::format::date;
 use crate::ui::page::{self, Layout, PageError, PageUser};
 
 pub fn routes() -> Router<ApiState> {

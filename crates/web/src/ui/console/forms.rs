@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use postwerk_model::{AddressKind, Permissions};
 
 use crate::dto::permissions_from_names;
-use crate::ui::page::PageError;
+use crate::ui::format;
+use crate::ui::page::{self, PageError};
 
 /// The fields of a posted form, in the order the browser sent them.
 #[derive(Default)]
@@ -171,6 +172,27 @@ pub fn permission_words(permissions: Permissions) -> String {
     }
 }
 
+/// The answer to a form that changed something (POST-redirect-GET): when `outcome` holds the
+/// notice of the change, a redirect to `back` showing it; when it holds core's refusal, the
+/// form's page drawn again by `page_with` around the refusal's sentence, with its status.
+pub async fn settle<P, F>(
+    outcome: Result<String, PageError>,
+    back: &str,
+    page_with: impl FnOnce(String) -> F,
+) -> Result<Response, PageError>
+where
+    P: askama::Template,
+    F: Future<Output = Result<P, PageError>>,
+{
+    match outcome {
+        Ok(notice) => Ok(page::see_other(back, &notice)),
+        Err(error) => {
+            let page = page_with(error.message().to_owned()).await?;
+            Ok(page::render_with(error.status(), &page))
+        }
+    }
+}
+
 /// What an address is, in words.
 pub fn kind_words(kind: AddressKind) -> &'static str {
     match kind {
@@ -181,81 +203,13 @@ pub fn kind_words(kind: AddressKind) -> &'static str {
     }
 }
 
-/// A Unix time as a date and time in UTC (`2026-11-27 09:05 UTC`).
-pub fn date_time(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        seconds / 3600,
-        (seconds % 3600) / 60
-    )
-}
-
-/// A Unix time as a date (`2026-11-27`).
-pub fn date(unix: i64) -> String {
-    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar), so the pages need
-// no date crate.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// A number of octets in words a person reads at a glance (`1.5 GB`).
-pub fn size_words(octets: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
-    let mut value = octets as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{octets} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// Reads a storage size typed as `500 MB`, `2GB`, `1.5 GB` or a plain number of megabytes.
 pub fn parse_size(text: &str) -> Result<u64, PageError> {
-    let refused = || {
+    format::parse_storage_size(text).ok_or_else(|| {
         PageError::invalid(format!(
             "\"{text}\" is not a size; write it like 500 MB or 2 GB"
         ))
-    };
-    let lower = text.trim().to_ascii_lowercase();
-    let split = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let number: f64 = number.parse().map_err(|_| refused())?;
-    let factor: f64 = match unit.trim() {
-        "" | "mb" | "m" => 1e6,
-        "kb" | "k" => 1e3,
-        "gb" | "g" => 1e9,
-        "tb" | "t" => 1e12,
-        "b" | "bytes" => 1.0,
-        _ => return Err(refused()),
-    };
-    let octets = number * factor;
-    if !octets.is_finite() || !(1.0..=1e18).contains(&octets) {
-        return Err(refused());
-    }
-    Ok(octets.round() as u64)
+    })
 }
 
 #[cfg(test)]
@@ -263,21 +217,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_read_as_utc_calendar_dates() {
-        assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(date_time(1_795_744_800), "2026-11-27 02:00 UTC");
-        assert_eq!(date(951_782_400), "2000-02-29");
-    }
-
-    #[test]
-    fn sizes_are_read_and_written_in_words() {
-        assert_eq!(parse_size("500 MB").unwrap(), 500_000_000);
-        assert_eq!(parse_size("1.5gb").unwrap(), 1_500_000_000);
-        assert_eq!(parse_size("20").unwrap(), 20_000_000);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("0").is_err());
-        assert_eq!(size_words(1_500_000_000), "1.5 GB");
-        assert_eq!(size_words(12), "12 bytes");
+    fn typed_sizes_are_refused_in_a_sentence() {
+        assert_eq!(parse_size("2 GB").unwrap(), 2_000_000_000);
+        let refused = parse_size("lots").unwrap_err();
+        assert!(refused.message().contains("500 MB"));
     }
 
     #[test]

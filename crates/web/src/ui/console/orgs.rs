@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use postwerk_model::Role;
 
-use super::forms::{Fields, segment};
+use super::forms::{Fields, segment, settle};
 use crate::ApiState;
 use crate::ui::page::{self, Layout, PageError, PageUser};
 
@@ -185,17 +185,14 @@ async fn set_member(
             .map_err(PageError::from),
         Err(error) => Err(error),
     };
-    match outcome {
-        Ok(member) => Ok(page::see_other(
-            &format!("/manager/orgs/{}", segment(&org)),
-            &format!("{} is now {} of {org}.", member.login, article(member.role)),
-        )),
-        Err(error) => {
-            let status = error.status();
-            let page = org_view(&state, &me, &org, Some(error.message().to_owned()), login).await?;
-            Ok(page::render_with(status, &page))
-        }
-    }
+    let outcome =
+        outcome.map(|member| format!("{} is now {} of {org}.", member.login, article(member.role)));
+    settle(
+        outcome,
+        &format!("/manager/orgs/{}", segment(&org)),
+        |problem| org_view(&state, &me, &org, Some(problem), login),
+    )
+    .await
 }
 
 fn article(role: Role) -> &'static str {
@@ -214,27 +211,16 @@ async fn remove_member(
     fields: Fields,
 ) -> Result<Response, PageError> {
     let login = fields.get("login").to_owned();
-    match state
+    let outcome = state
         .admin
         .remove_member(me.caller.actor, &org, &login)
         .await
-    {
-        Ok(()) => Ok(page::see_other(
-            &format!("/manager/orgs/{}", segment(&org)),
-            &format!("{login} is no longer a member of {org}."),
-        )),
-        Err(error) => {
-            let error = PageError::from(error);
-            let status = error.status();
-            let page = org_view(
-                &state,
-                &me,
-                &org,
-                Some(error.message().to_owned()),
-                String::new(),
-            )
-            .await?;
-            Ok(page::render_with(status, &page))
-        }
-    }
+        .map_err(PageError::from)
+        .map(|()| format!("{login} is no longer a member of {org}."));
+    settle(
+        outcome,
+        &format!("/manager/orgs/{}", segment(&org)),
+        |problem| org_view(&state, &me, &org, Some(problem), String::new()),
+    )
+    .await
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use postwerk_core::ServiceUpdate;
 use postwerk_model::{DkimKeyRef, FilterOverrides, ServiceFeatures, SignatureTemplate};
 
-use super::forms::{Fields, PermissionChoice, permission_choices, segment};
+use super::forms::{Fields, PermissionChoice, permission_choices, segment, settle as settle_with};
 use super::service_of;
 use crate::ApiState;
 use crate::ui::page::{self, Layout, PageError, PageUser};
@@ -146,23 +146,19 @@ async fn service_page(
 
 /// After a change: back to the service page with `notice`, or the page again with core's
 /// refusal.
-async fn settle(
+async fn settle<T>(
     state: &ApiState,
     me: &PageUser,
     domain: &str,
-    outcome: Result<(), PageError>,
+    outcome: Result<T, impl Into<PageError>>,
     notice: &str,
 ) -> Result<Response, PageError> {
-    match outcome {
-        Ok(()) => Ok(page::see_other(
-            &format!("/manager/services/{}", segment(domain)),
-            notice,
-        )),
-        Err(error) => {
-            let page = service_view(state, me, domain, Some(error.message().to_owned())).await?;
-            Ok(page::render_with(error.status(), &page))
-        }
-    }
+    settle_with(
+        outcome.map(|_| notice.to_owned()).map_err(Into::into),
+        &format!("/manager/services/{}", segment(domain)),
+        |problem| service_view(state, me, domain, Some(problem)),
+    )
+    .await
 }
 
 async fn update(
@@ -215,8 +211,7 @@ async fn add_alias_domain(
     let outcome = state
         .admin
         .add_alias_domain(me.caller.actor, &domain, alias)
-        .await
-        .map_err(PageError::from);
+        .await;
     let notice = format!("Mail to any address @{alias} now reaches the same address @{domain}.");
     settle(&state, &me, &domain, outcome, &notice).await
 }
@@ -232,8 +227,7 @@ async fn remove_alias_domain(
     let outcome = state
         .admin
         .remove_alias_domain(me.caller.actor, &domain, alias)
-        .await
-        .map_err(PageError::from);
+        .await;
     let notice =
         format!("{alias} is no longer an alias domain; its addresses stop receiving mail.");
     settle(&state, &me, &domain, outcome, &notice).await
@@ -337,14 +331,22 @@ async fn set_defaults(
     .await
 }
 
-/// The current templates of the service, for a change that replaces them all.
-async fn templates(
+/// Changes the service's signature templates with `edit`: core replaces them all at once, so
+/// the change is made on the current list.
+async fn edit_templates(
     state: &ApiState,
     me: &PageUser,
     domain: &str,
-) -> Result<Vec<SignatureTemplate>, PageError> {
+    edit: impl FnOnce(&mut Vec<SignatureTemplate>),
+) -> Result<(), PageError> {
     let (service, _) = state.admin.service(me.caller.actor, domain).await?;
-    Ok(service.signature_templates)
+    let mut all = service.signature_templates;
+    edit(&mut all);
+    let change = ServiceUpdate {
+        signature_templates: Some(all),
+        ..ServiceUpdate::default()
+    };
+    update(state, me, domain, change).await
 }
 
 /// SVC-4: adds a signature template, or replaces the one with the same name.
@@ -355,19 +357,13 @@ async fn add_template(
     fields: Fields,
 ) -> Result<Response, PageError> {
     let name = fields.get("name").to_owned();
-    let outcome = async {
-        let mut all = templates(&state, &me, &domain).await?;
+    let outcome = edit_templates(&state, &me, &domain, |all| {
         all.retain(|t| !t.name.eq_ignore_ascii_case(&name));
         all.push(SignatureTemplate {
             name: name.clone(),
             body: fields.raw("body").trim_end().to_owned(),
         });
-        let change = ServiceUpdate {
-            signature_templates: Some(all),
-            ..ServiceUpdate::default()
-        };
-        update(&state, &me, &domain, change).await
-    }
+    })
     .await;
     let notice = format!("The signature template \"{name}\" was saved.");
     settle(&state, &me, &domain, outcome, &notice).await
@@ -381,16 +377,7 @@ async fn remove_template(
     fields: Fields,
 ) -> Result<Response, PageError> {
     let name = fields.get("name").to_owned();
-    let outcome = async {
-        let mut all = templates(&state, &me, &domain).await?;
-        all.retain(|t| t.name != name);
-        let change = ServiceUpdate {
-            signature_templates: Some(all),
-            ..ServiceUpdate::default()
-        };
-        update(&state, &me, &domain, change).await
-    }
-    .await;
+    let outcome = edit_templates(&state, &me, &domain, |all| all.retain(|t| t.name != name)).await;
     let notice = format!("The signature template \"{name}\" was removed.");
     settle(&state, &me, &domain, outcome, &notice).await
 }
@@ -401,19 +388,18 @@ async fn rotate_dkim(
     me: PageUser,
     Path(domain): Path<String>,
 ) -> Result<Response, PageError> {
-    match state.admin.rotate_dkim(me.caller.actor, &domain).await {
-        Ok(rotation) => Ok(page::see_other(
-            &format!("/manager/services/{}/dns", segment(&domain)),
-            &format!(
-                "A new DKIM key (selector {}) signs the mail of {domain} from now on. Publish its \
-                 record below now: until it is in place, receivers cannot verify the signature.",
-                rotation.key.selector
-            ),
-        )),
-        Err(error) => {
-            let error = PageError::from(error);
-            let page = service_view(&state, &me, &domain, Some(error.message().to_owned())).await?;
-            Ok(page::render_with(error.status(), &page))
-        }
-    }
+    let outcome = state.admin.rotate_dkim(me.caller.actor, &domain).await;
+    let outcome = outcome.map_err(PageError::from).map(|rotation| {
+        format!(
+            "A new DKIM key (selector {}) signs the mail of {domain} from now on. Publish its \
+             record below now: until it is in place, receivers cannot verify the signature.",
+            rotation.key.selector
+        )
+    });
+    settle_with(
+        outcome,
+        &format!("/manager/services/{}/dns", segment(&domain)),
+        |problem| service_view(&state, &me, &domain, Some(problem)),
+    )
+    .await
 }

@@ -4,7 +4,10 @@
 //! by changing its address in the URL; what may be done with a linked one is still decided by
 //! `core` on every change.
 
+use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use postwerk_model::{Access, Address, HostedAddress, Permissions};
 
 use crate::ApiState;
@@ -32,6 +35,29 @@ impl Linked {
     }
 }
 
+/// A request about the one linked mailbox its URL names (`/devices/{mailbox}`,
+/// `/settings/{mailbox}/…`): the signed-in account and that mailbox. When the URL names no
+/// mailbox linked to the account, the request is answered as [`linked_mailbox`] says.
+pub struct MailboxRequest {
+    pub user: PageUser,
+    pub mailbox: Linked,
+}
+
+impl FromRequestParts<ApiState> for MailboxRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Response> {
+        let user = PageUser::from_request_parts(parts, state).await?;
+        let Path(address) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let mailbox = linked_mailbox(state, &user, &address)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(MailboxRequest { user, mailbox })
+    }
+}
+
 /// Every mailbox linked to the account, by address.
 pub async fn linked_mailboxes(state: &ApiState, user: &PageUser) -> Result<Vec<Linked>, PageError> {
     let grants = state
@@ -52,6 +78,19 @@ pub async fn linked_mailboxes(state: &ApiState, user: &PageUser) -> Result<Vec<L
     }
     linked.sort_by_key(|mailbox| mailbox.address());
     Ok(linked)
+}
+
+/// Each linked mailbox's address with its page's path segment, for the lists of the
+/// `/devices` and `/settings` index pages.
+pub async fn mailbox_links(
+    state: &ApiState,
+    user: &PageUser,
+) -> Result<Vec<(String, String)>, PageError> {
+    Ok(linked_mailboxes(state, user)
+        .await?
+        .iter()
+        .map(|mailbox| (mailbox.address(), path_segment(&mailbox.address())))
+        .collect())
 }
 
 /// The linked mailbox named `address` in a URL: 400 when it is not an address, 403 when the

@@ -7,7 +7,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use postwerk_core::CredentialTest;
 use serde::Deserialize;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::linked::{Linked, linked_mailbox, linked_mailboxes, path_segment};
+use super::linked::{Linked, MailboxRequest, mailbox_links, path_segment};
 use crate::ApiState;
 use crate::auth::ClientInfo;
 use crate::ui::page::{self, Layout, PageError, PageUser, percent_encode};
@@ -44,14 +44,9 @@ struct IndexPage {
 
 /// `GET /devices`: the mailboxes to set up.
 async fn index(State(state): State<ApiState>, user: PageUser) -> Result<Response, PageError> {
-    let mailboxes = linked_mailboxes(&state, &user)
-        .await?
-        .iter()
-        .map(|mailbox| (mailbox.address(), path_segment(&mailbox.address())))
-        .collect();
     Ok(page::render(&IndexPage {
         layout: user.layout("Set up a device", "devices"),
-        mailboxes,
+        mailboxes: mailbox_links(&state, &user).await?,
     }))
 }
 
@@ -103,10 +98,8 @@ impl MailboxPage {
 /// `GET /devices/{mailbox}`.
 async fn mailbox(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     Ok(page::render(&MailboxPage::new(&state, &user, &mailbox)))
 }
 
@@ -122,12 +115,10 @@ struct TestForm {
 /// like failed logins, so the form is no faster a guesser than IMAP.
 async fn test_password(
     State(state): State<ApiState>,
-    user: PageUser,
     client: ClientInfo,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<TestForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let mut page = MailboxPage::new(&state, &user, &mailbox);
     if form.password.is_empty() {
         page.outcome = Some(TestOutcome {

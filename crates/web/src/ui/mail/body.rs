@@ -8,10 +8,9 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS}
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use postwerk_core::Webmail;
-use postwerk_core::webmail::ReadOptions;
 use postwerk_model::{AddressId, FolderId, UserId};
 
-use super::read::ImagesParam;
+use super::read::{ImagesParam, open};
 use super::{format, webmail};
 use crate::ApiState;
 use crate::ui::page::{PageError, PageUser};
@@ -33,34 +32,14 @@ pub async fn frame(
     me: PageUser,
     Path((mailbox, folder, uid)): Path<(AddressId, FolderId, u32)>,
     Query(images): Query<ImagesParam>,
-) -> Response {
-    match body(&state, &me, mailbox, folder, uid, images.allowed()).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn body(
-    state: &ApiState,
-    me: &PageUser,
-    mailbox: AddressId,
-    folder: FolderId,
-    uid: u32,
-    images: bool,
 ) -> Result<Response, PageError> {
-    let webmail = webmail(state)?;
-    let options = ReadOptions {
-        remote_images: images,
-        keep_unseen: true,
-    };
-    let opened = webmail
-        .open(me.user.id, mailbox, folder, uid, options)
-        .await?;
+    let images = images.allowed();
+    let opened = open(&state, &me, (mailbox, folder, uid), images, true).await?;
     let html = opened
         .html
         .ok_or_else(|| PageError::not_found("This message has no formatted (HTML) text."))?;
     let target = Target {
-        webmail,
+        webmail: webmail(&state)?,
         user: me.user.id,
         mailbox,
         folder,

@@ -184,7 +184,9 @@ async fn compose_page(
             .unwrap_or_default(),
         kept: kept_lines(state, me, mailbox, &draft.kept_attachments).await?,
         problem,
-        large_attachment: format::size(postwerk_core::webmail::DEFAULT_LARGE_ATTACHMENT),
+        large_attachment: crate::ui::format::file_size(
+            postwerk_core::webmail::DEFAULT_LARGE_ATTACHMENT,
+        ),
     })
 }
 
@@ -349,7 +351,7 @@ pub async fn submit(
     if submitted.action != "send" {
         return PageError::invalid("This button is unknown; reload the page.").into_response();
     }
-    match webmail.send(user, mailbox, &draft, now()).await {
+    let (status, sentence) = match webmail.send(user, mailbox, &draft, now()).await {
         Ok(SendOutcome::Sent { links, .. }) => {
             let folders = webmail.folders(user, mailbox).await.unwrap_or_default();
             let back = draft
@@ -363,39 +365,18 @@ pub async fn submit(
                 1 => "Message sent. One large file was sent as a download link.".to_owned(),
                 n => format!("Message sent. {n} large files were sent as download links."),
             };
-            page::see_other(&back, &notice)
+            return page::see_other(&back, &notice);
         }
-        Ok(SendOutcome::Held(sentence)) => {
-            let problem = again(sentence, &mut draft);
-            show(
-                &state,
-                &me,
-                mailbox,
-                &draft,
-                Some(problem),
-                StatusCode::ACCEPTED,
-            )
-            .await
-        }
-        Ok(SendOutcome::Refused(sentence)) => {
-            let problem = again(sentence, &mut draft);
-            show(
-                &state,
-                &me,
-                mailbox,
-                &draft,
-                Some(problem),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
+        Ok(SendOutcome::Held(sentence)) => (StatusCode::ACCEPTED, sentence),
+        Ok(SendOutcome::Refused(sentence)) => (StatusCode::CONFLICT, sentence),
         Err(error) => {
             let error = PageError::from(error);
-            let status = error.status();
-            let problem = again(error.message().to_owned(), &mut draft);
-            show(&state, &me, mailbox, &draft, Some(problem), status).await
+            (error.status(), error.message().to_owned())
         }
-    }
+    };
+    // Held, refused or failed: the form again with the sentence, what was typed kept.
+    let problem = again(sentence, &mut draft);
+    show(&state, &me, mailbox, &draft, Some(problem), status).await
 }
 
 /// The answer to mail.js after an automatic save: the new draft's number and the

@@ -1,44 +1,5 @@
-//! How dates, sizes and file names are written on the mail pages and in download headers.
-
-/// `2026-11-27 14:05 UTC` for Unix seconds (the pages carry no time zone of the reader; UTC
-/// is unambiguous).
-pub fn date_time(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        seconds / 3600,
-        (seconds % 3600) / 60
-    )
-}
-
-/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `12 KB`, `3.4 MB`: sizes as a person reads them.
-pub fn size(octets: u64) -> String {
-    const KB: u64 = 1024;
-    const MB: u64 = 1024 * KB;
-    if octets < KB {
-        format!("{octets} bytes")
-    } else if octets < MB {
-        format!("{} KB", octets.div_ceil(KB))
-    } else {
-        format!("{}.{} MB", octets / MB, (octets % MB) * 10 / MB)
-    }
-}
+//! How file names, content types and inline images are written in download headers and on
+//! the mail pages (dates and sizes: `ui::format`).
 
 /// A file name safe in a `Content-Disposition` header and on the reader's disk: no path, no
 /// control or quoting characters; `fallback` when nothing is left.
@@ -129,12 +90,6 @@ pub fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_written_in_utc() {
-        assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(date_time(1_795_744_407), "2026-11-27 01:53 UTC");
-    }
 
     #[test]
     fn file_names_lose_paths_and_quotes() {

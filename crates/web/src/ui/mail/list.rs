@@ -5,14 +5,16 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use postwerk_core::webmail::{FolderSummary, LinkedMailbox, ListQuery, MessagePage, SortKey};
-use postwerk_model::{AddressId, FolderId};
+use postwerk_model::{AddressId, FolderId, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{folder_label, folder_path, format, inbox, message_path, webmail};
+use super::read::{MoveTarget, move_targets, shown_subject};
+use super::{folder_label, folder_path, inbox, message_path, webmail};
 use crate::ApiState;
 use crate::ui::devices::path_segment;
+use crate::ui::format::{date_time, file_size};
 use crate::ui::page::{self, Layout, PageError, PageUser};
 
 /// The list's query string: `?page=2&sort=date&dir=asc&q=invoice&unread=1`.
@@ -85,22 +87,17 @@ impl ListParams {
 }
 
 /// `/mail`: the INBOX of the first mailbox linked to the account.
-pub async fn first_mailbox(State(state): State<ApiState>, me: PageUser) -> Response {
-    match first_mailbox_page(&state, &me).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn first_mailbox_page(state: &ApiState, me: &PageUser) -> Result<Response, PageError> {
-    let webmail = webmail(state)?;
-    let mailboxes = webmail.mailboxes(me.user.id).await?;
+pub async fn first_mailbox(
+    State(state): State<ApiState>,
+    me: PageUser,
+) -> Result<Response, PageError> {
+    let mailboxes = webmail(&state)?.mailboxes(me.user.id).await?;
     let Some(first) = mailboxes.first() else {
         return Ok(page::render(&NoMailbox {
             layout: me.layout("Mail", "mail"),
         }));
     };
-    to_inbox(state, me, first.id).await
+    to_inbox(&state, &me, first.id).await
 }
 
 /// `/mail/{mailbox}`: its INBOX.
@@ -108,10 +105,8 @@ pub async fn mailbox_inbox(
     State(state): State<ApiState>,
     me: PageUser,
     Path(mailbox): Path<AddressId>,
-) -> Response {
-    to_inbox(&state, &me, mailbox)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, PageError> {
+    to_inbox(&state, &me, mailbox).await
 }
 
 async fn to_inbox(
@@ -226,11 +221,6 @@ struct SortOption {
     selected: bool,
 }
 
-struct MoveTarget {
-    id: String,
-    label: String,
-}
-
 #[derive(Template)]
 #[template(path = "mail/list.html")]
 struct ListPage {
@@ -262,22 +252,10 @@ pub async fn folder(
     me: PageUser,
     Path((mailbox, folder)): Path<(AddressId, FolderId)>,
     Query(params): Query<ListParams>,
-) -> Response {
-    list_page(&state, &me, mailbox, folder, &params)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-async fn list_page(
-    state: &ApiState,
-    me: &PageUser,
-    mailbox: AddressId,
-    folder: FolderId,
-    params: &ListParams,
 ) -> Result<Response, PageError> {
-    let (sidebar, folders) = Sidebar::load(state, me, mailbox, Some(folder)).await?;
+    let (sidebar, folders) = Sidebar::load(&state, &me, mailbox, Some(folder)).await?;
     let query = params.query();
-    let listed: MessagePage = webmail(state)?
+    let listed: MessagePage = webmail(&state)?
         .list(me.user.id, mailbox, folder, &query)
         .await?;
     let base = folder_path(mailbox, folder);
@@ -295,14 +273,10 @@ async fn list_page(
             .map(|m| Line {
                 uid: m.uid,
                 path: message_path(mailbox, folder, m.uid),
-                subject: if m.subject.trim().is_empty() {
-                    "(no subject)".to_owned()
-                } else {
-                    m.subject.clone()
-                },
+                subject: shown_subject(&m.subject),
                 from: m.from.clone(),
-                date: format::date_time(m.date),
-                size: format::size(m.size),
+                date: date_time(m.date),
+                size: file_size(m.size),
                 seen: m.seen,
                 flagged: m.flagged,
                 answered: m.answered,
@@ -320,14 +294,7 @@ async fn list_page(
                 selected: *key == query.sort,
             })
             .collect(),
-        move_targets: folders
-            .iter()
-            .filter(|f| f.id != folder)
-            .map(|f| MoveTarget {
-                id: f.id.to_string(),
-                label: folder_label(f),
-            })
-            .collect(),
+        move_targets: move_targets(&folders, folder),
         is_junk: listed.folder.role.as_deref() == Some("junk"),
         page: listed.page,
         pages,
@@ -348,30 +315,30 @@ pub struct FolderCounts {
     unread: u32,
 }
 
-/// `/mail/{mailbox}/counts`: every folder's message and unread counts. mail.js polls it and
-/// refreshes the list when the shown folder's counts change (live updates without a store
-/// subscription in `core::Webmail`).
+/// `/mail/{mailbox}/counts`: every folder's message and unread counts. mail.js reads them
+/// (from here when it polls, as the `counts` events of events.rs otherwise) and refreshes the
+/// list when the shown folder's counts change.
 pub async fn counts(
     State(state): State<ApiState>,
     me: PageUser,
     Path(mailbox): Path<AddressId>,
-) -> Response {
-    let folders = match webmail(&state) {
-        Ok(webmail) => webmail.folders(me.user.id, mailbox).await,
-        Err(error) => return error.into_response(),
-    };
-    match folders {
-        Ok(folders) => Json(
-            folders
-                .iter()
-                .map(|f| FolderCounts {
-                    id: f.id,
-                    messages: f.messages,
-                    unread: f.unread,
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(error) => PageError::from(error).into_response(),
-    }
+) -> Result<Json<Vec<FolderCounts>>, PageError> {
+    Ok(Json(folder_counts(&state, me.user.id, mailbox).await?))
+}
+
+/// Every folder's counts of `mailbox`, if `user` may read it.
+pub(super) async fn folder_counts(
+    state: &ApiState,
+    user: UserId,
+    mailbox: AddressId,
+) -> Result<Vec<FolderCounts>, PageError> {
+    let folders = webmail(state)?.folders(user, mailbox).await?;
+    Ok(folders
+        .iter()
+        .map(|f| FolderCounts {
+            id: f.id,
+            messages: f.messages,
+            unread: f.unread,
+        })
+        .collect())
 }

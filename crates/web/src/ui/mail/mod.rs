@@ -20,6 +20,7 @@ mod actions;
 mod body;
 mod compose;
 mod downloads;
+mod events;
 mod format;
 mod list;
 mod read;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/mail", get(list::first_mailbox))
         .route("/mail/{mailbox}", get(list::mailbox_inbox))
         .route("/mail/{mailbox}/counts", get(list::counts))
+        .route("/mail/{mailbox}/events", get(events::stream))
         .route(
             "/mail/{mailbox}/compose",
             get(compose::form)

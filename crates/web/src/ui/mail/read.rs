@@ -3,15 +3,16 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use postwerk_core::bounce::{Action, Explanation};
-use postwerk_core::webmail::{OpenedMessage, ReadOptions};
+use postwerk_core::webmail::{FolderSummary, OpenedMessage, ReadOptions};
 use postwerk_model::{AddressId, FolderId};
 use serde::Deserialize;
 
 use super::list::Sidebar;
 use super::{compose_path, folder_label, folder_path, format, message_path, webmail};
 use crate::ApiState;
+use crate::ui::format::{date_time, file_size};
 use crate::ui::page::{self, Layout, PageError, PageUser};
 
 /// `?images=1`: the reader asked to see the remote images of this message.
@@ -75,9 +76,22 @@ impl BounceBox {
     }
 }
 
-struct MoveTarget {
-    id: String,
-    label: String,
+/// A folder the "Move to" list offers (`mail/message_actions.html`).
+pub(super) struct MoveTarget {
+    pub(super) id: String,
+    pub(super) label: String,
+}
+
+/// The folders a message of `current` may be moved to: all the others.
+pub(super) fn move_targets(folders: &[FolderSummary], current: FolderId) -> Vec<MoveTarget> {
+    folders
+        .iter()
+        .filter(|f| f.id != current)
+        .map(|f| MoveTarget {
+            id: f.id.to_string(),
+            label: folder_label(f),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -118,39 +132,21 @@ pub async fn message(
     me: PageUser,
     Path((mailbox, folder, uid)): Path<(AddressId, FolderId, u32)>,
     Query(images): Query<ImagesParam>,
-) -> Response {
-    read_page(&state, &me, mailbox, folder, uid, images.allowed())
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-async fn read_page(
-    state: &ApiState,
-    me: &PageUser,
-    mailbox: AddressId,
-    folder: FolderId,
-    uid: u32,
-    images: bool,
 ) -> Result<Response, PageError> {
-    let options = ReadOptions {
-        remote_images: images,
-        keep_unseen: false,
-    };
-    let opened = webmail(state)?
-        .open(me.user.id, mailbox, folder, uid, options)
-        .await?;
+    let images = images.allowed();
+    let opened = open(&state, &me, (mailbox, folder, uid), images, false).await?;
     // After opening, so the folder's unread count already counts this message as read.
-    let (sidebar, folders) = Sidebar::load(state, me, mailbox, Some(folder)).await?;
+    let (sidebar, folders) = Sidebar::load(&state, &me, mailbox, Some(folder)).await?;
     let here = message_path(mailbox, folder, uid);
     let page = ReadPage {
-        layout: me.layout(subject_of(&opened), "mail"),
+        layout: me.layout(shown_subject(&opened.subject), "mail"),
         uid,
-        subject: subject_of(&opened),
+        subject: shown_subject(&opened.subject),
         from: opened.from.clone(),
         to: opened.to.join(", "),
         cc: opened.cc.join(", "),
         reply_to: opened.reply_to.join(", "),
-        date: format::date_time(opened.date),
+        date: date_time(opened.date),
         text: opened.text.clone(),
         frame: opened.html.as_ref().map(|_| {
             if images {
@@ -173,24 +169,38 @@ async fn read_page(
         forward: reply_link(mailbox, folder, uid, "forward"),
         edit_draft: (opened.folder.role.as_deref() == Some("drafts"))
             .then(|| format!("{}?draft={uid}", compose_path(mailbox))),
-        move_targets: folders
-            .iter()
-            .filter(|f| f.id != folder)
-            .map(|f| MoveTarget {
-                id: f.id.to_string(),
-                label: folder_label(f),
-            })
-            .collect(),
+        move_targets: move_targets(&folders, folder),
         sidebar,
     };
     Ok(page::render(&page))
 }
 
-fn subject_of(opened: &OpenedMessage) -> String {
-    if opened.subject.trim().is_empty() {
+/// Opens the message `uid` of a reading URL as `me`, with its remote images when the reader
+/// asked for them. It is marked read unless `keep_unseen` (the body frame, loaded by the
+/// reading page that already marked it).
+pub(super) async fn open(
+    state: &ApiState,
+    me: &PageUser,
+    (mailbox, folder, uid): (AddressId, FolderId, u32),
+    images: bool,
+    keep_unseen: bool,
+) -> Result<OpenedMessage, PageError> {
+    let options = ReadOptions {
+        remote_images: images,
+        keep_unseen,
+    };
+    let webmail = webmail(state)?;
+    Ok(webmail
+        .open(me.user.id, mailbox, folder, uid, options)
+        .await?)
+}
+
+/// A message's subject as the list and the reading page show it, with a word for none.
+pub(super) fn shown_subject(subject: &str) -> String {
+    if subject.trim().is_empty() {
         "(no subject)".to_owned()
     } else {
-        opened.subject.clone()
+        subject.to_owned()
     }
 }
 
@@ -201,7 +211,7 @@ fn attachments(opened: &OpenedMessage, here: &str) -> Vec<AttachmentLine> {
         .map(|a| AttachmentLine {
             name: format::safe_file_name(&a.file_name, "attachment"),
             content_type: a.content_type.clone(),
-            size: format::size(a.size),
+            size: file_size(a.size),
             path: format!("{here}/attachments/{}", a.index),
         })
         .collect()

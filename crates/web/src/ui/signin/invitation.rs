@@ -46,7 +46,7 @@ impl InvitationPage {
             address: details.address.to_string(),
             organization: details.organization,
             own_login: details.login_mode == LoginMode::OwnChoice,
-            expires: crate::ui::account::when(details.expires_at),
+            expires: crate::ui::format::day_month_time(details.expires_at),
             display_name: String::new(),
             login: String::new(),
             problem: None,

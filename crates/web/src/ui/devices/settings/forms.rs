@@ -3,7 +3,7 @@
 //! so core decides what the account may do; a refusal is shown next to the form, with the
 //! page drawn again and what was typed kept (passwords excepted: they are never sent back).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use postwerk_core::{AddressUpdate, CoreError, Unification};
@@ -11,8 +11,8 @@ use postwerk_model::{Address, ListKind};
 use serde::Deserialize;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::super::linked::{Linked, linked_mailbox, path_segment};
-use super::page::SettingsPage;
+use super::super::linked::{Linked, MailboxRequest, path_segment};
+use super::page::{SettingsPage, TypedAgain};
 use crate::ApiState;
 use crate::ui::page::{self, PageError, PageUser};
 
@@ -24,6 +24,29 @@ fn refusal(error: CoreError) -> Result<(StatusCode, String), PageError> {
         Ok((error.status(), error.message().to_owned()))
     } else {
         Err(error)
+    }
+}
+
+/// `result` with core's refusal turned into the status and sentence to show next to the form.
+fn refused<T>(result: Result<T, CoreError>) -> Result<Result<T, (StatusCode, String)>, PageError> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(error) => refusal(error).map(Err),
+    }
+}
+
+/// The answer to a form: back to the section `anchor` with the notice `notice` makes of the
+/// outcome, or the page again with the refusal put next to the form by `place`.
+async fn answer<T>(
+    (state, user, mailbox): (&ApiState, &PageUser, &Linked),
+    outcome: Result<T, (StatusCode, String)>,
+    anchor: &str,
+    notice: impl FnOnce(T) -> String,
+    place: impl FnOnce(&mut SettingsPage, String) -> Option<String>,
+) -> Result<Response, PageError> {
+    match outcome {
+        Ok(value) => Ok(done(mailbox, anchor, &notice(value))),
+        Err(refused) => redisplay(state, user, mailbox, refused, place).await,
     }
 }
 
@@ -41,6 +64,22 @@ async fn redisplay(
     match place(&mut settings, problem) {
         None => Ok(page::render_with(status, &settings)),
         Some(unplaced) => Err(PageError::new(status, unplaced)),
+    }
+}
+
+/// Puts `problem` and what was `typed` back into the form of `section`; when the page has no
+/// such section, hands the problem back for `redisplay` to show on its own.
+fn type_again(
+    section: Option<&mut impl TypedAgain>,
+    problem: String,
+    typed: &str,
+) -> Option<String> {
+    match section {
+        Some(section) => {
+            section.type_again(problem, typed.to_owned());
+            None
+        }
+        None => Some(problem),
     }
 }
 
@@ -70,11 +109,9 @@ pub struct PasswordForm {
 /// in the caller's session so that session goes on when the account password changes too.
 pub async fn change_password(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let unify = form.unify.is_some();
     let mismatch = if form.password.is_empty() {
         Some("Type the new password twice.")
@@ -85,52 +122,48 @@ pub async fn change_password(
     };
     let outcome = match mismatch {
         Some(problem) => Err((StatusCode::BAD_REQUEST, problem.to_owned())),
-        None => match state
-            .admin
-            .set_address_password_in_session(
-                user.caller.actor,
-                &mailbox.address(),
-                Some(&form.password),
-                unify,
-                user.caller.session,
-            )
-            .await
-        {
-            Ok(changed) => Ok(changed.unification),
-            Err(error) => Err(refusal(error)?),
-        },
+        None => refused(
+            state
+                .admin
+                .set_address_password_in_session(
+                    user.caller.actor,
+                    &mailbox.address(),
+                    Some(&form.password),
+                    unify,
+                    user.caller.session,
+                )
+                .await,
+        )?,
     };
-    match outcome {
-        Ok(unification) => {
-            let address = mailbox.address();
-            let notice = match unification {
-                Unification::Unified { .. } => format!(
-                    "The password of {address} changed, and your account uses the same one now. \
+    let address = mailbox.address();
+    answer(
+        (&state, &user, &mailbox),
+        outcome,
+        "password",
+        |changed| match changed.unification {
+            Unification::Unified { .. } => format!(
+                "The password of {address} changed, and your account uses the same one now. \
                      Mail programs must sign in again with it."
-                ),
-                Unification::Offered => format!(
-                    "The password of {address} changed; mail programs must sign in again with \
+            ),
+            Unification::Offered => format!(
+                "The password of {address} changed; mail programs must sign in again with \
                      it. You may use one password for your account and this mailbox: see below."
-                ),
-                _ => format!(
-                    "The password of {address} changed; mail programs must sign in again with it."
-                ),
+            ),
+            _ => format!(
+                "The password of {address} changed; mail programs must sign in again with it."
+            ),
+        },
+        |settings, problem| {
+            let Some(section) = settings.password.as_mut() else {
+                return Some(problem);
             };
-            Ok(done(&mailbox, "password", &notice))
-        }
-        Err(refused) => {
-            redisplay(&state, &user, &mailbox, refused, |settings, problem| {
-                let Some(section) = settings.password.as_mut() else {
-                    return Some(problem);
-                };
-                // The offer's form is drawn only while unification is offered.
-                section.error_in_offer = unify && section.unification.state == "offered";
-                section.error = Some(problem);
-                None
-            })
-            .await
-        }
-    }
+            // The offer's form is drawn only while unification is offered.
+            section.error_in_offer = unify && section.unification.state == "offered";
+            section.error = Some(problem);
+            None
+        },
+    )
+    .await
 }
 
 // ---- Aliases (ADDR-6)
@@ -144,11 +177,9 @@ pub struct AliasForm {
 /// `POST /settings/{mailbox}/aliases`: a local part, or a full address in the mailbox's domain.
 pub async fn add_alias(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<AliasForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let typed = form.alias.trim();
     let alias = if typed.contains('@') {
         typed.to_owned()
@@ -161,43 +192,29 @@ pub async fn add_alias(
             "Type the alias to add, for example “sales”.".to_owned(),
         ))
     } else {
-        match state
-            .admin
-            .add_alias(user.caller.actor, &mailbox.address(), &alias)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) => Err(refusal(error)?),
-        }
+        refused(
+            state
+                .admin
+                .add_alias(user.caller.actor, &mailbox.address(), &alias)
+                .await,
+        )?
     };
-    match outcome {
-        Ok(()) => Ok(done(
-            &mailbox,
-            "aliases",
-            &format!("Mail to {alias} now arrives in {}.", mailbox.address()),
-        )),
-        Err(refused) => {
-            redisplay(&state, &user, &mailbox, refused, |settings, problem| {
-                let Some(section) = settings.aliases.as_mut() else {
-                    return Some(problem);
-                };
-                section.error = Some(problem);
-                section.value = typed.to_owned();
-                None
-            })
-            .await
-        }
-    }
+    answer(
+        (&state, &user, &mailbox),
+        outcome,
+        "aliases",
+        |_| format!("Mail to {alias} now arrives in {}.", mailbox.address()),
+        |settings, problem| type_again(settings.aliases.as_mut(), problem, typed),
+    )
+    .await
 }
 
 /// `POST /settings/{mailbox}/aliases/remove`.
 pub async fn remove_alias(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<AliasForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let alias = Address::parse(form.alias.trim())
         .map_err(|_| PageError::invalid("Pick the alias to remove from the list."))?;
     // core removes an alias by its own name; check first that it is this mailbox's, as the
@@ -250,61 +267,55 @@ fn split_targets(text: &str) -> Vec<String> {
 /// `redirect`.
 pub async fn set_redirect(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<RedirectForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let targets = split_targets(&form.targets);
     let keep_copy = form.keep_copy.is_some();
     let update = AddressUpdate {
         redirect: Some(Some((targets.clone(), keep_copy))),
         ..AddressUpdate::default()
     };
-    match state
-        .admin
-        .update_address(user.caller.actor, &mailbox.address(), update)
-        .await
-    {
-        Ok(_) => {
-            let copy = if keep_copy {
-                "a copy stays in this mailbox"
-            } else {
-                "no copy is kept here"
+    let outcome = refused(
+        state
+            .admin
+            .update_address(user.caller.actor, &mailbox.address(), update)
+            .await,
+    )?;
+    let copy = if keep_copy {
+        "a copy stays in this mailbox"
+    } else {
+        "no copy is kept here"
+    };
+    answer(
+        (&state, &user, &mailbox),
+        outcome,
+        "redirect",
+        |_| {
+            format!(
+                "Mail to {} now goes to {}; {copy}.",
+                mailbox.address(),
+                targets.join(", ")
+            )
+        },
+        |settings, problem| {
+            let Some(section) = settings.redirect.as_mut() else {
+                return Some(problem);
             };
-            Ok(done(
-                &mailbox,
-                "redirect",
-                &format!(
-                    "Mail to {} now goes to {}; {copy}.",
-                    mailbox.address(),
-                    targets.join(", ")
-                ),
-            ))
-        }
-        Err(error) => {
-            let refused = refusal(error)?;
-            redisplay(&state, &user, &mailbox, refused, |settings, problem| {
-                let Some(section) = settings.redirect.as_mut() else {
-                    return Some(problem);
-                };
-                section.error = Some(problem);
-                section.value = form.targets.trim().to_owned();
-                section.keep_copy = keep_copy;
-                None
-            })
-            .await
-        }
-    }
+            section.error = Some(problem);
+            section.value = form.targets.trim().to_owned();
+            section.keep_copy = keep_copy;
+            None
+        },
+    )
+    .await
 }
 
 /// `POST /settings/{mailbox}/redirect/remove`.
 pub async fn remove_redirect(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let update = AddressUpdate {
         redirect: Some(None),
         ..AddressUpdate::default()
@@ -333,11 +344,9 @@ pub struct SenderForm {
 /// `POST /settings/{mailbox}/senders`: `list` is `allow` or `block`.
 pub async fn add_sender(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<SenderForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let kind = match form.list.as_str() {
         "allow" => Some(ListKind::Allow),
         "block" => Some(ListKind::Block),
@@ -348,50 +357,35 @@ pub async fn add_sender(
             StatusCode::BAD_REQUEST,
             "Choose whether to allow or to block this sender.".to_owned(),
         )),
-        Some(kind) => match state
-            .admin
-            .add_sender_rule(user.caller.actor, &mailbox.address(), kind, &form.pattern)
-            .await
-        {
-            Ok(rule) => Ok(rule),
-            Err(error) => Err(refusal(error)?),
-        },
+        Some(kind) => refused(
+            state
+                .admin
+                .add_sender_rule(user.caller.actor, &mailbox.address(), kind, &form.pattern)
+                .await,
+        )?,
     };
-    match outcome {
-        Ok(rule) => {
-            let notice = match rule.kind {
-                ListKind::Allow => format!(
-                    "Mail from {} is never treated as spam from now on.",
-                    rule.pattern
-                ),
-                ListKind::Block => {
-                    format!("Mail from {} is kept out from now on.", rule.pattern)
-                }
-            };
-            Ok(done(&mailbox, "senders", &notice))
-        }
-        Err(refused) => {
-            redisplay(&state, &user, &mailbox, refused, |settings, problem| {
-                let Some(section) = settings.senders.as_mut() else {
-                    return Some(problem);
-                };
-                section.error = Some(problem);
-                section.value = form.pattern.trim().to_owned();
-                None
-            })
-            .await
-        }
-    }
+    answer(
+        (&state, &user, &mailbox),
+        outcome,
+        "senders",
+        |rule| match rule.kind {
+            ListKind::Allow => format!(
+                "Mail from {} is never treated as spam from now on.",
+                rule.pattern
+            ),
+            ListKind::Block => format!("Mail from {} is kept out from now on.", rule.pattern),
+        },
+        |settings, problem| type_again(settings.senders.as_mut(), problem, form.pattern.trim()),
+    )
+    .await
 }
 
 /// `POST /settings/{mailbox}/senders/remove`.
 pub async fn remove_sender(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<SenderForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     state
         .admin
         .remove_sender_rule(user.caller.actor, &mailbox.address(), &form.pattern)
@@ -415,38 +409,34 @@ pub struct NameForm {
 /// `display_name`.
 pub async fn set_name(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
     axum::Form(form): axum::Form<NameForm>,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     let update = AddressUpdate {
         display_name: Some(form.display_name.clone()),
         ..AddressUpdate::default()
     };
-    match state
-        .admin
-        .update_address(user.caller.actor, &mailbox.address(), update)
-        .await
-    {
-        Ok(_) => Ok(done(
-            &mailbox,
-            "signature",
-            "The name shown with your mail was saved.",
-        )),
-        Err(error) => {
-            let refused = refusal(error)?;
-            redisplay(&state, &user, &mailbox, refused, |settings, problem| {
-                if !settings.signature.may_rename {
-                    return Some(problem);
-                }
-                settings.signature.error = Some(problem);
-                settings.signature.display_name = form.display_name.clone();
-                None
-            })
-            .await
-        }
-    }
+    let outcome = refused(
+        state
+            .admin
+            .update_address(user.caller.actor, &mailbox.address(), update)
+            .await,
+    )?;
+    answer(
+        (&state, &user, &mailbox),
+        outcome,
+        "signature",
+        |_| "The name shown with your mail was saved.".to_owned(),
+        |settings, problem| {
+            if !settings.signature.may_rename {
+                return Some(problem);
+            }
+            settings.signature.error = Some(problem);
+            settings.signature.display_name = form.display_name.clone();
+            None
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ mod page;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use super::linked::{linked_mailbox, linked_mailboxes, path_segment};
+use super::linked::{MailboxRequest, mailbox_links};
 use crate::ApiState;
 use crate::ui::page::{Layout, PageError, PageUser, render};
 
@@ -49,24 +49,17 @@ struct IndexPage {
 
 /// `GET /settings`: the mailboxes whose settings the account may see.
 async fn index(State(state): State<ApiState>, user: PageUser) -> Result<Response, PageError> {
-    let mailboxes = linked_mailboxes(&state, &user)
-        .await?
-        .iter()
-        .map(|mailbox| (mailbox.address(), path_segment(&mailbox.address())))
-        .collect();
     Ok(render(&IndexPage {
         layout: user.layout("Mailbox settings", "mail"),
-        mailboxes,
+        mailboxes: mailbox_links(&state, &user).await?,
     }))
 }
 
 /// `GET /settings/{mailbox}`.
 async fn mailbox(
     State(state): State<ApiState>,
-    user: PageUser,
-    Path(address): Path<String>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
 ) -> Result<Response, PageError> {
-    let mailbox = linked_mailbox(&state, &user, &address).await?;
     Ok(render(
         &page::SettingsPage::load(&state, &user, &mailbox).await?,
     ))

@@ -81,6 +81,26 @@ pub struct SenderSection {
     pub value: String,
 }
 
+/// A section whose add form is drawn again with the problem next to it and what was typed
+/// kept in it.
+pub trait TypedAgain {
+    fn type_again(&mut self, problem: String, typed: String);
+}
+
+impl TypedAgain for AliasSection {
+    fn type_again(&mut self, problem: String, typed: String) {
+        self.error = Some(problem);
+        self.value = typed;
+    }
+}
+
+impl TypedAgain for SenderSection {
+    fn type_again(&mut self, problem: String, typed: String) {
+        self.error = Some(problem);
+        self.value = typed;
+    }
+}
+
 pub struct SignatureSection {
     /// The name of the template picked for the account, if any.
     pub template: Option<String>,
