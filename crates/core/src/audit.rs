@@ -148,8 +148,8 @@ pub struct Change {
     /// The change, snake_case: `account_password_changed`, `mailbox_password_changed`,
     /// `passwords_unified`, `unification_ended`, `totp_enabled`, `totp_disabled`,
     /// `totp_recovery_code_used`, `login_changed`, `contact_changed`, `access_granted`,
-    /// `access_revoked`, `role_changed`, `member_removed`, `recovery_code_sent`,
-    /// `password_reset`, `login_reminder_sent`, `verification_requested`,
+    /// `access_revoked`, `signature_chosen`, `role_changed`, `member_removed`,
+    /// `recovery_code_sent`, `password_reset`, `login_reminder_sent`, `verification_requested`,
     /// `verification_closed`, `recovery_username_issued`, `session_revoked`,
     /// `token_created`, `token_revoked`.
     pub event: &'static str,

@@ -26,6 +26,7 @@ mod invitations;
 mod members;
 mod sender_rules;
 mod services;
+mod signatures;
 
 use crate::dkim::{self, DkimAlgorithm, DkimError, DkimPublicKey};
 use crate::notify::Mailer;

@@ -74,7 +74,7 @@ async fn cli_1_the_settings_show_only_what_the_permissions_allow_and_say_what_is
         "You may not change the password of anna@acme.test",
         "You may not change the forwarding of anna@acme.test",
         "You may not change the allowed and blocked senders of anna@acme.test",
-        "You may not change the name shown with mail from anna@acme.test",
+        "You may not change the signature or the name shown with mail from anna@acme.test",
     ] {
         assert!(
             page.html.contains(sentence),
@@ -607,4 +607,163 @@ async fn the_name_shown_with_mail_is_changed_with_the_signature_permission() {
         "{}",
         page.html
     );
+}
+
+/// The signature templates of acme.test (SVC-4), set by the operator through the API.
+async fn signature_templates(ui: &Ui) {
+    ui.api(
+        Method::PATCH,
+        "/api/v1/services/acme.test",
+        json!({"signature_templates": [
+            {"name": "Formal", "body": "Kind regards from Acme"},
+            {"name": "Casual", "body": "Cheers"},
+        ]}),
+    )
+    .await;
+}
+
+/// The text of the compose form's `#body` field.
+fn compose_body(html: &str) -> &str {
+    let start = html.find("id=\"body\"").expect("a body field");
+    let text = &html[start..];
+    let text = &text[text.find('>').expect("the field's text") + 1..];
+    &text[..text.find("</textarea>").expect("the field's end")]
+}
+
+#[tokio::test]
+async fn svc_4_a_user_with_the_signature_permission_chooses_their_own_signature() {
+    let ui = Ui::new().await;
+    let session = anna(&ui).await;
+    signature_templates(&ui).await;
+    let settings = "/settings/anna@acme.test";
+
+    let page = ui.get(settings, Some(&session)).await.ok();
+    assert!(page.html.contains("id=\"signature-form\""), "{}", page.html);
+    assert!(
+        page.html
+            .contains("<option value=\"\" selected>No signature</option>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("Kind regards from Acme"),
+        "{}",
+        page.html
+    );
+
+    let saved = ui
+        .post(
+            "/settings/anna@acme.test/signature",
+            &[("signature", "Formal")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(saved.location(), "/settings/anna@acme.test#signature");
+    assert_eq!(saved.notice().as_deref(), Some("Signature saved."));
+    let page = ui.get(settings, Some(&session)).await.ok();
+    assert!(
+        page.html
+            .contains("<option value=\"Formal\" selected>Formal</option>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("id=\"signature-current\""),
+        "{}",
+        page.html
+    );
+
+    // Webmail writes new messages with it.
+    let mailbox = ui.address_id("anna@acme.test").await;
+    let compose = ui
+        .get(&format!("/mail/{}/compose", mailbox.0), Some(&session))
+        .await
+        .ok();
+    assert!(
+        compose_body(&compose.html).contains("Kind regards from Acme"),
+        "{}",
+        compose.html
+    );
+
+    // A template the service does not offer: core's sentence next to the form, nothing changed.
+    let refused = ui
+        .post(
+            "/settings/anna@acme.test/signature",
+            &[("signature", "Pirate")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("id=\"signature-error\""),
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains("Pirate"), "{}", refused.html);
+    assert!(
+        refused
+            .html
+            .contains("<option value=\"Formal\" selected>Formal</option>"),
+        "{}",
+        refused.html
+    );
+
+    // No signature: the choice is cleared and compose starts empty.
+    let cleared = ui
+        .post(
+            "/settings/anna@acme.test/signature",
+            &[("signature", "")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(cleared.location(), "/settings/anna@acme.test#signature");
+    let page = ui.get(settings, Some(&session)).await.ok();
+    assert!(page.html.contains("id=\"no-signature\""), "{}", page.html);
+    let compose = ui
+        .get(&format!("/mail/{}/compose", mailbox.0), Some(&session))
+        .await
+        .ok();
+    assert!(
+        !compose_body(&compose.html).contains("Kind regards"),
+        "{}",
+        compose.html
+    );
+}
+
+#[tokio::test]
+async fn svc_4_without_the_signature_permission_there_is_no_signature_form() {
+    let ui = Ui::new().await;
+    ui.acme().await;
+    signature_templates(&ui).await;
+    let session = account_with_own_mailbox(&ui, "anna@acme.test", &["read_send"]).await;
+
+    let page = ui
+        .get("/settings/anna@acme.test", Some(&session))
+        .await
+        .ok();
+    assert!(
+        !page.html.contains("id=\"signature-form\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("id=\"signature-not-allowed\""),
+        "{}",
+        page.html
+    );
+
+    // Posting the form anyway is refused by core, and the signature stays as it was.
+    let refused = ui
+        .post(
+            "/settings/anna@acme.test/signature",
+            &[("signature", "Formal")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    let page = ui
+        .get("/settings/anna@acme.test", Some(&session))
+        .await
+        .ok();
+    assert!(page.html.contains("id=\"no-signature\""), "{}", page.html);
 }

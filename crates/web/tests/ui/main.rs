@@ -1,6 +1,6 @@
 //! The pages (issue 11) in process, over a real SQLite store: what a browser gets back,
-//! status codes, redirects, headers and HTML. The real browser drives them in
-//! `tests/browser` (playwright with Debian's chromium).
+//! status codes, redirects, headers and HTML. A real browser drives them against the binary in
+//! `crates/postwerk/tests/browser.rs` (playwright-core with Debian's chromium).
 
 mod account;
 mod console;

@@ -6,7 +6,9 @@
 //! ```text
 //!  /mail                                  first linked mailbox's INBOX (redirect)
 //!  /mail/{mailbox}                        its INBOX (redirect)
-//!  /mail/{mailbox}/counts                 folder counts as JSON (mail.js polls it)
+//!  /mail/{mailbox}/events                 events.rs (folder counts as Server-Sent Events)
+//!  /mail/{mailbox}/counts                 the same counts as JSON (mail.js polls it when
+//!                                         events fail)
 //!  /mail/{mailbox}/compose                compose.rs (GET form, POST send / save draft)
 //!  /mail/{mailbox}/{folder}               list.rs (message list)
 //!  /mail/{mailbox}/{folder}/actions       actions.rs (POST: flags, move, delete, spam)

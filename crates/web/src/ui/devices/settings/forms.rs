@@ -439,6 +439,45 @@ pub async fn set_name(
     .await
 }
 
+// ---- The signature (SVC-4, manage_signatures)
+
+#[derive(Deserialize)]
+pub struct SignatureForm {
+    /// A template's name; empty for no signature.
+    #[serde(default)]
+    signature: String,
+}
+
+/// `POST /settings/{mailbox}/signature`: the account's own choice among the service's
+/// templates, through `Admin::choose_signature`.
+pub async fn choose_signature(
+    State(state): State<ApiState>,
+    MailboxRequest { user, mailbox }: MailboxRequest,
+    axum::Form(form): axum::Form<SignatureForm>,
+) -> Result<Response, PageError> {
+    let template = Some(form.signature.as_str()).filter(|name| !name.is_empty());
+    let outcome = refused(
+        state
+            .admin
+            .choose_signature(user.caller.actor, &mailbox.address(), template)
+            .await,
+    )?;
+    answer(
+        (&state, &user, &mailbox),
+        outcome,
+        "signature",
+        |()| "Signature saved.".to_owned(),
+        |settings, problem| {
+            if !settings.signature.may_rename {
+                return Some(problem);
+            }
+            settings.signature.choice_error = Some(problem);
+            None
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

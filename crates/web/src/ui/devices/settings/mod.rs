@@ -1,6 +1,7 @@
 //! The settings of each mailbox linked to the account (CLI-1 settings, ADDR-9): its password
 //! with the ID-5 unification offer, aliases (ADDR-6), the redirection (ADDR-5), the sender
-//! allow and block lists (RCV-4), and the signature picked for the account (SVC-4) with the
+//! allow and block lists (RCV-4), and the signature of the account (SVC-4: picked by an
+//! administrator, or chosen by the account with `manage_signatures`) with the
 //! name shown in mail sent from it. `page` draws the page, `forms` handles its forms.
 
 mod forms;
@@ -37,6 +38,10 @@ pub fn routes() -> Router<ApiState> {
             post(forms::remove_sender),
         )
         .route("/settings/{mailbox}/name", post(forms::set_name))
+        .route(
+            "/settings/{mailbox}/signature",
+            post(forms::choose_signature),
+        )
 }
 
 #[derive(Template)]

@@ -108,9 +108,29 @@ pub struct SignatureSection {
     pub text: Option<String>,
     /// The name shown with the address in mail sent from it.
     pub display_name: String,
-    /// Whether the account may change the display name (`manage_signatures`).
+    /// Whether the account may change the display name and choose its signature
+    /// (`manage_signatures`).
     pub may_rename: bool,
+    /// A problem of the name form.
     pub error: Option<String>,
+    /// The service's templates to choose from (SVC-4), each with its text; drawn with
+    /// `manage_signatures` only.
+    pub templates: Vec<TemplateChoice>,
+    /// A problem of the signature form.
+    pub choice_error: Option<String>,
+}
+
+/// One signature template offered in the picker.
+pub struct TemplateChoice {
+    pub name: String,
+    pub text: String,
+}
+
+impl SignatureSection {
+    /// Whether `name` is the template picked now (to select it in the picker).
+    pub fn is_picked(&self, name: &str) -> bool {
+        self.template.as_deref() == Some(name)
+    }
 }
 
 impl SettingsPage {
@@ -207,12 +227,26 @@ impl SettingsPage {
                     .map(|t| t.body.clone())
             })
         });
+        let may_rename = mailbox.may(Permissions::MANAGE_SIGNATURES);
+        let templates = match (&service, may_rename) {
+            (Some(service), true) => service
+                .signature_templates
+                .iter()
+                .map(|t| TemplateChoice {
+                    name: t.name.clone(),
+                    text: t.body.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let signature = SignatureSection {
             template,
             text,
             display_name: mailbox.hosted.display_name.clone(),
-            may_rename: mailbox.may(Permissions::MANAGE_SIGNATURES),
+            may_rename,
             error: None,
+            templates,
+            choice_error: None,
         };
 
         Ok(SettingsPage {
