@@ -12,9 +12,11 @@
 
 use std::collections::HashMap;
 
+use postwerk_message::extract_base_subject;
+
 use crate::fetch::push_number;
 use crate::proto::ThreadAlgorithm;
-use crate::sort::{SortItem, extract_base_subject, sent_date, subject};
+use crate::sort::{SortItem, sent_date, subject};
 
 /// One message to thread: the same as a [`SortItem`]. `number` is what the response lists
 /// (sequence number, or UID for UID THREAD); `index` is needed for REFERENCES (see

@@ -31,6 +31,7 @@ mod imap;
 mod numbering;
 mod raw;
 mod section;
+mod subject;
 mod summary;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,7 @@ pub use envelope::{Envelope, EnvelopeAddr, MISSING_HOST, MISSING_MAILBOX, parse_
 pub use imap::{write_bodystructure, write_envelope, write_nstring, write_string};
 pub use raw::header_end;
 pub use section::SectionRanges;
+pub use subject::{BaseSubject, base_subject, extract_base_subject};
 pub use summary::{Addr, HeaderSummary, SEARCH_TEXT_LIMIT};
 
 /// Version byte that starts [`MessageIndex::to_bytes`]; bump it when the stored form changes

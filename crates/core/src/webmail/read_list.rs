@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
+use postwerk_message::base_subject;
 use postwerk_store::{MessageMeta, SystemFlags};
 
 use crate::webmail::{DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, MessageLine, SortKey};
@@ -60,6 +61,7 @@ pub(super) fn sort(metas: &mut [MessageMeta], key: SortKey, ascending: bool) {
         }
         SortKey::Subject => metas.sort_by_cached_key(|m| {
             let subject = m.subject.as_deref().unwrap_or("");
+            // RFC 5256 §2.1, as IMAP SORT SUBJECT does: a thread sorts together.
             (base_subject(subject).to_lowercase(), m.uid)
         }),
     }
@@ -108,82 +110,9 @@ pub(super) fn line(meta: &MessageMeta) -> MessageLine {
     }
 }
 
-/// The subject without reply and forward markers and list tags (RFC 5256 §2.1 in short:
-/// leading `Re:`, `Fw:`, `Fwd:` — with an optional `[n]` count —, `[tag]` blobs when
-/// something follows them, a trailing `(fwd)`, and white space), so a thread sorts together.
-pub(super) fn base_subject(subject: &str) -> &str {
-    let mut rest = subject.trim();
-    loop {
-        let before = rest;
-        if let Some(stripped) = strip_suffix_ignore_case(rest, "(fwd)") {
-            rest = stripped.trim_end();
-        }
-        if let Some(stripped) = strip_reply_marker(rest) {
-            rest = stripped.trim_start();
-        }
-        if let Some(stripped) = strip_blob(rest).filter(|stripped| !stripped.is_empty()) {
-            rest = stripped;
-        }
-        if rest == before {
-            return rest;
-        }
-    }
-}
-
-/// `Re:`, `Fwd [2]:`, `FW:` at the start.
-fn strip_reply_marker(text: &str) -> Option<&str> {
-    let after_word = ["re", "fwd", "fw"].into_iter().find_map(|word| {
-        let head = text.get(..word.len())?;
-        head.eq_ignore_ascii_case(word).then(|| &text[word.len()..])
-    })?;
-    let after_word = after_word.trim_start();
-    let after_count = strip_blob(after_word).unwrap_or(after_word);
-    after_count.strip_prefix(':')
-}
-
-/// A leading `[…]` and the white space after it.
-fn strip_blob(text: &str) -> Option<&str> {
-    let inner = text.strip_prefix('[')?;
-    let close = inner.find(']')?;
-    if inner[..close].contains('[') {
-        return None;
-    }
-    Some(inner[close + 1..].trim_start())
-}
-
-fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
-    let split = text.len().checked_sub(suffix.len())?;
-    let tail = text.get(split..)?;
-    tail.eq_ignore_ascii_case(suffix).then(|| &text[..split])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base_subject_drops_reply_markers_and_tags() {
-        let cases = [
-            ("Hello", "Hello"),
-            ("Re: Hello", "Hello"),
-            ("RE: re: Re:Hello", "Hello"),
-            ("Fw: Hello", "Hello"),
-            ("FWD: Hello", "Hello"),
-            ("Re [2]: Hello", "Hello"),
-            ("[list] Re: Hello", "Hello"),
-            ("Re: [list] Re: Hello", "Hello"),
-            ("Hello (fwd)", "Hello"),
-            ("[only a blob]", "[only a blob]"),
-            ("Reply all", "Reply all"),
-            ("Recall: x", "Recall: x"),
-            ("Fwiw: x", "Fwiw: x"),
-            ("  ", ""),
-            ("Ré: accents", "Ré: accents"),
-        ];
-        for (subject, base) in cases {
-            assert_eq!(base_subject(subject), base, "{subject:?}");
-        }
-    }
 
     #[test]
     fn pages_are_clamped() {
