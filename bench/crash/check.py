@@ -3,7 +3,7 @@
 read over IMAP (independent of the server's store, so it works for Dovecot too).
 
     check.py smtp --journal J --port P --login user:password [--login ...] [--sigterm]
-    check.py imap --journal J --port P --login user:password
+    check.py imap --journal J --port P --login user:password [--sigterm]
 
 Prints one JSON object of figures and exits 1 when an acknowledged promise was broken:
 
@@ -21,6 +21,10 @@ Prints one JSON object of figures and exits 1 when an acknowledged promise was b
                        on a graceful shutdown every one must get 250 or a 4xx (421)
   IMAP  per change (append, flag, move, expunge): acknowledged and not persisted, plus
         duplicated and corrupted as above.
+        cut_after_bye  (--sigterm) changes whose connection ended after the server's `* BYE`
+                       (a shutdown at a command boundary): retried, not a broken promise
+        silent_drops   (--sigterm) changes whose connection ended with neither a tagged reply
+                       nor a `* BYE`: a graceful shutdown answers the command under way first
 
 Duplicates of retried messages are reported, not treated as failures, unless
 --strict-duplicates is given; everything else listed above as a bug fails the check.
@@ -181,7 +185,7 @@ def check_smtp(records, messages, sigterm):
     return figures, examples, bool(failed)
 
 
-def check_imap(records, messages):
+def check_imap(records, messages, sigterm):
     run = next((r["run"] for r in records if r["ev"] == "start"), "")
     expected = {}
     appended_after_cut = set()
@@ -241,8 +245,17 @@ def check_imap(records, messages):
         "abandoned": sum(1 for r in records if r["ev"] == "abandoned"),
         "foreign": foreign,
     }
+    silent = [r["id"] for r in records if r["ev"] == "inflight" and not r.get("bye")]
+    if sigterm:
+        figures["cut_after_bye"] = figures["cut_changes"] - len(silent)
+        figures["silent_drops"] = len(silent)
     examples = {k: sample(v) for k, v in broken.items()}
-    failed = any(broken.values()) or duplicated or never_acked or figures["abandoned"] or foreign
+    if sigterm:
+        examples["silent_drops"] = sample(silent)
+    failed = (
+        any(broken.values()) or duplicated or never_acked or figures["abandoned"] or foreign
+        or (sigterm and silent)
+    )
     return figures, examples, bool(failed)
 
 
@@ -255,7 +268,8 @@ def main():
     parser.add_argument("--port-file")
     parser.add_argument("--login", action="append", required=True, help="user:password")
     parser.add_argument("--sigterm", action="store_true",
-                        help="SMTP: graceful shutdowns only, so a reply lost after the dot fails")
+                        help="graceful shutdowns only: an SMTP reply lost after the dot, or an "
+                             "IMAP command cut with neither a tagged reply nor BYE, fails")
     parser.add_argument("--strict-duplicates", action="store_true")
     args = parser.parse_args()
     port = args.port
@@ -270,7 +284,7 @@ def main():
     if args.mode == "smtp":
         figures, examples, failed = check_smtp(records, messages, args.sigterm)
     else:
-        figures, examples, failed = check_imap(records, messages)
+        figures, examples, failed = check_imap(records, messages, args.sigterm)
     if args.strict_duplicates and figures["duplicated"]:
         failed = True
     figures["ok"] = not failed

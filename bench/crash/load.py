@@ -17,7 +17,9 @@ the journal never claims less than the server acknowledged (see check.py for wha
         {"ev": "abandoned", "id"}                     still unacknowledged at the retry deadline
   IMAP  {"ev": "imap", "op": "append"|"flag"|"move"|"expunge", "id", "folder", "uid",
          "recovered"}                                 the tagged OK of that change
-        {"ev": "inflight", "op", "id", "error"}       the connection died during the change
+        {"ev": "inflight", "op", "id", "error", "bye"}  the connection died during the change;
+              `bye`: the server said `* BYE` first (a shutdown at a command boundary, RFC 9051
+              §7.1.5), else the command was cut with no reply at all
 
 Like a real MTA, an SMTP client retries a message whose transaction was cut, including one
 whose final dot was sent but whose reply never came; when the server had stored it before dying,
@@ -363,6 +365,12 @@ def imap_step(client, op, state):
     raise ValueError(op)
 
 
+def said_bye(client):
+    """Whether the server sent an untagged BYE on this connection before it ended: imaplib
+    keeps it among the untagged responses (and raises `abort` with its text)."""
+    return bool(client.untagged_responses.get("BYE"))
+
+
 def imap_worker(n, args, endpoint, control, journal, run, totals):
     rng = random.Random(f"{run}-{n}")
     done, seq, client = 0, 0, None
@@ -391,7 +399,8 @@ def imap_worker(n, args, endpoint, control, journal, run, totals):
                 try:
                     fields = imap_step(client, op, state)
                 except DROPPED as error:
-                    journal.write(ev="inflight", op=op, id=msg_id, error=str(error))
+                    journal.write(ev="inflight", op=op, id=msg_id, error=str(error),
+                                  bye=said_bye(client))
                     totals.add("inflight")
                     state["cut"] = True
                     client = close(client)

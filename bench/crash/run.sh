@@ -3,11 +3,13 @@
 # and check that everything it acknowledged is there exactly once and intact. See
 # docs/RELIABILITY.md ("Crash safety", "Graceful shutdown") for what is checked and the figures.
 #
-#   bench/crash/run.sh KILLS [postwerk|postfix-dovecot] [smtp|imap|sigterm]
+#   bench/crash/run.sh KILLS [postwerk|postfix-dovecot] [smtp|imap|sigterm|imap-sigterm]
 #
-#   smtp     SMTP load (CONNS=16 connections, two mailboxes), SIGKILL every 0.5–3 s (random)
-#   imap     IMAP APPEND/STORE/MOVE/EXPUNGE (IMAP_CONNS=4 connections), SIGKILL likewise
-#   sigterm  SMTP load, SIGTERM instead: every transaction must end in 250 or 4xx (421)
+#   smtp          SMTP load (CONNS=16 connections, two mailboxes), SIGKILL every 0.5–3 s (random)
+#   imap          IMAP APPEND/STORE/MOVE/EXPUNGE (IMAP_CONNS=4 connections), SIGKILL likewise
+#   sigterm       SMTP load, SIGTERM instead: every transaction must end in 250 or 4xx (421)
+#   imap-sigterm  IMAP load, SIGTERM instead: every command must get its tagged reply, or the
+#                 connection a `* BYE` at a command boundary
 #
 # After the last kill the server is restarted, the load runs on for SETTLE seconds, stops
 # taking new messages and retries what is pending (a cut transaction is sent again, as an MTA
@@ -25,11 +27,14 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-KILLS="${1:?usage: $0 KILLS [postwerk|postfix-dovecot] [smtp|imap|sigterm]}"
+KILLS="${1:?usage: $0 KILLS [postwerk|postfix-dovecot] [smtp|imap|sigterm|imap-sigterm]}"
 TARGET="${2:-postwerk}"
 SCENARIO="${3:-smtp}"
 case "$TARGET" in postwerk|postfix-dovecot) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
-case "$SCENARIO" in smtp|imap|sigterm) ;; *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;; esac
+case "$SCENARIO" in smtp|imap|sigterm|imap-sigterm) ;; *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;; esac
+# Which load (smtp or imap) and how the server is stopped (SIGKILL or SIGTERM).
+case "$SCENARIO" in imap|imap-sigterm) PROTOCOL=imap ;; *) PROTOCOL=smtp ;; esac
+case "$SCENARIO" in *sigterm) SIGNAL=TERM ;; *) SIGNAL=KILL ;; esac
 CONNS="${CONNS:-16}"
 IMAP_CONNS="${IMAP_CONNS:-4}"
 SETTLE="${SETTLE:-3}"
@@ -103,7 +108,7 @@ if [ "$TARGET" = postwerk ]; then
     wait_port "$SMTP_PORT" && wait_port "$IMAP_PORT" || die "postwerk did not start (see $WORK/serve.log)"
   }
   crash() {
-    if [ "$SCENARIO" = sigterm ]; then
+    if [ "$SIGNAL" = TERM ]; then
       kill -TERM "$PID"
       local status=0
       wait "$PID" || status=$?
@@ -165,7 +170,7 @@ else
   crash() {
     local pids
     pids="$(for m in $(masters); do tree "$m"; done)"
-    if [ "$SCENARIO" = sigterm ]; then
+    if [ "$SIGNAL" = TERM ]; then
       "$PEER_DIR/stop" >> "$WORK/peer.log" 2>&1 || true
     else
       # shellcheck disable=SC2086
@@ -197,7 +202,7 @@ trap teardown EXIT
 log "work folder $WORK; $(describe); $KILLS × $SCENARIO"
 setup
 start
-if [ "$SCENARIO" = imap ]; then
+if [ "$PROTOCOL" = imap ]; then
   load=(python3 "$HERE/load.py" imap --port "$IMAP_PORT" --user "${IMAP_LOGIN[0]}"
         --password "${IMAP_LOGIN[1]}" --conns "$IMAP_CONNS")
   LOGINS=(--login "${IMAP_LOGIN[0]}:${IMAP_LOGIN[1]}")
@@ -210,7 +215,7 @@ started=$(date +%s)
 for k in $(seq 1 "$KILLS"); do
   sleep "$(random_up)"
   crash
-  log "$( [ "$SCENARIO" = sigterm ] && echo SIGTERM || echo SIGKILL ) $k/$KILLS ($(grep -c '"ev": "ack"\|"ev": "imap"' "$JOURNAL") acknowledged so far)"
+  log "SIG$SIGNAL $k/$KILLS ($(grep -c '"ev": "ack"\|"ev": "imap"' "$JOURNAL") acknowledged so far)"
   start
 done
 sleep "$SETTLE"
@@ -220,13 +225,13 @@ finish
 elapsed=$(( $(date +%s) - started ))
 log "load: $(cat "$WORK/load.out") in ${elapsed}s"
 check_args=()
-[ "$SCENARIO" = sigterm ] && check_args+=(--sigterm)
+[ "$SIGNAL" = TERM ] && check_args+=(--sigterm)
 status=0
-python3 "$HERE/check.py" "$([ "$SCENARIO" = imap ] && echo imap || echo smtp)" --journal "$JOURNAL" \
+python3 "$HERE/check.py" "$PROTOCOL" --journal "$JOURNAL" \
   --port "$IMAP_PORT" "${LOGINS[@]}" "${check_args[@]}" > "$WORK/figures.json" || status=$?
 figures="$(cat "$WORK/figures.json")"
 echo "RESULT target=$TARGET scenario=$SCENARIO kills=$KILLS seconds=$elapsed $figures"
-if [ "$SCENARIO" = sigterm ] && [ "$TARGET" = postwerk ]; then
+if [ "$SIGNAL" = TERM ] && [ "$TARGET" = postwerk ]; then
   echo "SIGTERM exit statuses (count status): $(sort "$WORK/term-status" | uniq -c | tr -s ' ' | tr '\n' ';')"
 fi
 store_check || status=1

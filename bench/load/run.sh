@@ -71,21 +71,26 @@ args=$(printf '{"host":"127.0.0.1","smtp_port":%s,"imaps_port":%s,"pid":%s,"seco
   "$SMTP_PORT" "$IMAPS_PORT" "$PID" "$SECONDS_TO_RUN" "$IMAP_CONNS" "$SMTP_THREADS" "$MAILBOXES" "$SOURCES" "$NOOP_EVERY" "$SAMPLE_EVERY" "$CLIENTS")
 python3 "$HERE/load.py" "$args" > "$WORK/figures.json"
 
-python3 - "$WORK/figures.json" <<'EOF'
+python3 - "$WORK/figures.json" "$IMAP_CONNS" <<'EOF'
 import json, sys
 figures = json.load(open(sys.argv[1]))
+target = int(sys.argv[2])
 counts, errors, memory = figures["counts"], figures["errors"], figures["memory"]
 print("time  imap-sessions-open  smtp-accepted  RSS MiB  threads")
 for s in memory:
     print(f"{s['t']:>4}  {s['imap_up']:>18}  {s['smtp_accepted']:>13}  {s['VmRSS'] / 1024:>7.1f}  {s['Threads']:>7}")
-# Flat memory: the last third's mean RSS against the middle third's, once every session is up.
-steady = [s for s in memory if s["imap_up"] >= max(x["imap_up"] for x in memory)]
+# Flat memory: the last third's mean RSS against the middle third's, from the first sample
+# with every session up (a count that overshoots for a moment must not shrink the phase).
+up = [i for i, s in enumerate(memory) if s["imap_up"] >= target]
+steady = memory[up[0]:] if up else memory
 third = max(1, len(steady) // 3)
 middle = steady[third:2 * third] or steady
 last = steady[-third:]
 mean = lambda xs: sum(s["VmRSS"] for s in xs) / len(xs) / 1024
 growth = mean(last) / mean(middle) - 1 if middle else 0
 print(f"errors: {json.dumps(errors, indent=1) if errors else 'none'}")
+if up:
+    print(f"all {target} sessions up from {memory[up[0]]['t']} s to {memory[-1]['t']} s")
 print(f"RESULT imap_sessions={counts.get('imap_sessions_up', 0)} max_open={max(s['imap_up'] for s in memory)} completed={counts.get('imap_sessions_completed', 0)} "
       f"noops={counts.get('imap_noops', 0)} smtp_accepted={counts.get('smtp_accepted', 0)} "
       f"errors={sum(errors.values())} rss_mib_middle={mean(middle):.1f} rss_mib_last={mean(last):.1f} "

@@ -151,7 +151,7 @@ pub struct Change {
     /// `access_revoked`, `signature_chosen`, `role_changed`, `member_removed`,
     /// `recovery_code_sent`, `password_reset`, `login_reminder_sent`, `verification_requested`,
     /// `verification_closed`, `recovery_username_issued`, `session_revoked`,
-    /// `token_created`, `token_revoked`.
+    /// `token_created`, `token_revoked`, `send_as_granted`, `send_as_revoked` (SND-1).
     pub event: &'static str,
     /// More words; never a secret.
     pub detail: String,

@@ -5,6 +5,10 @@
 //! module looks up hosted addresses only. A successful login returns the address's credential
 //! epoch; the protocol sessions compare it with the stored one between commands
 //! ([`MailboxAuth::still_valid`]) and end the session when a password change bumped it (ID-6).
+//! The check reads the directory every time: the admin CLI writes the same database from its
+//! own process and announces nothing to the server, so only a read is exact. A session waiting
+//! without commands (IMAP IDLE) keeps a [`CredentialWatch`] to hear of in-process changes at
+//! once.
 //!
 //! Failed logins are counted per client IP address ([`FailureLimiter`]): after a few, each
 //! answer is slowed down; after more, the address is refused for a while without a password
@@ -235,6 +239,38 @@ impl FailureLimiter {
     }
 }
 
+/// A session's ear for the store's announcements of its own mailbox's credential changes
+/// (ID-6), made by [`MailboxAuth::watch`] right after a successful login: a session that waits
+/// without commands (IMAP IDLE) checks its login as soon as one comes.
+#[derive(Debug)]
+pub struct CredentialWatch {
+    mailbox: AddressId,
+    /// The store's credential announcements; `None` when it makes none (or stopped).
+    changes: Option<broadcast::Receiver<AddressId>>,
+}
+
+impl CredentialWatch {
+    /// Waits until the store announces a credential change of this mailbox, or that some
+    /// announcements were lost (ours may have been among them). Never returns when the store
+    /// makes no announcements: a caller that waits long (IMAP IDLE) checks periodically
+    /// besides. Cancel-safe, so it can race input in a `select!`.
+    pub async fn changed(&mut self) {
+        loop {
+            let Some(changes) = &mut self.changes else {
+                return std::future::pending().await;
+            };
+            match changes.recv().await {
+                Ok(mailbox) if mailbox != self.mailbox => {}
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => {
+                    self.changes = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Mailbox login (ID-2) with the shared failure limiter.
 ///
 /// Argon2id costs tens of milliseconds by design; clients that reconnect every few minutes
@@ -419,6 +455,14 @@ impl MailboxAuth {
         Ok(current.is_some_and(|h| h.enabled && h.credential_epoch == login.epoch))
     }
 
+    /// Starts listening to `login`'s credential announcements for its session.
+    pub fn watch(&self, login: &Login) -> CredentialWatch {
+        CredentialWatch {
+            mailbox: login.mailbox,
+            changes: self.credential_changes(),
+        }
+    }
+
     fn count_failure(&self, ip: IpAddr) -> Duration {
         self.limiter.fail(ip, Instant::now())
     }
@@ -500,6 +544,27 @@ mod tests {
             Duration::ZERO,
             "old failures forgotten"
         );
+    }
+
+    #[tokio::test]
+    async fn id_6_a_watch_wakes_for_its_own_mailbox_and_for_lost_announcements() {
+        let (announce, changes) = broadcast::channel(2);
+        let mut watch = CredentialWatch {
+            mailbox: AddressId(7),
+            changes: Some(changes),
+        };
+        announce.send(AddressId(8)).expect("a receiver");
+        announce.send(AddressId(7)).expect("a receiver");
+        // Another mailbox's change is passed over; its own wakes the watch.
+        watch.changed().await;
+        for other in 10..15 {
+            announce.send(AddressId(other)).expect("a receiver");
+        }
+        // Lost announcements may have held its own.
+        watch.changed().await;
+        drop(announce);
+        watch.changed().await;
+        assert!(watch.changes.is_none(), "the store stopped announcing");
     }
 
     #[test]

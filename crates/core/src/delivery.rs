@@ -37,7 +37,9 @@ use std::sync::Arc;
 use postwerk_filter::{Client, Filters, MessageVerdict, Reply as FilterReply};
 use postwerk_message::MessageIndex;
 use postwerk_model::resolve::{Delivery as Route, Expansion, Outcome, Refusal};
-use postwerk_model::{Address, AddressId, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH, ListKind};
+use postwerk_model::{
+    Address, AddressId, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_DEPTH, EnvelopeAddress, ListKind,
+};
 use postwerk_store::{
     Directory, DsnRet, Fingerprint, Flags, MailStore, ManagerStore, NewQueued, Notify, QueueId,
     QueueStore, QueuedRecipient,
@@ -86,8 +88,10 @@ pub enum Recipient {
 /// One accepted recipient of a transaction, with its RFC 3461 parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeRecipient {
-    /// The address as given in RCPT TO (normalised).
-    pub address: Address,
+    /// The address as given in RCPT TO: an ASCII Dot-string normalised like every [`Address`]
+    /// (`From<Address>`); a remote mailbox with a non-ASCII or quoted local part (RFC 6531)
+    /// kept exactly, since only the remote server knows what it means.
+    pub address: EnvelopeAddress,
     /// What `check_recipient` decided: `Local` or `Remote`.
     pub recipient: Recipient,
     /// RFC 3461 §4.1 NOTIFY, when given.
@@ -297,7 +301,7 @@ impl Delivery {
             match self.check_recipient(&address, true).await {
                 Ok(recipient @ (Recipient::Local(_) | Recipient::Remote)) => {
                     recipients.push(EnvelopeRecipient {
-                        address,
+                        address: address.into(),
                         recipient,
                         notify: Some(Notify::default()),
                         orcpt: None,
@@ -579,7 +583,7 @@ impl Delivery {
                         match route {
                             Route::Local { mailbox, .. } => mailboxes.push(*mailbox),
                             Route::Forward { to, original } => queued.push(QueuedRecipient {
-                                address: to.clone(),
+                                address: to.clone().into(),
                                 notify: rcpt.notify,
                                 orcpt: rcpt.orcpt.clone(),
                                 forwarded_by: Some(original.clone()),
@@ -628,8 +632,14 @@ impl Delivery {
                 )
                 .await
         {
+            // A client's retry of a held submission is held once (issue 10), as below.
+            let once = Fingerprint {
+                digest: fingerprint(&envelope.return_path, body),
+                since: received_at - DUPLICATE_WINDOW_SECS,
+            };
+            let raw = [trace, body].concat();
             return self
-                .hold(envelope, login, [trace, body].concat(), score, received_at)
+                .hold(envelope, login, raw, once, score, received_at)
                 .await;
         }
         // RCV-4: strangers' mail meets the mailboxes' lists; everything else goes where the
@@ -689,7 +699,14 @@ impl Delivery {
                 submitted_by: envelope.submitted_by.as_ref().map(|login| login.mailbox),
                 held: None,
             };
-            self.queue.enqueue(&raw, message).await.map(Some)
+            // Issue 10: a client's retry of a message whose 250 it lost, or whose local half
+            // failed while this half was committed, reaches the remote recipients once; the
+            // store adds the sorted recipients to the fingerprint.
+            let once = Fingerprint {
+                digest: fingerprint,
+                since: received_at - DUPLICATE_WINDOW_SECS,
+            };
+            self.queue.enqueue_once(&raw, message, once).await.map(Some)
         };
         // Both writes are submitted at once so the store's writer commits them together.
         let (stored, queued) = tokio::join!(store_locally, enqueue);

@@ -1,4 +1,4 @@
-//! Auth guards for submission (SND-1): a mailbox sends only as itself.
+//! Auth guards for submission (SND-1): a mailbox sends only as itself or what it was granted.
 //!
 //! The envelope sender (MAIL FROM) and every address of the `From:` header must be an address
 //! the authenticated mailbox owns: the mailbox itself, one of its aliases, either of those in
@@ -7,9 +7,10 @@
 //! an address is owned when its exact match or its alias match is the mailbox. A catch-all
 //! match does not count: catching mail for a name is not owning it.
 //!
-//! Granted addresses: the directory has no "send as" grant between addresses yet (access grants
-//! link user accounts to mailboxes, not mailboxes to each other), so today only the mailbox and
-//! its aliases pass. When such grants exist, [`AuthGuards::owns`] is the one place to add them.
+//! Granted addresses: an administrator may let a mailbox send as another hosted address of
+//! its organization (`Directory::grant_send_as`, see `admin::send_as`). A granted address is
+//! owned like the mailbox's own: its exact match, an alias of it, and either in an alias
+//! domain pass, because they resolve to the granted address.
 
 use std::sync::Arc;
 
@@ -47,17 +48,24 @@ impl AuthGuards {
         AuthGuards { directory }
     }
 
-    /// Whether the mailbox of `login` owns `address` (itself, an alias, an alias-domain form).
+    /// Whether the mailbox of `login` owns `address` (itself, an alias, an alias-domain form,
+    /// or any of those of an address it has been granted).
     pub async fn owns(&self, login: &Login, address: &Address) -> Result<bool, CoreError> {
         if *address == login.address {
             return Ok(true);
         }
         let facts = self.directory.resolve_facts(address).await?;
-        let owned = [facts.exact.as_ref(), facts.alias_of.as_ref()]
+        for hosted in [facts.exact.as_ref(), facts.alias_of.as_ref()]
             .into_iter()
             .flatten()
-            .any(|hosted| hosted.id == login.mailbox);
-        Ok(owned)
+        {
+            if hosted.id == login.mailbox
+                || self.directory.may_send_as(login.mailbox, hosted.id).await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// SND-1 for the envelope sender, as given in MAIL FROM (`""` for the null sender).

@@ -298,7 +298,7 @@ async fn rcv_12_delivery_stores_locally_and_queues_forwards_and_remote_recipient
         let address = address(rcpt);
         recipients.push(EnvelopeRecipient {
             recipient: delivery.check_recipient(&address, true).await.unwrap(),
-            address,
+            address: address.into(),
             notify: None,
             orcpt: None,
         });
@@ -367,7 +367,7 @@ async fn snd_1_submitted_mail_with_a_foreign_from_is_not_stored() {
         return_path: "toto@example.test".into(),
         recipients: vec![EnvelopeRecipient {
             recipient: delivery.check_recipient(&rcpt, true).await.unwrap(),
-            address: rcpt,
+            address: rcpt.into(),
             notify: None,
             orcpt: None,
         }],

@@ -1450,7 +1450,7 @@ async fn id_12_notifications_reach_hosted_inboxes_and_queue_for_outside_addresse
     );
     assert_eq!(
         queued[0].message.recipients[0].address,
-        address("person@home.example")
+        address("person@home.example").into()
     );
     let content = f.stores.queue.read_queued(queued[0].id).await.unwrap();
     assert!(String::from_utf8_lossy(&content).contains("Subject: Invitation\r\n"));

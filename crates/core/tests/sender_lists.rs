@@ -138,7 +138,7 @@ async fn deliver(delivery: &Delivery, sender: &str, mailboxes: &[&str], raw: &st
         let address: Address = mailbox.parse().unwrap();
         let recipient = delivery.check_recipient(&address, false).await.unwrap();
         recipients.push(EnvelopeRecipient {
-            address,
+            address: address.into(),
             recipient,
             notify: None,
             orcpt: None,

@@ -115,7 +115,8 @@ impl Verifier {
         };
         let ip = client.ip;
         let helo = client.helo.as_str();
-        let sender = sender.trim().trim_start_matches('<').trim_end_matches('>');
+        let sender = ascii_domain(sender.trim().trim_start_matches('<').trim_end_matches('>'));
+        let sender = sender.as_str();
 
         // SPF: MAIL FROM, or HELO for the null sender (RFC 7208 §2.4).
         let spf = if sender.is_empty() {
@@ -298,5 +299,39 @@ fn results_of(results: &AuthenticationResults<'_>, hostname: &str) -> String {
     match text.strip_prefix(hostname) {
         Some(rest) => rest.to_string(),
         None => text,
+    }
+}
+
+/// RFC 8616 §4: SPF and DMARC look the sender's domain up in A-label form, and an SMTPUTF8
+/// reverse-path (RFC 6531) may carry U-labels (`用户@例子.中国`). The local part is kept:
+/// only SPF macros read it. A domain that does not parse is left for SPF to judge.
+fn ascii_domain(sender: &str) -> String {
+    if sender.is_ascii() {
+        return sender.to_owned();
+    }
+    match sender.rsplit_once('@') {
+        Some((local, domain)) => match postwerk_model::Domain::parse(domain) {
+            Ok(domain) => format!("{local}@{domain}"),
+            Err(_) => sender.to_owned(),
+        },
+        None => sender.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_domain;
+
+    #[test]
+    fn rfc_8616_utf8_senders_are_checked_under_their_a_label_domain() {
+        let cases = [
+            ("用户@例子.中国", "用户@xn--fsqu00a.xn--fiqs8s"),
+            ("zoë@Bücher.example", "zoë@xn--bcher-kva.example"),
+            ("anna@Example.test", "anna@Example.test"),
+            ("用户@exa_mple.org", "用户@exa_mple.org"),
+        ];
+        for (sender, expected) in cases {
+            assert_eq!(ascii_domain(sender), expected, "sender {sender:?}");
+        }
     }
 }

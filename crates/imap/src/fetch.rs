@@ -14,10 +14,13 @@
 //!  items ──► view_parts() ──► session reads the folder's view (rendered parts included)
 //!        └─► needs() ──► session loads metas (+ indexes) (+ contents)
 //!                                  │
-//!  for each message ──► write_fetch(out, seq, FetchMessage, items, FetchOptions)
+//!  for each message ──► write_fetch_with(out, seq, FetchMessage, items, FetchOptions, Strings)
 //!                           ├─ Ok: "* 3 FETCH (UID 7 FLAGS (\Seen) ...)\r\n" appended
 //!                           └─ Err(UnknownCte): nothing appended, session answers NO [UNKNOWN-CTE]
 //! ```
+//!
+//! A client that has not enabled UTF-8 gets ENVELOPE, BODY and BODYSTRUCTURE in ASCII
+//! ([`Strings::Ascii`], module `downgrade`); an ASCII rendering is copied as it is.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,6 +32,8 @@ use postwerk_message::{BodyStructure, MessageIndex, write_bodystructure, write_e
 use postwerk_store::{FetchParts, FetchRecord, MessageMeta};
 
 use crate::proto::{FetchAttr, Section, SectionText};
+
+mod downgrade;
 
 /// What the session must load, beyond the metas, to answer a FETCH.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -246,9 +251,25 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
+/// Whether the client reads UTF-8 in strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strings {
+    /// It enabled `UTF8=ACCEPT` (RFC 6855 §3) or `IMAP4rev2` (RFC 9051 §6.3.1): strings go out
+    /// as the message has them.
+    Utf8,
+    /// It did not: a message with raw UTF-8 in its header (RFC 6532) has its ENVELOPE, BODY and
+    /// BODYSTRUCTURE downgraded to ASCII (see [`downgrade`]). Sections (`BODY[...]`, `RFC822`,
+    /// `BINARY[...]`) go out unchanged as literals: a literal is octets, not a string (RFC 3501
+    /// §4.3), and a downgraded copy would disagree with the RFC822.SIZE and the partial
+    /// offsets of the same message, which RFC 6855 §5 leaves to the server to avoid; a legacy
+    /// client shows such a header as it shows any 8-bit header.
+    Ascii,
+}
+
 /// Appends `* <seq> FETCH (...)\r\n` for one message to `out`: the requested `items` in the
 /// order given (each simple item once), plus the items `opts` adds (UID first, FLAGS and MODSEQ
-/// last, like Dovecot). On error nothing is appended.
+/// last, like Dovecot). On error nothing is appended. Strings go out as the message has them
+/// ([`Strings::Utf8`]); [`write_fetch_with`] chooses.
 pub fn write_fetch(
     out: &mut Vec<u8>,
     seq: u32,
@@ -256,8 +277,20 @@ pub fn write_fetch(
     items: &[FetchAttr],
     opts: &FetchOptions,
 ) -> Result<(), FetchError> {
+    write_fetch_with(out, seq, msg, items, opts, Strings::Utf8)
+}
+
+/// [`write_fetch`] for a client that reads UTF-8 in strings or not (`strings`).
+pub fn write_fetch_with(
+    out: &mut Vec<u8>,
+    seq: u32,
+    msg: &FetchMessage<'_>,
+    items: &[FetchAttr],
+    opts: &FetchOptions,
+    strings: Strings,
+) -> Result<(), FetchError> {
     let start = out.len();
-    let result = write_response(out, seq, msg, items, opts);
+    let result = write_response(out, seq, msg, items, opts, strings);
     if result.is_err() {
         out.truncate(start);
     }
@@ -280,6 +313,8 @@ const SAVEDATE: u16 = 1 << 8;
 struct Written {
     any: bool,
     simple: u16,
+    /// How the structures' strings go out.
+    strings: Strings,
 }
 
 impl Written {
@@ -296,6 +331,24 @@ impl Written {
         self.any = true;
         true
     }
+
+    /// Appends a rendered ENVELOPE or body structure, through `downgrade` for a client that
+    /// does not read UTF-8 (a copy when the rendering is ASCII, as nearly all are).
+    fn structure(&self, out: &mut Vec<u8>, rendered: &[u8], downgrade: fn(&[u8], &mut Vec<u8>)) {
+        match self.strings {
+            Strings::Utf8 => out.extend_from_slice(rendered),
+            Strings::Ascii => downgrade(rendered, out),
+        }
+    }
+
+    /// Passes what was just rendered into `out` from `start` through `downgrade` for a client
+    /// that does not read UTF-8, when it is not ASCII.
+    fn downgrade_from(&self, out: &mut Vec<u8>, start: usize, downgrade: fn(&[u8], &mut Vec<u8>)) {
+        if self.strings == Strings::Ascii && !out[start..].is_ascii() {
+            let rendered = out.split_off(start);
+            downgrade(&rendered, out);
+        }
+    }
 }
 
 fn write_response(
@@ -304,6 +357,7 @@ fn write_response(
     msg: &FetchMessage<'_>,
     items: &[FetchAttr],
     opts: &FetchOptions,
+    strings: Strings,
 ) -> Result<(), FetchError> {
     out.extend_from_slice(b"* ");
     push_number(out, u64::from(seq));
@@ -311,6 +365,7 @@ fn write_response(
     let mut written = Written {
         any: false,
         simple: 0,
+        strings,
     };
     if opts.uid {
         write_item(out, &mut written, msg, &FetchAttr::Uid)?;
@@ -385,8 +440,12 @@ fn write_item(
             if written.begin(out, ENVELOPE) {
                 out.extend_from_slice(b"ENVELOPE ");
                 match (rendered, index) {
-                    (Some(bytes), _) => out.extend_from_slice(bytes),
-                    (None, Some(index)) => write_envelope(&index.envelope, out),
+                    (Some(bytes), _) => written.structure(out, bytes, downgrade::envelope),
+                    (None, Some(index)) => {
+                        let start = out.len();
+                        write_envelope(&index.envelope, out);
+                        written.downgrade_from(out, start, downgrade::envelope);
+                    }
                     (None, None) => {}
                 }
             }
@@ -400,8 +459,12 @@ fn write_item(
             if written.begin(out, BODYSTRUCTURE) {
                 out.extend_from_slice(b"BODYSTRUCTURE ");
                 match (rendered, index) {
-                    (Some(bytes), _) => out.extend_from_slice(bytes),
-                    (None, Some(index)) => write_bodystructure(&index.body, true, out),
+                    (Some(bytes), _) => written.structure(out, bytes, downgrade::body_structure),
+                    (None, Some(index)) => {
+                        let start = out.len();
+                        write_bodystructure(&index.body, true, out);
+                        written.downgrade_from(out, start, downgrade::body_structure);
+                    }
                     (None, None) => {}
                 }
             }
@@ -411,7 +474,9 @@ fn write_item(
             let index = msg.index.ok_or(FetchError::MissingIndex)?;
             if written.begin(out, BODY) {
                 out.extend_from_slice(b"BODY ");
+                let start = out.len();
                 write_bodystructure(&index.body, false, out);
+                written.downgrade_from(out, start, downgrade::body_structure);
             }
         }
         FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
@@ -1091,6 +1156,50 @@ begin 644 x\r\n\
             ]),
             String::from_utf8(envelope).expect("utf-8")
         );
+    }
+
+    #[test]
+    fn rfc_6855_a_legacy_client_gets_structures_in_ascii_and_sections_unchanged() {
+        const UTF8: &str = "From: Zoë <zoe@remote.example>\r\nSubject: Grüße\r\n\r\nHallo.\r\n";
+        let meta = meta();
+        let index = MessageIndex::parse(UTF8.as_bytes());
+        let msg = FetchMessage {
+            meta: (&meta).into(),
+            index: Some(&index),
+            content: Some(UTF8.as_bytes()),
+        };
+        let items = [
+            FetchAttr::Envelope,
+            FetchAttr::Body,
+            FetchAttr::BodyStructure,
+            body(&[], Some(SectionText::Header), None),
+        ];
+        let render = |strings| {
+            let mut out = Vec::new();
+            write_fetch_with(&mut out, 3, &msg, &items, &FetchOptions::default(), strings)
+                .expect("renders");
+            String::from_utf8(out).expect("UTF-8")
+        };
+        let header = &UTF8[..UTF8.find("\r\n\r\n").expect("header end") + 4];
+        let legacy = render(Strings::Ascii);
+        assert!(
+            legacy.starts_with(
+                "* 3 FETCH (ENVELOPE (NIL \"=?utf-8?q?Gr=C3=BC=C3=9Fe?=\" \
+                 ((\"=?utf-8?q?Zo=C3=AB?=\" NIL \"zoe\" \"remote.example\"))"
+            ),
+            "{legacy}"
+        );
+        // Only the header section carries UTF-8, as a literal of the stored octets.
+        let (structures, section) = legacy.split_at(legacy.find("BODY[HEADER]").expect("header"));
+        assert!(structures.is_ascii(), "{structures}");
+        assert_eq!(section, format!("BODY[HEADER] {})\r\n", lit(header)));
+        // A client that enabled UTF-8 gets the strings as they are.
+        let utf8 = render(Strings::Utf8);
+        assert!(
+            utf8.contains(&format!("(NIL {} ((", lit("Grüße"))),
+            "{utf8}"
+        );
+        assert_eq!(utf8, fetch_raw(UTF8, &items, FetchOptions::default()));
     }
 
     #[test]

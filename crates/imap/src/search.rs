@@ -2,7 +2,8 @@
 //! (RFC 9051 §7.3.4, RFC 4731, MODSEQ of RFC 7162 §3.1.5).
 //!
 //! Pure: the session asks [`needs`] what to load, answers the full-text needles with the
-//! store's index (`MailStore::search_text`, once per needle) into [`TextHits`], then calls
+//! store's index (`MailStore::search_text` for TEXT, `MailStore::search_body` for BODY, once per
+//! needle and key) into [`TextHits`], then calls
 //! [`matches`] for every message of the selection and writes the result with [`write_search`]
 //! or [`write_esearch`].
 //!
@@ -36,10 +37,10 @@ pub struct SearchNeeds {
     pub index: bool,
     /// The raw messages: HEADER of any other field (the header is scanned).
     pub content: bool,
-    /// The needles of BODY and TEXT keys, each once, in order of appearance: the session asks
-    /// the full-text index for each and fills [`TextHits`]. Empty needles are left out (they
-    /// match every message).
-    pub texts: Vec<String>,
+    /// The needles of BODY and TEXT keys, each once per key, in order of appearance: the
+    /// session asks the full-text index for each and fills [`TextHits`]. Empty needles are left
+    /// out (they match every message).
+    pub texts: Vec<TextQuery>,
 }
 
 /// What evaluating `key` takes. Flags, sizes, dates, UIDs, sequence numbers, MODSEQ and SUBJECT
@@ -70,10 +71,18 @@ fn collect_needs(key: &SearchKey, needs: &mut SearchNeeds) {
             Some(_) => needs.index = true,
             None => needs.content = true,
         },
-        SearchKey::Body(needle) | SearchKey::Text(needle)
-            if !needle.is_empty() && !needs.texts.contains(needle) =>
-        {
-            needs.texts.push(needle.clone());
+        SearchKey::Body(needle) | SearchKey::Text(needle) if !needle.is_empty() => {
+            let scope = match key {
+                SearchKey::Body(_) => TextScope::Body,
+                _ => TextScope::Anywhere,
+            };
+            let query = TextQuery {
+                scope,
+                needle: needle.clone(),
+            };
+            if !needs.texts.contains(&query) {
+                needs.texts.push(query);
+            }
         }
         _ => {}
     }
@@ -91,11 +100,30 @@ pub fn uses_modseq(key: &SearchKey) -> bool {
     }
 }
 
-/// The answers of the full-text index: for each needle of [`SearchNeeds::texts`], the UIDs
-/// whose text contains it.
+/// Where a full-text key looks (RFC 9051 §6.4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextScope {
+    /// TEXT: the header or the body (`MailStore::search_text`).
+    Anywhere,
+    /// BODY: the body only, never the message's own header fields (`MailStore::search_body`).
+    Body,
+}
+
+/// One question for the full-text index: a needle and where to look for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TextQuery {
+    /// Header and body, or body only.
+    pub scope: TextScope,
+    /// The string searched for, case-insensitively.
+    pub needle: String,
+}
+
+/// The answers of the full-text index: for each query of [`SearchNeeds::texts`], the UIDs
+/// whose text contains its needle.
 #[derive(Debug, Clone, Default)]
 pub struct TextHits {
-    hits: HashMap<String, Vec<u32>>,
+    anywhere: HashMap<String, Vec<u32>>,
+    body: HashMap<String, Vec<u32>>,
 }
 
 impl TextHits {
@@ -104,18 +132,30 @@ impl TextHits {
         TextHits::default()
     }
 
-    /// Records the UIDs (in any order) whose text contains `needle`.
-    pub fn insert(&mut self, needle: impl Into<String>, mut uids: Vec<u32>) {
+    /// Records the UIDs (in any order) whose text in `scope` contains `needle`.
+    pub fn insert(&mut self, scope: TextScope, needle: impl Into<String>, mut uids: Vec<u32>) {
         uids.sort_unstable();
         uids.dedup();
-        self.hits.insert(needle.into(), uids);
+        self.of_scope_mut(scope).insert(needle.into(), uids);
     }
 
-    /// Whether the message `uid` contains `needle`. A needle never recorded matches nothing.
-    pub fn contains(&self, needle: &str, uid: u32) -> bool {
-        self.hits
+    /// Whether the text in `scope` of the message `uid` contains `needle`. A needle never
+    /// recorded for that scope matches nothing.
+    pub fn contains(&self, scope: TextScope, needle: &str, uid: u32) -> bool {
+        let answers = match scope {
+            TextScope::Anywhere => &self.anywhere,
+            TextScope::Body => &self.body,
+        };
+        answers
             .get(needle)
             .is_some_and(|uids| uids.binary_search(&uid).is_ok())
+    }
+
+    fn of_scope_mut(&mut self, scope: TextScope) -> &mut HashMap<String, Vec<u32>> {
+        match scope {
+            TextScope::Anywhere => &mut self.anywhere,
+            TextScope::Body => &mut self.body,
+        }
     }
 }
 
@@ -210,10 +250,14 @@ pub fn matches(key: &SearchKey, msg: &SearchMessage<'_>, ctx: &SearchContext<'_>
         SearchKey::Cc(needle) => summary.is_some_and(|s| addresses_match(&s.cc, needle)),
         SearchKey::Bcc(needle) => summary.is_some_and(|s| addresses_match(&s.bcc, needle)),
         SearchKey::Header(field, needle) => header_matches(msg, field, needle),
-        // The full-text index covers header and body text alike, so BODY also matches a needle
-        // found only in the header: the index cannot tell the two apart.
-        SearchKey::Body(needle) | SearchKey::Text(needle) => {
-            needle.is_empty() || ctx.text_hits.contains(needle, meta.uid)
+        SearchKey::Text(needle) => {
+            needle.is_empty()
+                || ctx
+                    .text_hits
+                    .contains(TextScope::Anywhere, needle, meta.uid)
+        }
+        SearchKey::Body(needle) => {
+            needle.is_empty() || ctx.text_hits.contains(TextScope::Body, needle, meta.uid)
         }
     }
 }
@@ -500,8 +544,9 @@ Body text\r\n";
         let meta = meta();
         let index = MessageIndex::parse(RAW.as_bytes());
         let mut hits = TextHits::new();
-        hits.insert("body", vec![30, 20, 10]);
-        hits.insert("absent", vec![1]);
+        hits.insert(TextScope::Body, "body", vec![30, 20, 10]);
+        hits.insert(TextScope::Anywhere, "absent", vec![1]);
+        hits.insert(TextScope::Anywhere, "header only", vec![10, 20, 30]);
         let msg = SearchMessage {
             seq: 4,
             meta: &meta,
@@ -594,6 +639,10 @@ Body text\r\n";
             (K::Bcc(s("")), false),
             (K::Body(s("body")), true),
             (K::Text(s("BODY")), false),
+            // The answers of one scope never stand in for the other's.
+            (K::Text(s("body")), false),
+            (K::Text(s("header only")), true),
+            (K::Body(s("header only")), false),
             (K::Text(s("absent")), false),
             (K::Text(s("unknown needle")), false),
             (K::Text(s("")), true),
@@ -711,7 +760,16 @@ Body text\r\n";
                     K::Body(s("")),
                 ]),
                 SearchNeeds {
-                    texts: vec![s("one"), s("two")],
+                    texts: vec![
+                        TextQuery {
+                            scope: TextScope::Anywhere,
+                            needle: s("one"),
+                        },
+                        TextQuery {
+                            scope: TextScope::Body,
+                            needle: s("two"),
+                        },
+                    ],
                     ..Default::default()
                 },
             ),

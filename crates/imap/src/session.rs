@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postwerk_core::Login;
+use postwerk_core::auth::CredentialWatch;
 use postwerk_net::{Conn, Stop};
 use postwerk_store::FolderEvent;
 use tokio::sync::broadcast;
@@ -111,8 +112,11 @@ pub(crate) struct Session {
     pub enabled: Enabled,
     /// UIDs saved by `SEARCH RETURN (SAVE)` (RFC 5182), for `$`.
     pub saved_search: Vec<u32>,
-    /// Change events of the store, from login on.
+    /// Change events of the logged-in mailbox's folders, from login on.
     pub events: Option<broadcast::Receiver<FolderEvent>>,
+    /// The store's credential announcements of the login's mailbox (ID-6), from login on:
+    /// they end an IDLE at once.
+    pub credentials: Option<CredentialWatch>,
     /// Cuts the input into commands.
     pub reader: CommandReader,
     /// Set when the session must end after the current command (its folder was deleted).
@@ -136,6 +140,7 @@ impl Session {
             enabled: Enabled::default(),
             saved_search: Vec::new(),
             events: None,
+            credentials: None,
             reader,
             closing: false,
             errors: 0,
@@ -359,7 +364,9 @@ impl Session {
                 Err(broadcast::error::TryRecvError::Empty)
                 | Err(broadcast::error::TryRecvError::Closed) => return,
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "change events lost; re-reading the folder");
+                    // Only this mailbox's changes fill the channel, so this is a client that
+                    // sent no command while its own mailbox changed a lot: normal, and cheap.
+                    tracing::debug!(missed, "change events lost; re-reading the folder");
                     ops::updates::resync(self).await;
                 }
             }
@@ -367,8 +374,10 @@ impl Session {
     }
 
     /// Whether the login still holds (ID-6): the mailbox exists, is enabled, and its password
-    /// has not changed since. True before login. A failing check ends the session too: it is
-    /// safer than running a command for someone who may have lost the right.
+    /// has not changed since. True before login. It reads the directory every time: the admin
+    /// CLI changes passwords from another process, which announces nothing here. A failing
+    /// check ends the session too: it is safer than running a command for someone who may
+    /// have lost the right.
     pub(crate) async fn credentials_still_valid(&self) -> bool {
         let Some(login) = &self.login else {
             return true;

@@ -618,7 +618,7 @@ async fn rfc_9051_6_3_4_create_makes_superior_names_and_refuses_existing_ones() 
         S: a5 OK LIST completed
         # RFC 6154 §3: a special use the server cannot give is refused, nothing created.
         C: a6 CREATE Spam (USE (\Junk))
-        S: a6 NO [USEATTR] Cannot create a folder with \Junk
+        S: a6 NO [USEATTR] the folder Junk already has the special use \Junk
         C: a7 LIST "" Spam
         S: a7 OK LIST completed
         "#
@@ -2172,7 +2172,7 @@ async fn rfc_4978_3_after_compress_the_stream_is_deflate_and_a_second_compress_i
                 C: a2 COMPRESS DEFLATE
                 S: a2 NO [COMPRESSIONACTIVE] Compression is already active
                 C: a3 CAPABILITY
-                S: * CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN STATUS=SIZE SAVEDATE QUOTA QUOTA=RES-STORAGE MULTIAPPEND BINARY UTF8=ACCEPT APPENDLIMIT={limit}
+                S: * CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN STATUS=SIZE SAVEDATE QUOTA QUOTA=RES-STORAGE MULTIAPPEND BINARY UTF8=ACCEPT APPENDLIMIT={limit}
                 S: a3 OK CAPABILITY completed
                 C: a4 STATUS INBOX (MESSAGES)
                 S: * STATUS INBOX (MESSAGES 2)
@@ -2472,4 +2472,140 @@ async fn rfc_7162_3_2_10_under_qresync_an_expunge_elsewhere_is_vanished() {
     .await;
     a.finish().await;
     b.finish().await;
+}
+
+// ---- CREATE-SPECIAL-USE (RFC 6154 §3)
+
+#[tokio::test]
+async fn rfc_6154_3_create_special_use_gives_a_free_use_and_refuses_the_others() {
+    let f = fixture().await;
+    let script = format!(
+        r#"{LOGIN_IMAPS}
+        C: a1 CAPABILITY
+        S: * CAPABILITY IMAP4rev1 IMAP4rev2 * SPECIAL-USE CREATE-SPECIAL-USE *
+        S: a1 OK CAPABILITY completed
+        # The default Junk folder holds \Junk (ADDR-11); once it is gone the use is free.
+        C: a2 DELETE Junk
+        S: a2 OK DELETE completed
+        C: a3 CREATE Spam (USE (\Junk))
+        S: a3 OK CREATE completed
+        C: a4 LIST "" Spam
+        S: * LIST (\HasNoChildren \Junk) "/" Spam
+        S: a4 OK LIST completed
+        C: a5 LIST (SPECIAL-USE) "" *
+        S: * LIST (\HasNoChildren \Archive) "/" Archive
+        S: * LIST (\HasNoChildren \Drafts) "/" Drafts
+        S: * LIST (\HasNoChildren \Sent) "/" Sent
+        S: * LIST (\HasNoChildren \Junk) "/" Spam
+        S: * LIST (\HasNoChildren \Trash) "/" Trash
+        S: a5 OK LIST completed
+        # A use held by another folder, a virtual one, and two at once: nothing is created.
+        C: a6 CREATE "Sent Items" (USE (\Sent))
+        S: a6 NO [USEATTR] the folder Sent already has the special use \Sent
+        C: a7 CREATE Everything (USE (\All))
+        S: a7 NO [USEATTR] \All is not a special use this server can give a folder
+        C: a8 CREATE Both (USE (\Drafts \Archive))
+        S: a8 NO [USEATTR] A folder can have only one special use here
+        C: a9 LIST "" "*e*"
+        S: * LIST (\HasNoChildren \Archive) "/" Archive
+        S: * LIST (\HasNoChildren \Sent) "/" Sent
+        S: a9 OK LIST completed
+        # USE () asks for nothing.
+        C: a10 CREATE Plain (USE ())
+        S: a10 OK CREATE completed
+        C: a11 LIST "" Plain
+        S: * LIST (\HasNoChildren) "/" Plain
+        S: a11 OK LIST completed
+        "#
+    );
+    run_imaps(&f, &script).await;
+}
+
+// ---- UTF-8 (RFC 6855): a client that enabled UTF8=ACCEPT, and one that did not
+
+/// A message whose header holds raw UTF-8 (RFC 6532): Subject `Grüße`, From `Zoë`.
+const UTF8_HEADER: &str =
+    "From: Zoë <zoe@remote.example>\r\nTo: toto@example.test\r\nSubject: Grüße\r\n\r\nHallo.\r\n";
+
+#[tokio::test]
+async fn rfc_6855_3_a_utf8_accept_client_gets_utf8_names_and_strings() {
+    let f = fixture().await;
+    let server = server(&f, ListenerKind::Imaps);
+    let mut client = logged_in(&f, &server).await;
+    // `C~` lines spell CR and LF as `\r` and `\n`.
+    let message = UTF8_HEADER.replace("\r\n", r"\r\n");
+    client
+        .script(&format!(
+            r#"
+            C: a1 ENABLE UTF8=ACCEPT
+            S: * ENABLED UTF8=ACCEPT
+            S: a1 OK ENABLE completed
+            # Mailbox names are UTF-8 quoted strings, not modified UTF-7 (RFC 6855 §3).
+            C: a2 CREATE "Grüße"
+            S: a2 OK CREATE completed
+            C: a3 LIST "" "Gr*"
+            S: * LIST (\HasNoChildren) "/" "Grüße"
+            S: a3 OK LIST completed
+            # RFC 6855 §4: the message as a UTF8 APPEND data item.
+            C~ a4 APPEND "Grüße" UTF8 (~{{84+}}\r\n{message})\r\n
+            S: a4 OK [APPENDUID * 1] APPEND completed
+            "#
+        ))
+        .await;
+    client
+        .script(&format!(
+            r#"
+            C: a5 EXAMINE "Grüße"
+            {state}
+            S: a5 OK [READ-ONLY] EXAMINE completed
+            # The strings as the message has them (a literal each: UTF-8 is never quoted here).
+            C: a6 FETCH 1 (ENVELOPE)
+            S: * 1 FETCH (ENVELOPE (NIL {{7}}
+            S: Grüße (({{4}}
+            S: Zoë NIL "zoe" "remote.example")) (({{4}}
+            S: Zoë NIL "zoe" "remote.example")) (({{4}}
+            S: Zoë NIL "zoe" "remote.example")) ((NIL NIL "toto" "example.test")) NIL NIL NIL NIL))
+            S: a6 OK FETCH completed
+            "#,
+            state = examined(&f, "Grüße", 1, Some(1)).await,
+        ))
+        .await;
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn rfc_6855_5_a_legacy_client_gets_modified_utf7_names_and_the_message_as_stored() {
+    let f = fixture().await;
+    deliver(&f, UTF8_HEADER).await;
+    f.stores.mail.create_folder(f.toto, "Grüße").await.unwrap();
+    let script = format!(
+        r#"{LOGIN_IMAPS}
+        # RFC 3501 §5.1.3: without UTF8=ACCEPT the name is in modified UTF-7, both ways.
+        C: a1 LIST "" "Gr*"
+        S: * LIST (\HasNoChildren) "/" Gr&APwA3w-e
+        S: a1 OK LIST completed
+        C: a2 STATUS Gr&APwA3w-e (MESSAGES)
+        S: * STATUS Gr&APwA3w-e (MESSAGES 0)
+        S: a2 OK STATUS completed
+        C: a3 EXAMINE INBOX
+        {state}
+        S: a3 OK [READ-ONLY] EXAMINE completed
+        # A section is octets in a literal (RFC 3501 §4.3), sent as stored so that it agrees
+        # with RFC822.SIZE (see `fetch::Strings`).
+        C: a4 FETCH 3 (RFC822.SIZE BODY.PEEK[HEADER])
+        S: * 3 FETCH (RFC822.SIZE 84 BODY[HEADER] {{76}}
+        S: From: Zoë <zoe@remote.example>
+        S: To: toto@example.test
+        S: Subject: Grüße
+        S:
+        S: )
+        S: a4 OK FETCH completed
+        # RFC 6855 §3: no UTF-8 in a string for this client; RFC 2047 words (RFC 6857 §3).
+        C: a5 FETCH 3 (ENVELOPE)
+        S: * 3 FETCH (ENVELOPE (NIL "=?utf-8?q?Gr=C3=BC=C3=9Fe?=" (("=?utf-8?q?Zo=C3=AB?=" NIL "zoe" "remote.example")) (("=?utf-8?q?Zo=C3=AB?=" NIL "zoe" "remote.example")) (("=?utf-8?q?Zo=C3=AB?=" NIL "zoe" "remote.example")) ((NIL NIL "toto" "example.test")) NIL NIL NIL NIL))
+        S: a5 OK FETCH completed
+        "#,
+        state = examined(&f, "INBOX", 3, Some(1)).await,
+    );
+    run_imaps(&f, &script).await;
 }

@@ -42,7 +42,7 @@ pub use imap::{write_bodystructure, write_envelope, write_nstring, write_string}
 pub use raw::header_end;
 pub use section::SectionRanges;
 pub use subject::{BaseSubject, base_subject, extract_base_subject};
-pub use summary::{Addr, HeaderSummary, SEARCH_TEXT_LIMIT};
+pub use summary::{Addr, HeaderSummary, SEARCH_TEXT_LIMIT, split_search_text};
 
 /// Version byte that starts [`MessageIndex::to_bytes`]; bump it when the stored form changes
 /// incompatibly, so old indexes are recognised (and rebuilt from the message) instead of misread.
@@ -108,12 +108,15 @@ impl MessageIndex {
                 let (envelope, body) = body::message_tree(message, raw);
                 let root = &message.parts[0].headers;
                 search.headers(root, raw);
+                search.end_of_header();
                 search.bodies(message, MAX_DEPTH);
                 (HeaderSummary::from_headers(root), envelope, body)
             }
             None => {
                 let (envelope, body) = body::unparsed_message(raw, 0);
-                // Without a recognisable header, the header bytes are text a user may search.
+                // Without a recognisable header, the header bytes are text a user may search;
+                // they are the message's body (`unparsed_message`).
+                search.end_of_header();
                 search.push_bytes(raw);
                 (HeaderSummary::default(), envelope, body)
             }
@@ -359,6 +362,21 @@ iVBORw0=\r\n\
             );
         }
         assert!(!index.search_text.contains("=?utf-8?"));
+    }
+
+    /// RFC 9051 §6.4.4: the index tells the header's text from the bodies' (SEARCH BODY), and a
+    /// header carrying the mark's character cannot move the cut.
+    #[test]
+    fn search_text_marks_where_the_header_ends() {
+        let raw = "Subject: zanzibar\u{1e}forged\r\nX-Note: header words\r\n\r\nbody words\r\n\
+                   Subject: in the body\r\n";
+        let index = MessageIndex::parse(raw.as_bytes());
+        let (header, body) = split_search_text(&index.search_text).expect("a header mark");
+        assert!(header.contains("zanzibar") && header.contains("forged"));
+        assert!(header.contains("header words"));
+        assert!(!header.contains("body words"));
+        assert!(body.contains("body words") && body.contains("Subject: in the body"));
+        assert!(!body.contains("zanzibar"));
     }
 
     #[test]

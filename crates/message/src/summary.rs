@@ -132,6 +132,16 @@ fn addresses(value: &HeaderValue<'_>) -> Vec<Addr> {
     }
 }
 
+/// The character between the header's text and the bodies' text in a search text (ASCII
+/// record separator: never part of text a person searches for).
+const HEADER_END: char = '\u{1e}';
+
+/// The search text cut where its header's text ends: `(header, bodies)`. `None` for a text
+/// written before the mark existed, or cut at [`SEARCH_TEXT_LIMIT`] inside the header.
+pub fn split_search_text(text: &str) -> Option<(&str, &str)> {
+    text.split_once(HEADER_END)
+}
+
 /// Accumulates search text up to [`SEARCH_TEXT_LIMIT`].
 pub(crate) struct SearchText {
     text: String,
@@ -153,6 +163,14 @@ impl SearchText {
         if room == 0 {
             return;
         }
+        // A hostile header holding the mark's character would move the cut.
+        let cleaned;
+        let piece = if piece.contains(HEADER_END) {
+            cleaned = piece.replace(HEADER_END, " ");
+            cleaned.as_str()
+        } else {
+            piece
+        };
         let mut cut = piece.len().min(room);
         while !piece.is_char_boundary(cut) {
             cut -= 1;
@@ -160,6 +178,16 @@ impl SearchText {
         self.text.push_str(&piece[..cut]);
         if self.text.len() < SEARCH_TEXT_LIMIT {
             self.text.push('\n');
+        }
+    }
+
+    /// Marks where the text of the message's own header ends and its bodies' text begins, so
+    /// the full-text index can tell `BODY` from `TEXT` (RFC 9051 §6.4.4) without the message.
+    /// Text pushed before the mark has the mark's character replaced ([`push`](Self::push)),
+    /// so the first mark is always this one.
+    pub(crate) fn end_of_header(&mut self) {
+        if self.text.len() + HEADER_END.len_utf8() <= SEARCH_TEXT_LIMIT {
+            self.text.push(HEADER_END);
         }
     }
 

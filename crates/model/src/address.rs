@@ -4,10 +4,14 @@
 //! same mailbox compare equal and hash alike. Parsing is the only way in (constructors,
 //! `FromStr` and serde all go through it), so the rest of the code base never re-validates.
 //!
-//! Policy, stricter than RFC 5321 on purpose:
+//! Policy for *hosted* addresses, stricter than RFC 5321 on purpose:
 //! - the local part is a Dot-string (RFC 5321 §4.1.2) of ASCII `atext`; quoted strings and
 //!   non-ASCII (SMTPUTF8) local parts are refused, because hosted addresses must work with
-//!   every client and every remote server;
+//!   every client and every remote server, so the API, the CLI and CSV import never create
+//!   one. This is not a transport policy: the SMTP envelope carries any RFC 6531 mailbox —
+//!   a remote recipient or a stranger's reverse-path with a non-ASCII or quoted local part —
+//!   as an [`EnvelopeAddress`](crate::EnvelopeAddress), which converts to an [`Address`] only
+//!   when its local part fits this policy; one that does not can name no hosted mailbox;
 //! - local parts are case-insensitive and kept lowercase, like every large provider does;
 //! - domains are stored as lowercase IDNA A-labels (RFC 5890/5891, UTS #46 mapping) and shown
 //!   as U-labels with [`Domain::to_unicode`].

@@ -2,7 +2,8 @@
 //! functions.
 //!
 //! It owns:
-//! - validated, normalised names: [`Domain`], [`LocalPart`], [`Address`] ([`address`]);
+//! - validated, normalised names: [`Domain`], [`LocalPart`], [`Address`] ([`address`]), and
+//!   [`EnvelopeAddress`], the wider SMTPUTF8 form of the SMTP envelope ([`envelope_address`]);
 //! - typed identifiers ([`ids`]) and the ADDR-9 [`Permissions`] bit set;
 //! - the directory entities: organizations, user accounts, mail services, hosted addresses,
 //!   aliases, access grants, invitations, sender allow/block lists ([`directory`]);
@@ -27,6 +28,7 @@
 pub mod address;
 pub mod aliases;
 pub mod directory;
+pub mod envelope_address;
 pub mod folders;
 pub mod ids;
 pub mod permissions;
@@ -44,6 +46,7 @@ pub use directory::{
     Redirection, Role, SenderPattern, SenderRule, ServiceFeatures, SignatureTemplate, UserAccount,
     sender_verdict, validate_org_name,
 };
+pub use envelope_address::{EnvelopeAddress, EnvelopeAddressError};
 pub use folders::{
     DEFAULT_FOLDERS, FolderNameProblem, SpecialUse, canonical_folder_name, validate_folder_name,
 };

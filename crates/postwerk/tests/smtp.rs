@@ -8,6 +8,11 @@ use std::process::Command;
 use postwerk_testkit::TestServer;
 use serde_json::{Value, json};
 
+#[path = "smtp/send_as.rs"]
+mod send_as;
+#[path = "smtp/smtputf8.rs"]
+mod smtputf8;
+
 const BIN: &str = env!("CARGO_BIN_EXE_postwerk");
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/client.py");
 const LISTENERS: [&str; 3] = ["smtp", "submission", "submissions"];

@@ -168,9 +168,11 @@ pub fn build(report: &Report<'_>) -> Option<Vec<u8>> {
     let _ = write!(
         out,
         "\r\n--{boundary}\r\n\
-         Content-Type: message/delivery-status\r\n\
+         Content-Type: {status_type}\r\n\
          Content-Description: Delivery report\r\n\
-         Content-Transfer-Encoding: 7bit\r\n\r\n{status}"
+         Content-Transfer-Encoding: {status_encoding}\r\n\r\n{status}",
+        status_type = status_content_type(&status),
+        status_encoding = if status.is_ascii() { "7bit" } else { "8bit" },
     );
     let _ = write!(
         out,
@@ -310,11 +312,21 @@ fn status_part(report: &Report<'_>) -> String {
 
     for rcpt in report.recipients {
         out.push_str("\r\n");
-        field(
-            &mut out,
-            "Final-Recipient",
-            &format!("rfc822; {}", rcpt.address),
-        );
+        if rcpt.address.is_ascii() {
+            field(
+                &mut out,
+                "Final-Recipient",
+                &format!("rfc822; {}", rcpt.address),
+            );
+        } else {
+            // RFC 6533 §3: an SMTPUTF8 address is of type `utf-8`, written as UTF-8 in a
+            // message/global-delivery-status part (see `status_content_type`).
+            utf8_field(
+                &mut out,
+                "Final-Recipient",
+                &format!("utf-8; {}", rcpt.address),
+            );
+        }
         if let Some(orcpt) = &rcpt.orcpt {
             // RFC 3464 §2.3.1: `address-type ";" generic-address`, as the sender gave it.
             let value = if orcpt.contains(';') {
@@ -394,6 +406,28 @@ fn field(out: &mut String, name: &str, value: &str) {
         first = false;
     }
     out.push_str("\r\n");
+}
+
+/// RFC 6533 §6.2: a status part that names an SMTPUTF8 address carries UTF-8, which only
+/// message/global-delivery-status allows; every other report keeps RFC 3464's type.
+fn status_content_type(status: &str) -> &'static str {
+    if status.is_ascii() {
+        "message/delivery-status"
+    } else {
+        "message/global-delivery-status"
+    }
+}
+
+/// [`field`] for a value that may hold UTF-8 (RFC 6533 `utf-8-addr-unitext`): control
+/// characters are still removed, so no header can be injected, but letters outside ASCII
+/// are kept. Not folded: an address is one word.
+fn utf8_field(out: &mut String, name: &str, value: &str) {
+    let value: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(900)
+        .collect();
+    let _ = write!(out, "{name}: {}\r\n", value.trim());
 }
 
 /// `text` on one line of printable ASCII: line breaks and tabs become spaces, anything else
@@ -999,6 +1033,39 @@ mod tests {
         r.ret = Some(DsnRet::Headers);
         let dsn = build(&r).unwrap();
         assert!(String::from_utf8_lossy(&dsn).contains("Content-Type: message/global-headers\r\n"));
+    }
+
+    #[test]
+    fn rfc_6533_a_utf8_recipient_is_reported_in_a_global_delivery_status() {
+        let rcpts = [ReportRecipient {
+            address: "用户@xn--fsqu00a.xn--fiqs8s".into(),
+            orcpt: None,
+            status: "5.6.7".into(),
+            remote_mta: Some("mx.xn--fsqu00a.xn--fiqs8s".into()),
+            reply: None,
+            reason: "the message needs SMTPUTF8 (RFC 6531) and mx.xn--fsqu00a.xn--fiqs8s \
+                     does not support it"
+                .into(),
+            ..recipient()
+        }];
+        let dsn = text(&build(&report(Action::Failed, &rcpts)).unwrap());
+        assert!(
+            dsn.contains(
+                "Content-Type: message/global-delivery-status\r\n\
+                 Content-Description: Delivery report\r\n\
+                 Content-Transfer-Encoding: 8bit\r\n"
+            ),
+            "{dsn}"
+        );
+        assert!(
+            dsn.contains("\r\nFinal-Recipient: utf-8; 用户@xn--fsqu00a.xn--fiqs8s\r\n"),
+            "{dsn}"
+        );
+        assert!(dsn.contains("\r\nStatus: 5.6.7\r\n"), "{dsn}");
+        assert!(dsn.contains("does not support it"), "{dsn}");
+        // An ASCII report keeps RFC 3464's own type.
+        let ascii = text(&build(&report(Action::Failed, &[recipient()])).unwrap());
+        assert!(ascii.contains("Content-Type: message/delivery-status\r\n"));
     }
 
     #[test]

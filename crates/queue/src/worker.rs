@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postwerk_core::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
-use postwerk_model::Address;
+use postwerk_model::EnvelopeAddress;
 use postwerk_net::Shutdown;
 use postwerk_store::{
     Notify, QueueId, QueueStore, QueuedMessage, QueuedRecipient, RecipientState, RecipientStatus,
@@ -568,13 +568,22 @@ impl Inner {
             // The null sender: RFC 3461 §6.2, never a report.
             return;
         };
-        let Ok(sender) = Address::parse(&queued.return_path) else {
+        // The reverse-path as smtp-proto decoded it: quotes removed, maybe non-ASCII (RFC 6531).
+        let Ok(sender) = EnvelopeAddress::from_unquoted(&queued.return_path) else {
             tracing::warn!(queue_id = %message.id, "the sender's address cannot receive a report");
             return;
         };
         // Checked as if relaying is allowed: a hosted sender gets it in INBOX, a remote one
-        // through the queue (from the null sender, so it can never bounce back).
-        let recipient = match self.delivery.check_recipient(&sender, true).await {
+        // through the queue (from the null sender, so it can never bounce back). A non-ASCII
+        // or quoted local part is never a hosted one, so that sender is remote.
+        let (sender, checked) = match sender.to_address() {
+            Some(hosted_form) => {
+                let checked = self.delivery.check_recipient(&hosted_form, true).await;
+                (hosted_form.into(), checked)
+            }
+            None => (sender, Ok(Recipient::Remote)),
+        };
+        let recipient = match checked {
             Ok(recipient @ (Recipient::Local(_) | Recipient::Remote)) => recipient,
             Ok(refused) => {
                 tracing::warn!(queue_id = %message.id, ?refused, "the sender refuses reports");

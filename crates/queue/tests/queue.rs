@@ -12,7 +12,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use postwerk_core::{
     Actor, Admin, CreateAddress, Delivered, Delivery, Envelope, EnvelopeRecipient,
 };
-use postwerk_model::{Address, AddressKind};
+use postwerk_model::{Address, AddressKind, EnvelopeAddress};
 use postwerk_net::Shutdown;
 use postwerk_queue::{Attempt, Clock, Failure, Outcome, Queue, QueueConfig, Srs, Transport};
 use postwerk_store::{DsnRet, NewQueued, Notify, QueueId, QueuedRecipient, Stores, UidSet};
@@ -202,7 +202,7 @@ fn address(text: &str) -> Address {
 
 fn rcpt(addr: &str) -> QueuedRecipient {
     QueuedRecipient {
-        address: address(addr),
+        address: EnvelopeAddress::parse(addr).expect("a valid envelope address"),
         notify: None,
         orcpt: None,
         forwarded_by: None,
@@ -655,6 +655,26 @@ async fn a_remote_sender_gets_the_report_through_the_queue_from_the_null_sender(
     assert_eq!(f.queue_len().await, 0);
 }
 
+/// RFC 6531: a sender with a non-ASCII local part, writing to a non-ASCII remote mailbox,
+/// still gets the report, and the attempt carries both exactly, with SMTPUTF8.
+#[tokio::test]
+async fn a_non_ascii_sender_gets_the_report_about_a_non_ascii_recipient() {
+    let f = fixture().await;
+    f.transport.script("用户@remote.example", [permanent()]);
+    f.enqueue(queued("zoë@far.example", vec![rcpt("用户@remote.example")]))
+        .await;
+    assert_eq!(f.queue.run_once().await, 1);
+    let first = f.transport.attempts()[0].clone();
+    assert_eq!(first.recipients[0].address, "用户@remote.example");
+    assert!(first.smtputf8, "a non-ASCII envelope needs SMTPUTF8");
+    let queue = f.stores.queue.queued().await.unwrap();
+    assert_eq!(queue.len(), 1, "the report waits for delivery");
+    assert_eq!(
+        queue[0].message.recipients[0].address.to_string(),
+        "zoë@far.example"
+    );
+}
+
 #[tokio::test]
 async fn rfc_3461_ret_hdrs_and_full() {
     let f = fixture().await;
@@ -815,7 +835,7 @@ async fn rcv_13_forwards_leave_with_an_srs_address_that_decodes_back() {
     let envelope = Envelope {
         return_path: sender.to_string(),
         recipients: vec![EnvelopeRecipient {
-            address: to,
+            address: to.into(),
             recipient,
             notify: None,
             orcpt: None,

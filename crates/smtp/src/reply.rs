@@ -239,6 +239,16 @@ pub fn needs_smtputf8() -> Reply {
     )
 }
 
+/// RFC 6531 §3.3: a reverse-path whose non-ASCII local part breaks the SMTPUTF8 syntax
+/// (a control character, invalid UTF-8, more than 64 octets).
+pub fn bad_utf8_sender(problem: &str) -> Reply {
+    Reply::new(
+        501,
+        "5.1.7",
+        format!("Bad sender address syntax: {problem}"),
+    )
+}
+
 /// Commands out of sequence (RFC 5321 §4.1.4).
 pub fn bad_sequence(what: &'static str) -> Reply {
     Reply::new(503, "5.5.1", what)

@@ -394,6 +394,33 @@ pub trait Directory: Send + Sync {
     /// Which addresses a user has access to.
     async fn user_access(&self, user: UserId) -> Result<Vec<Access>, StoreError>;
 
+    // ---- Send-as grants (SND-1)
+
+    /// Let the mailbox `mailbox` send as the hosted address `address` ("an address it has
+    /// been granted", SND-1). Granting again changes nothing. `NotFound` if either address
+    /// does not exist; `Refused` for a grant of an address to itself. Which grants make sense
+    /// (same organization, a mailbox as the sender) is the caller's rule, not the store's.
+    async fn grant_send_as(&self, mailbox: AddressId, address: AddressId)
+    -> Result<(), StoreError>;
+
+    /// Take a send-as grant away. `NotFound` if there was none.
+    async fn revoke_send_as(
+        &self,
+        mailbox: AddressId,
+        address: AddressId,
+    ) -> Result<(), StoreError>;
+
+    /// The addresses the mailbox has been granted, by address.
+    async fn send_as_grants(&self, mailbox: AddressId) -> Result<Vec<HostedAddress>, StoreError>;
+
+    /// The mailboxes that have been granted `address`, by address.
+    async fn send_as_holders(&self, address: AddressId) -> Result<Vec<HostedAddress>, StoreError>;
+
+    /// Whether the mailbox has been granted `address`: the auth guards' check, one lookup of
+    /// the grant's key.
+    async fn may_send_as(&self, mailbox: AddressId, address: AddressId)
+    -> Result<bool, StoreError>;
+
     // ---- Recipient resolution (RCV-13)
 
     /// Everything the model's resolution needs to know about one recipient, in one call: the

@@ -413,8 +413,9 @@ pub struct Copied {
 /// durable when the call returns (RCV-12). Ids that do not exist give `StoreError::NotFound`.
 #[async_trait]
 pub trait MailStore: Send + Sync {
-    /// Receive the change events published from now on.
-    fn subscribe(&self) -> broadcast::Receiver<FolderEvent>;
+    /// Receive the change events of `mailbox`'s folders published from now on, and no other
+    /// mailbox's: a session wakes only for its own mailbox.
+    fn subscribe(&self, mailbox: AddressId) -> broadcast::Receiver<FolderEvent>;
 
     /// The folders of a mailbox, by name. Empty for an unknown or mail-less address.
     async fn list_folders(&self, mailbox: AddressId) -> Result<Vec<Folder>, StoreError>;
@@ -432,6 +433,17 @@ pub trait MailStore: Send + Sync {
     /// Create a folder, and its missing parents (RFC 9051 §6.3.4 says a server SHOULD), all
     /// subscribed. `Conflict` if it exists; `Rule` if the name is invalid.
     async fn create_folder(&self, mailbox: AddressId, name: &str) -> Result<Folder, StoreError>;
+
+    /// Create a folder with a special use (CREATE-SPECIAL-USE, RFC 6154 §3), and its missing
+    /// parents (without one), all subscribed. A mailbox has at most one folder per special
+    /// use, so when another folder holds `special_use` nothing is created and the answer is
+    /// `Refused`, naming that folder; `Conflict` if the name exists; `Rule` if it is invalid.
+    async fn create_folder_with_use(
+        &self,
+        mailbox: AddressId,
+        name: &str,
+        special_use: SpecialUse,
+    ) -> Result<Folder, StoreError>;
 
     /// Rename a folder and the folders below it (RFC 9051 §6.3.6); UIDs and UIDVALIDITY are
     /// kept. Renaming INBOX moves its messages into a new folder and leaves INBOX empty, as
@@ -580,6 +592,12 @@ pub trait MailStore: Send + Sync {
     /// case-insensitively (IMAP `SEARCH TEXT`/`BODY` are substring searches, RFC 9051
     /// §6.4.4), ascending.
     async fn search_text(&self, folder: FolderId, needle: &str) -> Result<Vec<u32>, StoreError>;
+
+    /// UIDs of the messages of the folder whose body text contains `needle`,
+    /// case-insensitively, ascending: IMAP `SEARCH BODY` (RFC 9051 §6.4.4), which unlike
+    /// [`MailStore::search_text`] ignores the message's own header fields. The body is
+    /// everything after them: text parts, and nested messages with their header fields.
+    async fn search_body(&self, folder: FolderId, needle: &str) -> Result<Vec<u32>, StoreError>;
 }
 
 #[cfg(test)]

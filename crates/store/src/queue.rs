@@ -10,9 +10,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use postwerk_model::{Address, AddressId};
+use postwerk_model::{Address, AddressId, EnvelopeAddress};
 
-use crate::{BlobId, StoreError};
+use crate::{BlobId, Fingerprint, StoreError};
 
 /// The id of a queued message. Never reused by a store.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,8 +47,9 @@ pub enum DsnRet {
 /// One recipient of a queued message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedRecipient {
-    /// Where to deliver.
-    pub address: Address,
+    /// Where to deliver: as the envelope carries it, so a remote mailbox with a non-ASCII or
+    /// quoted local part (RFC 6531) is kept exactly; stored as its wire form.
+    pub address: EnvelopeAddress,
     /// RFC 3461 NOTIFY as given with RCPT; `None` when absent (the default applies).
     pub notify: Option<Notify>,
     /// RFC 3461 §4.2 ORCPT as `addr-type;address`, the xtext decoded (`rfc822;a@b.example`).
@@ -152,12 +153,45 @@ pub struct QueuedMessage {
     pub leased_until: i64,
 }
 
+/// What [`QueueStore::enqueue_once`] keys a queued message by: SHA-256 of the message's
+/// `digest` and of the recipients' addresses as queued, sorted (the order of RCPT commands is
+/// the client's choice and does not make another message). Each address is followed by a
+/// NUL, which no address contains, so that two lists cannot run together into one.
+pub(crate) fn queue_fingerprint(digest: &[u8; 32], recipients: &[QueuedRecipient]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut addresses: Vec<String> = recipients.iter().map(|r| r.address.to_string()).collect();
+    addresses.sort_unstable();
+    let mut hash = Sha256::new();
+    hash.update(digest);
+    for address in &addresses {
+        hash.update(address.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize().into()
+}
+
 /// The outbound queue. `enqueue` answers once content and entry are on stable storage.
 #[async_trait]
 pub trait QueueStore: Send + Sync {
     /// Queue `raw` for `message.recipients`: the content is written and fsynced first, then the
     /// entry is committed (with the store's group commit). `Refused` without recipients.
     async fn enqueue(&self, raw: &[u8], message: NewQueued) -> Result<QueueId, StoreError>;
+
+    /// [`QueueStore::enqueue`] without duplicates (issue 10, RCV-12). `fingerprint.digest`
+    /// identifies the message as the client sent it (core: the envelope sender and the bytes);
+    /// the store combines it with the sorted addresses of `message.recipients` (the order of
+    /// RCPT commands does not make another message). When a message of the same combined fingerprint was queued
+    /// since `fingerprint.since`, nothing is queued and the id of that first entry is
+    /// answered (it may have been delivered and dequeued meanwhile). Otherwise the message is
+    /// queued as by `enqueue`, and its fingerprint recorded in the entry's own transaction,
+    /// so a client that lost the `250` in a crash and sends the same message again has it
+    /// sent to the remote recipients once. Fingerprints older than `since` are forgotten.
+    async fn enqueue_once(
+        &self,
+        raw: &[u8],
+        message: NewQueued,
+        fingerprint: Fingerprint,
+    ) -> Result<QueueId, StoreError>;
 
     /// Every queued message, oldest first.
     async fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError>;
@@ -210,4 +244,40 @@ pub trait QueueStore: Send + Sync {
     /// Remove an entry (delivered, or given up on) and its content once nothing else uses it.
     /// `NotFound` if there is no such entry.
     async fn dequeue(&self, id: QueueId) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn recipient(address: EnvelopeAddress) -> QueuedRecipient {
+        QueuedRecipient {
+            address,
+            notify: None,
+            orcpt: None,
+            forwarded_by: None,
+        }
+    }
+
+    /// Fingerprints recorded before recipients became [`EnvelopeAddress`] hashed the text of
+    /// an [`Address`]; an ASCII recipient must hash the same text now, or a client's retry
+    /// across the upgrade would be queued twice.
+    #[test]
+    fn an_ascii_recipient_hashes_the_text_it_had_as_an_address() {
+        let digest = [7u8; 32];
+        let hosted_form = Address::parse("Bob.Smith+x@Remote.Example").expect("an address");
+        let mut old = Sha256::new();
+        old.update(digest);
+        old.update(hosted_form.to_string().as_bytes());
+        old.update([0]);
+        let old: [u8; 32] = old.finalize().into();
+
+        let from_address = recipient(hosted_form.into());
+        let read_back = recipient(
+            EnvelopeAddress::parse("bob.smith+x@remote.example").expect("an envelope address"),
+        );
+        assert_eq!(queue_fingerprint(&digest, &[from_address]), old);
+        assert_eq!(queue_fingerprint(&digest, &[read_back]), old);
+    }
 }

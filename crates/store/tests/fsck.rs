@@ -185,7 +185,9 @@ fn queued() -> NewQueued {
     NewQueued {
         return_path: "toto@test.example".into(),
         recipients: vec![QueuedRecipient {
-            address: Address::parse("bob@remote.example").expect("address"),
+            address: Address::parse("bob@remote.example")
+                .expect("address")
+                .into(),
             notify: None,
             orcpt: None,
             forwarded_by: None,

@@ -24,6 +24,7 @@ mod addresses;
 mod bulk;
 mod invitations;
 mod members;
+mod send_as;
 mod sender_rules;
 mod services;
 mod signatures;

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  deliver (submission) ─► Filters::check_outgoing ─► score ≥ threshold
-//!     ─► QueueStore::enqueue(held: reason), every recipient, local ones included
+//!     ─► QueueStore::enqueue_once(held: reason), every recipient, local ones included
 //!     ─► notice to the organization's administrators  ─► Delivered::Held
 //!
 //!  postwerk admin queue release ID ─► Delivery::release_held
@@ -19,7 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use postwerk_filter::spam::Score;
-use postwerk_store::{NewQueued, QueueId, QueuedRecipient};
+use postwerk_store::{Fingerprint, NewQueued, QueueId, QueuedRecipient};
 
 use super::{Delivered, Delivery, Envelope, EnvelopeRecipient, Recipient};
 use crate::CoreError;
@@ -64,12 +64,14 @@ fn rule_names(score: &Score) -> String {
 
 impl Delivery {
     /// Queues `raw` (trace lines and message as submitted) held for every recipient of
-    /// `envelope`, and tells the administrators of `login`'s organization in the background.
+    /// `envelope`, once per `fingerprint` (a retried submission is not held twice), and tells
+    /// the administrators of `login`'s organization in the background.
     pub(super) async fn hold(
         &self,
         envelope: &Envelope,
         login: &Login,
         raw: Vec<u8>,
+        fingerprint: Fingerprint,
         score: Score,
         received_at: i64,
     ) -> Result<Delivered, CoreError> {
@@ -93,7 +95,7 @@ impl Delivery {
             submitted_by: Some(login.mailbox),
             held: Some(reason(&score)),
         };
-        let queued = self.queue.enqueue(&raw, message).await?;
+        let queued = self.queue.enqueue_once(&raw, message, fingerprint).await?;
         tracing::warn!(
             mailbox = %login.address,
             queue_id = %queued,
@@ -155,7 +157,13 @@ impl Delivery {
         };
         let mut recipients = Vec::with_capacity(queued.message.recipients.len());
         for rcpt in &queued.message.recipients {
-            match self.check_recipient(&rcpt.address, true).await? {
+            // A non-ASCII or quoted local part (RFC 6531) is never a hosted one: such a
+            // recipient was accepted as remote, and still is.
+            let checked = match rcpt.address.to_address() {
+                Some(address) => self.check_recipient(&address, true).await?,
+                None => Recipient::Remote,
+            };
+            match checked {
                 recipient @ (Recipient::Local(_) | Recipient::Remote) => {
                     recipients.push(EnvelopeRecipient {
                         address: rcpt.address.clone(),

@@ -84,7 +84,7 @@ impl Mailer for DeliveryMailer {
             // RFC 5321 §4.5.5: the null reverse-path, so a failure never bounces.
             return_path: String::new(),
             recipients: vec![EnvelopeRecipient {
-                address: to.clone(),
+                address: to.clone().into(),
                 recipient,
                 notify: None,
                 orcpt: None,

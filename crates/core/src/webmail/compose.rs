@@ -50,7 +50,7 @@ struct Fields {
 
 impl Webmail {
     /// The addresses the mailbox may send as (SND-1): itself and its aliases, in alias
-    /// domains too.
+    /// domains too, then the addresses it has been granted.
     pub async fn identities(
         &self,
         user: UserId,
@@ -302,6 +302,11 @@ impl Webmail {
                 {
                     addresses.push(address);
                 }
+            }
+        }
+        for granted in self.granted_identities(hosted.id).await? {
+            if !addresses.contains(&granted) {
+                addresses.push(granted);
             }
         }
         Ok(addresses)

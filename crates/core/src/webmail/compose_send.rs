@@ -57,7 +57,7 @@ impl Webmail {
                 accepted => accepted,
             };
             recipients.push(EnvelopeRecipient {
-                address: address.clone(),
+                address: address.clone().into(),
                 recipient,
                 notify: None,
                 orcpt: None,

@@ -24,10 +24,11 @@ mod shared_files;
 
 use std::sync::Arc;
 
-use postwerk_model::{AddressId, FolderId, Permissions};
+use postwerk_model::{Address, AddressId, FolderId, Permissions};
 use postwerk_store::{BlobStore, Directory, MailStore, ManagerStore};
 use serde::Serialize;
 
+use crate::CoreError;
 use crate::bounce::Explanation;
 use crate::delivery::Delivery;
 use crate::junk_learning::JunkLearning;
@@ -103,6 +104,16 @@ impl Webmail {
     pub fn with_large_attachment(mut self, octets: u64) -> Webmail {
         self.large_attachment = octets;
         self
+    }
+
+    /// The sending identities the mailbox has been granted (SND-1 send-as grants), after its
+    /// own: each granted address as stored, which the guards accept like the mailbox's own.
+    pub(crate) async fn granted_identities(
+        &self,
+        mailbox: AddressId,
+    ) -> Result<Vec<Address>, CoreError> {
+        let granted = self.directory.send_as_grants(mailbox).await?;
+        Ok(granted.into_iter().map(|hosted| hosted.address).collect())
     }
 }
 
@@ -349,7 +360,8 @@ pub enum SendOutcome {
     Refused(String),
 }
 
-/// The sending identities of a mailbox: its address and what it owns (SND-1).
+/// The sending identities of a mailbox: its address, its aliases and the addresses it has been
+/// granted (SND-1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Identities {
     pub addresses: Vec<String>,

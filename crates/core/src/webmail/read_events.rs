@@ -33,28 +33,23 @@ impl FolderChange {
 /// The changes of one mailbox's folders from the moment of [`Webmail::subscribe`] on.
 #[derive(Debug)]
 pub struct MailboxEvents {
-    mailbox: AddressId,
+    /// The store's events of this mailbox only: other mailboxes' changes never wake the page.
     receiver: broadcast::Receiver<FolderEvent>,
 }
 
 impl MailboxEvents {
     /// The next change of the mailbox, waiting for it; `None` once the store stops publishing
-    /// (it shut down). Changes of other mailboxes are skipped.
+    /// (it shut down).
     pub async fn next(&mut self) -> Option<FolderChange> {
-        loop {
-            match self.receiver.recv().await {
-                Ok(event) if event.mailbox == self.mailbox => {
-                    return Some(FolderChange {
-                        folder: Some(event.folder),
-                        added: matches!(event.kind, FolderEventKind::Appended { .. }),
-                    });
-                }
-                Ok(_) => {}
-                // Some events were dropped before we read them: we cannot tell whose they
-                // were, so the caller re-reads everything rather than miss new mail.
-                Err(RecvError::Lagged(_)) => return Some(FolderChange::EVERYTHING),
-                Err(RecvError::Closed) => return None,
-            }
+        match self.receiver.recv().await {
+            Ok(event) => Some(FolderChange {
+                folder: Some(event.folder),
+                added: matches!(event.kind, FolderEventKind::Appended { .. }),
+            }),
+            // Some events were dropped before we read them: the caller re-reads everything
+            // rather than miss new mail.
+            Err(RecvError::Lagged(_)) => Some(FolderChange::EVERYTHING),
+            Err(RecvError::Closed) => None,
         }
     }
 }
@@ -71,8 +66,7 @@ impl Webmail {
     ) -> Result<MailboxEvents, CoreError> {
         self.checked_mailbox(user, mailbox).await?;
         Ok(MailboxEvents {
-            mailbox,
-            receiver: self.mail.subscribe(),
+            receiver: self.mail.subscribe(mailbox),
         })
     }
 }

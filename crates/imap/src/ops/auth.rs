@@ -107,7 +107,7 @@ fn privacy_required(tag: &str) -> Status {
 }
 
 /// Answers a login attempt; on success the session is authenticated and starts receiving the
-/// store's change events.
+/// change events of its mailbox and the announcements of its credential changes (ID-6).
 async fn finish(
     session: &mut Session,
     conn: &mut Connection,
@@ -129,7 +129,8 @@ async fn finish(
         LoginOutcome::Accepted(login) => {
             tracing::Span::current().record("user", login.address.to_string().as_str());
             tracing::info!("logged in");
-            session.events = Some(session.server.mail.subscribe());
+            session.events = Some(session.server.mail.subscribe(login.mailbox));
+            session.credentials = Some(session.server.auth.watch(&login));
             session.login = Some(login);
             session.logged_in();
             let code = format!("CAPABILITY {}", capability::list(session));

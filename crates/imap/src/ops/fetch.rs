@@ -30,7 +30,7 @@ use postwerk_store::{
     FetchParts, FetchView, FlagOp, Flags, MessageMeta, StoreError, SystemFlags, UidSet,
 };
 
-use crate::fetch::{self, FetchError, FetchMessage, FetchOptions};
+use crate::fetch::{self, FetchError, FetchMessage, FetchOptions, Strings};
 use crate::ops::store_error;
 use crate::proto::{FetchAttr, SequenceSet};
 use crate::response::Status;
@@ -239,6 +239,7 @@ async fn respond_from_views(
 ) -> Result<Option<Status>, Stop> {
     let mail = session.server.mail.clone();
     let condstore = session.enabled.condstore;
+    let strings = strings(session);
     let options = options(request, condstore, false);
     let mut failure = None;
     let mut view = FetchView::default();
@@ -276,9 +277,14 @@ async fn respond_from_views(
             index: None,
             content: None,
         };
-        if let Err(error) =
-            fetch::write_fetch(conn.output(), seq, &message, &request.items, &options)
-        {
+        if let Err(error) = fetch::write_fetch_with(
+            conn.output(),
+            seq,
+            &message,
+            &request.items,
+            &options,
+            strings,
+        ) {
             failure.get_or_insert_with(|| fetch_failure(tag, &error));
         }
         if conn.pending_output() >= FLUSH_AT
@@ -339,6 +345,7 @@ async fn respond_slice(
         Vec::new()
     };
     let condstore = session.enabled.condstore;
+    let strings = strings(session);
     for (at, (seq, meta)) in messages.iter().enumerate() {
         let content = if needs.content {
             match mail.read_message(folder, meta.uid).await {
@@ -360,9 +367,14 @@ async fn respond_slice(
             content: content.as_deref(),
         };
         let options = options(request, condstore, seen_now.contains(&meta.uid));
-        if let Err(error) =
-            fetch::write_fetch(conn.output(), *seq, &message, &request.items, &options)
-        {
+        if let Err(error) = fetch::write_fetch_with(
+            conn.output(),
+            *seq,
+            &message,
+            &request.items,
+            &options,
+            strings,
+        ) {
             // One message that cannot be rendered fails the command, not the others' answers.
             failure.get_or_insert_with(|| fetch_failure(tag, &error));
         }
@@ -452,6 +464,16 @@ fn options(request: &Request, condstore: bool, seen_now: bool) -> FetchOptions {
         uid: request.uid || (seen_now && condstore),
         modseq: request.changed_since.is_some() || (seen_now && condstore),
         flags: seen_now,
+    }
+}
+
+/// RFC 6855 §3: a client that enabled neither UTF8=ACCEPT nor IMAP4rev2 gets no UTF-8 in
+/// ENVELOPE, BODY and BODYSTRUCTURE.
+fn strings(session: &Session) -> Strings {
+    if session.utf8_names() {
+        Strings::Utf8
+    } else {
+        Strings::Ascii
     }
 }
 

@@ -9,11 +9,12 @@
 //! process, whose changes arrive as no event.
 //!
 //! While idling the session holds no read or write buffer (`Conn::release_buffers`): thousands
-//! of clients sit in IDLE, and their memory is what a server pays for them.
+//! of clients sit in IDLE, and their memory is what a server pays for them. It wakes for its
+//! own mailbox's changes only: the store keeps one channel per mailbox.
 
 use std::time::Duration;
 
-use postwerk_model::AddressId;
+use postwerk_core::auth::CredentialWatch;
 use postwerk_net::Stop;
 use postwerk_store::FolderEvent;
 use tokio::sync::broadcast::Receiver;
@@ -23,15 +24,17 @@ use tokio::time::Instant;
 use crate::response::Status;
 use crate::session::{Connection, Flow, Session};
 
-/// How often an idling session checks that its password is still the current one (ID-6).
+/// How often an idling session checks that its password is still the current one (ID-6), for
+/// changes made by another process (the admin CLI), which nobody announces: in-process changes
+/// end the IDLE at once, and news of the mailbox is checked before it is sent.
 const CREDENTIAL_CHECK: Duration = Duration::from_secs(60);
 
 /// What interrupted the wait, besides input.
 enum Wake {
-    /// A store event, or news that some were lost or the channel closed.
+    /// A store event of this mailbox, or news that some were lost or the channel closed.
     Event(Result<FolderEvent, RecvError>),
-    /// The store announced a credential change (of some mailbox), or lost some announcements.
-    Credentials(Result<AddressId, RecvError>),
+    /// The store announced a credential change of this mailbox, or lost some announcements.
+    CredentialsChanged,
     /// Time to check the credentials again.
     CheckCredentials,
 }
@@ -42,22 +45,14 @@ fn credentials_changed() -> Status {
 }
 
 /// IDLE.
+///
+/// The session's credential watch has been subscribed since login and the check before this
+/// command just ran, so a change committed since is announced to the wait below.
 pub(crate) async fn run(session: &mut Session, conn: &mut Connection, tag: &str) -> Flow {
-    // Subscribed for this IDLE only (a receiver is a few bytes, and a session outside IDLE is
-    // checked before each command anyway). Subscribing comes before one more check, so a change
-    // committed since the check before this command is either seen by it or announced here.
-    let mut credentials = match &session.login {
-        Some(_) => session.server.auth.credential_changes(),
-        None => None,
-    };
-    if credentials.is_some() && !session.credentials_still_valid().await {
-        conn.push(&credentials_changed());
-        return Flow::Close;
-    }
     session.report_changes(conn, true).await;
     conn.output().extend_from_slice(b"+ idling\r\n");
     let mut events = session.events.take();
-    let flow = wait_for_done(session, conn, tag, &mut events, &mut credentials).await;
+    let flow = wait_for_done(session, conn, tag, &mut events).await;
     session.events = events;
     flow
 }
@@ -67,10 +62,9 @@ async fn wait_for_done(
     conn: &mut Connection,
     tag: &str,
     events: &mut Option<Receiver<FolderEvent>>,
-    credentials: &mut Option<Receiver<AddressId>>,
 ) -> Flow {
-    // A deadline rather than a sleep per wait: announcements for other mailboxes wake the
-    // session often on a busy server, and must not keep postponing the periodic check.
+    // A deadline rather than a sleep per wait: the mailbox's own changes may wake the session
+    // often, and must not keep postponing the periodic check.
     let mut next_check = Instant::now() + CREDENTIAL_CHECK;
     loop {
         // A line may already be buffered (pipelined DONE).
@@ -85,25 +79,7 @@ async fn wait_for_done(
             };
         }
         conn.release_buffers();
-        let wake = async {
-            let event = async {
-                match events {
-                    Some(events) => events.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let credential = async {
-                match credentials {
-                    Some(credentials) => credentials.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                event = event => Wake::Event(event),
-                changed = credential => Wake::Credentials(changed),
-                () = tokio::time::sleep_until(next_check) => Wake::CheckCredentials,
-            }
-        };
+        let wake = wake(events, &mut session.credentials, next_check);
         match conn.fill_or(Some(&session.server.shutdown), wake).await {
             Ok(None) => continue,
             Ok(Some(Wake::CheckCredentials)) => {
@@ -113,28 +89,15 @@ async fn wait_for_done(
                     return Flow::Close;
                 }
             }
-            Ok(Some(Wake::Credentials(changed))) => {
-                let recheck = match changed {
-                    Ok(mailbox) => session.login.as_ref().is_some_and(|l| l.mailbox == mailbox),
-                    // Announcements were lost: ours may have been among them.
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => {
-                        *credentials = None;
-                        false
-                    }
-                };
-                if recheck && !session.credentials_still_valid().await {
+            Ok(Some(Wake::CredentialsChanged)) => {
+                if !session.credentials_still_valid().await {
                     conn.push(&credentials_changed());
                     return Flow::Close;
                 }
             }
             Ok(Some(Wake::Event(Ok(event)))) => {
                 // News about this mailbox is only for a client whose password still holds.
-                let ours = session
-                    .login
-                    .as_ref()
-                    .is_some_and(|l| l.mailbox == event.mailbox);
-                if ours && !session.credentials_still_valid().await {
+                if !session.credentials_still_valid().await {
                     conn.push(&credentials_changed());
                     return Flow::Close;
                 }
@@ -153,6 +116,32 @@ async fn wait_for_done(
             Ok(Some(Wake::Event(Err(RecvError::Closed)))) => *events = None,
             Err(stop) => return stopped(session, conn, stop),
         }
+    }
+}
+
+/// Waits for the first of: a change event, a credential announcement of this mailbox, the
+/// periodic check. Every branch is cancel-safe, so input arriving first loses nothing.
+async fn wake(
+    events: &mut Option<Receiver<FolderEvent>>,
+    credentials: &mut Option<CredentialWatch>,
+    next_check: Instant,
+) -> Wake {
+    let event = async {
+        match events {
+            Some(events) => events.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    let announced = async {
+        match credentials {
+            Some(watch) => watch.changed().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        event = event => Wake::Event(event),
+        () = announced => Wake::CredentialsChanged,
+        () = tokio::time::sleep_until(next_check) => Wake::CheckCredentials,
     }
 }
 

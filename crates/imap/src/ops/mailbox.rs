@@ -6,7 +6,8 @@
 //! deleted, RENAME of INBOX moving its messages); these handlers check what can be answered
 //! more precisely before calling it, and map its refusals with [`store_error`].
 
-use postwerk_store::Folder;
+use postwerk_model::SpecialUse;
+use postwerk_store::{Folder, StoreError};
 
 use crate::ops::{find_folder, folder_name, selected_folder, store_error};
 use crate::proto::MailboxName;
@@ -37,19 +38,50 @@ pub(crate) async fn create(
             Status::no(tag, "INBOX always exists").code("ALREADYEXISTS"),
         );
     }
-    if !special_use.is_empty() {
-        // RFC 6154 §3: a server that cannot give the folder the special use asked for MUST
-        // NOT create it, and answers NO [USEATTR]. The store has no way to set a special use
-        // on a new folder (only the six default folders of ADDR-11 have one), so every `USE`
-        // with attributes is refused; `USE ()` asks for nothing and creates the folder.
-        let text = format!("Cannot create a folder with {}", special_use.join(" "));
-        return session.answer(conn, Status::no(tag, text).code("USEATTR"));
-    }
-    // The store answers `Conflict` for an existing name, mapped to NO [ALREADYEXISTS].
-    match session.server.mail.create_folder(owner, &name).await {
+    let special_use = match requested_use(special_use) {
+        Ok(special_use) => special_use,
+        Err(why) => return session.answer(conn, Status::no(tag, why).code("USEATTR")),
+    };
+    let mail = &session.server.mail;
+    let created = match special_use {
+        // The store answers `Conflict` for an existing name, mapped to NO [ALREADYEXISTS].
+        None => mail.create_folder(owner, &name).await,
+        Some(special_use) => match mail.create_folder_with_use(owner, &name, special_use).await {
+            // RFC 6154 §3: when the use cannot be given, nothing is created and the NO
+            // carries USEATTR. The store refuses a use another folder holds (one folder per
+            // special use and mailbox), naming that folder.
+            Err(StoreError::Refused(why)) => {
+                return session.answer(conn, Status::no(tag, why).code("USEATTR"));
+            }
+            other => other,
+        },
+    };
+    match created {
         Ok(_) => session.answer(conn, Status::ok(tag, "CREATE completed")),
         Err(error) => session.answer(conn, store_error(tag, error)),
     }
+}
+
+/// The special use a `CREATE ... (USE (...))` asks for (RFC 6154 §3), or the sentence of the
+/// `NO [USEATTR]` refusing it. `USE ()` asks for nothing. The store keeps one use per folder
+/// and knows the five uses of ADDR-11; `\All` and `\Flagged` name virtual folders this
+/// server does not have.
+fn requested_use(attributes: &[String]) -> Result<Option<SpecialUse>, String> {
+    let mut wanted: Option<SpecialUse> = None;
+    for attribute in attributes {
+        let Some(special_use) = SpecialUse::from_attribute(attribute) else {
+            return Err(format!(
+                "{attribute} is not a special use this server can give a folder"
+            ));
+        };
+        match wanted {
+            Some(earlier) if earlier != special_use => {
+                return Err("A folder can have only one special use here".to_owned());
+            }
+            _ => wanted = Some(special_use),
+        }
+    }
+    Ok(wanted)
 }
 
 /// DELETE name.
@@ -223,6 +255,24 @@ mod tests {
             highest_modseq: 1,
             subscribed: true,
         }
+    }
+
+    #[test]
+    fn create_special_use_accepts_one_known_use_and_names_what_it_refuses() {
+        let attrs = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        assert_eq!(requested_use(&[]), Ok(None));
+        assert_eq!(
+            requested_use(&attrs(&["\\sent"])),
+            Ok(Some(SpecialUse::Sent))
+        );
+        assert_eq!(
+            requested_use(&attrs(&["\\Junk", "\\JUNK"])),
+            Ok(Some(SpecialUse::Junk))
+        );
+        let refused = requested_use(&attrs(&["\\All"])).expect_err("virtual folder");
+        assert!(refused.contains("\\All"), "{refused}");
+        assert!(requested_use(&attrs(&["\\Sent", "\\Trash"])).is_err());
+        assert!(requested_use(&attrs(&["\\Important"])).is_err());
     }
 
     #[test]

@@ -26,7 +26,8 @@
 
 use chrono::Utc;
 use postwerk_message::MessageIndex;
-use postwerk_store::{MessageMeta, StoreError, UidSet};
+use postwerk_model::FolderId;
+use postwerk_store::{MailStore, MessageMeta, StoreError, UidSet};
 
 use crate::fetch::push_number;
 use crate::ops::fetch::{align, enable_condstore};
@@ -35,7 +36,7 @@ use crate::proto::{
     SearchKey, SearchReturn, SeqNumber, SequenceSet, SortCriterion, ThreadAlgorithm,
 };
 use crate::response::Status;
-use crate::search::{self, SearchContext, SearchMessage, TextHits};
+use crate::search::{self, SearchContext, SearchMessage, TextHits, TextQuery, TextScope};
 use crate::selected::Selected;
 use crate::session::{Connection, Flow, Session};
 use crate::sort::{self, SortItem};
@@ -265,15 +266,12 @@ async fn fast_path(
     selected: &Selected,
     key: &SearchKey,
 ) -> Result<Vec<Found>, StoreError> {
-    let mut hits = TextHits::new();
-    for needle in search::needs(key).texts {
-        let uids = session
-            .server
-            .mail
-            .search_text(selected.folder, &needle)
-            .await?;
-        hits.insert(needle, uids);
-    }
+    let hits = text_hits(
+        &*session.server.mail,
+        selected.folder,
+        search::needs(key).texts,
+    )
+    .await?;
     let place = Place {
         last_seq: selected.exists(),
         last_uid: selected.last_uid(),
@@ -291,6 +289,24 @@ async fn fast_path(
     Ok(found)
 }
 
+/// Each full-text query asked of the store once: TEXT of `search_text`, BODY of `search_body`
+/// (which leaves the message's own header fields out, RFC 9051 §6.4.4).
+async fn text_hits(
+    mail: &dyn MailStore,
+    folder: FolderId,
+    queries: Vec<TextQuery>,
+) -> Result<TextHits, StoreError> {
+    let mut hits = TextHits::new();
+    for query in queries {
+        let uids = match query.scope {
+            TextScope::Anywhere => mail.search_text(folder, &query.needle).await?,
+            TextScope::Body => mail.search_body(folder, &query.needle).await?,
+        };
+        hits.insert(query.scope, query.needle, uids);
+    }
+    Ok(hits)
+}
+
 /// What `*` means in the sets of a search: the last message and its UID.
 #[derive(Debug, Clone, Copy)]
 struct Place {
@@ -303,9 +319,10 @@ fn text_matches(key: &SearchKey, seq: u32, uid: u32, place: Place, hits: &TextHi
     match key {
         SearchKey::And(keys) => keys.iter().all(|k| text_matches(k, seq, uid, place, hits)),
         SearchKey::All => true,
-        SearchKey::Body(needle) | SearchKey::Text(needle) => {
-            needle.is_empty() || hits.contains(needle, uid)
+        SearchKey::Text(needle) => {
+            needle.is_empty() || hits.contains(TextScope::Anywhere, needle, uid)
         }
+        SearchKey::Body(needle) => needle.is_empty() || hits.contains(TextScope::Body, needle, uid),
         SearchKey::Uid(set) => set.contains(uid, place.last_uid),
         SearchKey::Sequence(set) => set.contains(seq, place.last_seq),
         _ => false,
@@ -333,11 +350,7 @@ async fn scan(
     } else {
         Vec::new()
     };
-    let mut hits = TextHits::new();
-    for needle in needs.texts {
-        let uids = mail.search_text(folder, &needle).await?;
-        hits.insert(needle, uids);
-    }
+    let hits = text_hits(&**mail, folder, needs.texts.clone()).await?;
     let ctx = SearchContext {
         last_seq: selected.exists(),
         last_uid: selected.last_uid(),
@@ -563,8 +576,8 @@ mod tests {
     fn fast_path_intersects_needles_and_sets() {
         use SearchKey as K;
         let mut hits = TextHits::new();
-        hits.insert("alpha", vec![9, 3, 12]);
-        hits.insert("beta", vec![3, 5]);
+        hits.insert(TextScope::Anywhere, "alpha", vec![9, 3, 12]);
+        hits.insert(TextScope::Body, "beta", vec![3, 5]);
         let place = Place {
             last_seq: 4,
             last_uid: 12,
@@ -585,11 +598,13 @@ mod tests {
         );
         assert_eq!(run(&K::Text(s(""))), vec![3, 5, 9, 12]);
         assert_eq!(run(&K::Text(s("never asked"))), Vec::<u32>::new());
+        // BODY and TEXT answers are kept apart: "beta" was asked as BODY only.
+        assert_eq!(run(&K::Text(s("beta"))), Vec::<u32>::new());
         let last = K::Uid(SequenceSet::Ranges(vec![(Largest, Largest)]));
         assert_eq!(run(&K::And(vec![K::Text(s("alpha")), last])), vec![12]);
         let first_two = K::Sequence(SequenceSet::Ranges(vec![(Value(1), Value(2))]));
         assert_eq!(
-            run(&K::And(vec![first_two, K::Text(s("beta"))])),
+            run(&K::And(vec![first_two, K::Body(s("beta"))])),
             vec![3, 5]
         );
     }

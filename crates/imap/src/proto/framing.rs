@@ -342,13 +342,19 @@ impl CommandReader {
     /// Drops the command whose line (`part`, as far as it arrived) is over a limit, and skips
     /// the rest of it.
     fn refuse_line(&mut self, part: &[u8]) -> Framed {
-        // The tag is at the start of the command; when the overlong line is the first one, it
-        // is at the start of `part`.
-        let tag = if self.command.is_empty() {
-            tag_of(part)
-        } else {
-            tag_of(&self.command)
-        };
+        // The tag is at the start of the command: in what is held, or in `part`, or across
+        // both when the first line arrived in pieces. It is read from the command's first
+        // `max_line` octets, which have always arrived by the time a line is refused, so the
+        // answer does not depend on how the input was split (found by fuzzing: a long tag cut
+        // between two reads was answered `*`).
+        let head: Vec<u8> = self
+            .command
+            .iter()
+            .chain(part)
+            .take(self.limits.max_line)
+            .copied()
+            .collect();
+        let tag = tag_of(&head);
         // The line's start may be held already; its tail can announce a literal.
         let mut tail = Vec::new();
         keep_tail(&mut tail, &self.command[self.line_start..]);
@@ -623,6 +629,18 @@ mod tests {
                 Framed::LineTooLong { tag: "t2".into() },
                 complete(b"b NOOP\r\n")
             ]
+        );
+    }
+
+    /// Found by fuzzing: a tag longer than one read was answered `*` when the line arrived in
+    /// pieces, and by name when it arrived whole. Every split now answers the tag.
+    #[test]
+    fn a_long_tag_is_answered_however_the_line_arrived() {
+        let tag = "t".repeat(40);
+        let long = [tag.as_bytes(), b" NOOP ", &[b'x'; 100], b"\r\nb NOOP\r\n"].concat();
+        assert_eq!(
+            frames(small(), &long),
+            vec![Framed::LineTooLong { tag }, complete(b"b NOOP\r\n")]
         );
     }
 

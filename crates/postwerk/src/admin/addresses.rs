@@ -14,11 +14,12 @@ use serde_json::{Value, json};
 use super::format::{date, fields, list_or, parse_permissions, permissions, size, table};
 use super::users::password_report;
 use super::{Context, OP, Report};
-use crate::cli::admin::{AddressCommand, LoginModeArg};
+use crate::cli::admin::{AddressCommand, LoginModeArg, SendAsCommand};
 
 pub async fn execute(ctx: &Context, command: AddressCommand) -> anyhow::Result<Report> {
     let admin = &ctx.admin;
     match command {
+        AddressCommand::SendAs(command) => send_as(ctx, command).await,
         AddressCommand::Create {
             address,
             password,
@@ -657,6 +658,43 @@ fn read_password_line() -> anyhow::Result<zeroize::Zeroizing<String>> {
         .context("cannot read the password from standard input")?;
     let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
     Ok(zeroize::Zeroizing::new(trimmed))
+}
+
+/// `admin address send-as …`: SND-1 send-as grants.
+async fn send_as(ctx: &Context, command: SendAsCommand) -> anyhow::Result<Report> {
+    let admin = &ctx.admin;
+    Ok(match command {
+        SendAsCommand::Grant { mailbox, address } => {
+            let granted = admin.grant_send_as(OP, &mailbox, &address).await?;
+            Report {
+                text: format!("{mailbox} may now send as {}", granted.address),
+                json: json!({"mailbox": mailbox, "granted": granted.address.to_string()}),
+            }
+        }
+        SendAsCommand::Revoke { mailbox, address } => {
+            admin.revoke_send_as(OP, &mailbox, &address).await?;
+            Report {
+                text: format!("{mailbox} may no longer send as {address}"),
+                json: json!({"mailbox": mailbox, "revoked": address}),
+            }
+        }
+        SendAsCommand::List { mailbox } => {
+            let granted: Vec<String> = admin
+                .list_send_as(OP, &mailbox)
+                .await?
+                .iter()
+                .map(|a| a.address.to_string())
+                .collect();
+            Report {
+                text: if granted.is_empty() {
+                    format!("{mailbox} sends only as itself and its aliases")
+                } else {
+                    granted.join("\n")
+                },
+                json: json!({"mailbox": mailbox, "send_as": granted}),
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -493,6 +493,20 @@ pub enum AddressCommand {
         #[arg(long, value_name = "FILE")]
         result: Option<PathBuf>,
     },
+    /// Addresses of the organization a mailbox may send as besides itself and its aliases
+    /// (SND-1), e.g. `send-as grant anna@example.com sales@example.com`.
+    #[command(subcommand)]
+    SendAs(SendAsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SendAsCommand {
+    /// Let MAILBOX send as ADDRESS (same organization) over SMTP and in webmail.
+    Grant { mailbox: String, address: String },
+    /// Take the grant back: MAILBOX may no longer send as ADDRESS.
+    Revoke { mailbox: String, address: String },
+    /// List the addresses MAILBOX may send as.
+    List { mailbox: String },
 }
 
 #[derive(Debug, Subcommand)]

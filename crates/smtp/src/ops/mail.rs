@@ -10,6 +10,7 @@
 //! mailbox cannot fill the queue whatever sender addresses it may use.
 
 use postwerk_core::{Client, DsnRet, SenderCheck};
+use postwerk_model::EnvelopeAddress;
 use smtp_proto::{
     MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MAIL_RET_FULL, MAIL_RET_HDRS, MAIL_SMTPUTF8, MailFrom,
 };
@@ -66,8 +67,16 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         return session.answer(conn, reply::unsupported_parameter(param));
     }
     let smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
-    if !from.address.is_ascii() && !smtputf8 {
-        return session.answer(conn, reply::needs_smtputf8());
+    if !from.address.is_ascii() {
+        // RFC 6531 §3.4: a non-ASCII reverse-path needs SMTPUTF8, and then the §3.3 syntax.
+        // ASCII ones keep RFC 5321's leniency here (SRS local parts often pass 64 octets).
+        if !smtputf8 {
+            return session.answer(conn, reply::needs_smtputf8());
+        }
+        if let Err(error) = EnvelopeAddress::from_unquoted(&from.address) {
+            tracing::info!(sender = %from.address, %error, "sender refused: bad syntax");
+            return session.answer(conn, reply::bad_utf8_sender(&error.to_string()));
+        }
     }
     // RFC 1870 §6.1: a declared size above the limit is refused before any data is sent.
     if from.size > server.limits.max_message_size {

@@ -3,13 +3,14 @@
 
 use postwerk_core::Notify;
 use postwerk_core::{Client, EnvelopeRecipient, Recipient, SendVerdict};
-use postwerk_model::Address;
+use postwerk_model::{Address, EnvelopeAddress, LocalPart, Refusal};
 use smtp_proto::{
     RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS, RcptTo,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::reply;
+use crate::reply::{self, Reply};
+use crate::server::Server;
 use crate::session::{Conn, Flow, Phase, Session};
 
 const NOTIFY_FLAGS: u64 =
@@ -57,7 +58,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             tracing::info!(rcpt = %to.address, to = %original, "bounce to an SRS address");
             if let Phase::Mail(tx) = &mut session.phase {
                 tx.recipients.push(EnvelopeRecipient {
-                    address: original,
+                    address: original.into(),
                     recipient: Recipient::Remote,
                     notify: notify(to.flags),
                     orcpt: to.orcpt.map(|orcpt| format!("rfc822;{orcpt}")),
@@ -71,19 +72,39 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return session.answer(conn, reply::internal(&error));
         }
     }
-    let Ok(address) = Address::parse(&text) else {
-        return session.answer(conn, reply::bad_recipient_syntax());
-    };
-    let verdict = match server
-        .delivery
-        .check_recipient_sized(&address, may_relay, declared_size)
-        .await
-    {
-        Ok(verdict) => verdict,
+    // RFC 6531 §3.3: the envelope may carry any UTF-8 or quoted local part; only what its
+    // syntax forbids is a syntax error. Hosted lookups use the ASCII `Address` it converts to.
+    let envelope_address = match EnvelopeAddress::from_unquoted(&text) {
+        Ok(envelope_address) => envelope_address,
         Err(error) => {
-            tracing::error!(%error, "resolving a recipient failed");
-            return session.answer(conn, reply::internal(&error));
+            tracing::info!(rcpt = %to.address, %error, "recipient refused: bad syntax");
+            return session.answer(conn, reply::bad_recipient_syntax());
         }
+    };
+    // `hosted_form` is the ASCII `Address` when the local part is one; a non-ASCII or quoted
+    // local part is never hosted and can only be a remote recipient of submitted mail.
+    let hosted_form = envelope_address.to_address();
+    let verdict = match &hosted_form {
+        Some(address) => server
+            .delivery
+            .check_recipient_sized(address, may_relay, declared_size)
+            .await
+            .inspect_err(|error| tracing::error!(%error, "resolving a recipient failed")),
+        None => match outside_hosted_policy(&server, &envelope_address, may_relay).await {
+            Ok(Ok(verdict)) => Ok(verdict),
+            Ok(Err(reply)) => {
+                tracing::info!(rcpt = %to.address, code = reply.code, "recipient refused");
+                return session.answer(conn, reply);
+            }
+            Err(error) => {
+                tracing::error!(%error, "resolving a recipient's domain failed");
+                Err(error)
+            }
+        },
+    };
+    let verdict = match verdict {
+        Ok(verdict) => verdict,
+        Err(error) => return session.answer(conn, reply::internal(&error)),
     };
     // SND-6: outside recipients of submitted mail count against the sending limits.
     if verdict == Recipient::Remote
@@ -112,6 +133,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     // lists (a block refuses it, an allow skips greylisting), else waits for its retry once.
     if matches!(verdict, Recipient::Local(_))
         && session.login.is_none()
+        && let Some(address) = &hosted_form
         && let Phase::Mail(tx) = &session.phase
     {
         let sender = tx.return_path.clone();
@@ -125,7 +147,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let now = chrono::Utc::now().timestamp();
         match server
             .delivery
-            .screen_recipient(&client, &sender, &address, &verdict, now)
+            .screen_recipient(&client, &sender, address, &verdict, now)
             .await
         {
             Ok(None) => {}
@@ -144,7 +166,8 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         && let Phase::Mail(tx) = &mut session.phase
     {
         tx.recipients.push(EnvelopeRecipient {
-            address,
+            // An ASCII Dot-string is queued normalised, as it always was.
+            address: hosted_form.map_or(envelope_address, EnvelopeAddress::from),
             recipient: verdict,
             notify: notify(to.flags),
             // smtp-proto accepts only the rfc822 address type and decodes the xtext; keep the
@@ -155,6 +178,35 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         tracing::info!(rcpt = %to.address, code = reply.code, "recipient refused");
     }
     session.answer(conn, reply)
+}
+
+/// The verdict for a recipient whose local part is non-ASCII or quoted, which no hosted
+/// address has (see `postwerk_model::address`): at a hosted domain it is an unknown user
+/// (RCV-1, the refusal as `Err`), elsewhere it is relaying — denied to strangers like any
+/// other, and for submitted mail `Ok(Recipient::Remote)`: the queue carries the mailbox
+/// exactly and the outbound client sends it with SMTPUTF8 (RFC 6531 §3.4).
+async fn outside_hosted_policy(
+    server: &Server,
+    recipient: &EnvelopeAddress,
+    may_relay: bool,
+) -> Result<Result<Recipient, Reply>, postwerk_core::CoreError> {
+    // Whether the domain is hosted does not depend on the local part: resolution answers
+    // "not local" exactly when no service serves the domain (RCV-13), so any valid local
+    // part asks the question. No hosted address is looked up on the recipient's behalf.
+    let probe = LocalPart::parse("postmaster")
+        .and_then(|local| Address::new(local, recipient.domain().clone()));
+    let Ok(probe) = probe else {
+        return Ok(Err(reply::bad_recipient_syntax()));
+    };
+    Ok(
+        match server.delivery.check_recipient(&probe, may_relay).await? {
+            Recipient::Local(_) | Recipient::Refused(_) => {
+                Err(reply::recipient(&Recipient::Refused(Refusal::UnknownUser)))
+            }
+            Recipient::RelayDenied => Err(reply::recipient(&Recipient::RelayDenied)),
+            Recipient::Remote => Ok(Recipient::Remote),
+        },
+    )
 }
 
 /// RFC 3461 §4.1: NOTIFY=NEVER, or a list of SUCCESS/FAILURE/DELAY; `None` when absent.

@@ -1022,6 +1022,55 @@ async fn revoke_access_tx(
     Ok(Written::value(()))
 }
 
+/// SND-1: a send-as grant; both addresses must exist, and a grant to itself means nothing.
+async fn grant_send_as_tx(
+    conn: &mut SqliteConnection,
+    mailbox: AddressId,
+    address: AddressId,
+) -> Result<Written<()>, StoreError> {
+    if mailbox == address {
+        return Err(StoreError::Refused(format!(
+            "the address {address} sends as itself already; it needs no grant for that"
+        )));
+    }
+    for id in [mailbox, address] {
+        fetch_address(&mut *conn, id)
+            .await?
+            .ok_or_else(|| no_address(id))?;
+    }
+    sqlx::query(
+        "INSERT INTO send_as_grants (mailbox_id, address_id, created_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (mailbox_id, address_id) DO NOTHING",
+    )
+    .bind(mailbox.0)
+    .bind(address.0)
+    .bind(now())
+    .execute(&mut *conn)
+    .await
+    .ctx("granting send-as")?;
+    Ok(Written::value(()))
+}
+
+async fn revoke_send_as_tx(
+    conn: &mut SqliteConnection,
+    mailbox: AddressId,
+    address: AddressId,
+) -> Result<Written<()>, StoreError> {
+    let removed =
+        sqlx::query("DELETE FROM send_as_grants WHERE mailbox_id = ?1 AND address_id = ?2")
+            .bind(mailbox.0)
+            .bind(address.0)
+            .execute(&mut *conn)
+            .await
+            .ctx("revoking send-as")?;
+    if removed.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!(
+            "the address {mailbox} has no grant to send as the address {address}"
+        )));
+    }
+    Ok(Written::value(()))
+}
+
 /// A storage limit as the column holds it; a limit beyond what the column can hold is refused
 /// rather than wrapped into a small or negative one.
 fn storage_limit_column(limit: Option<u64>) -> Result<Option<i64>, StoreError> {
@@ -1674,6 +1723,68 @@ impl Directory for SqliteStore {
         rows.iter().map(access_from_row).collect()
     }
 
+    async fn grant_send_as(
+        &self,
+        mailbox: AddressId,
+        address: AddressId,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(grant_send_as_tx(conn, mailbox, address)))
+            .await
+    }
+
+    async fn revoke_send_as(
+        &self,
+        mailbox: AddressId,
+        address: AddressId,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| Box::pin(revoke_send_as_tx(conn, mailbox, address)))
+            .await
+    }
+
+    async fn send_as_grants(&self, mailbox: AddressId) -> Result<Vec<HostedAddress>, StoreError> {
+        let rows = sqlx::query(concat!(
+            address_select!(),
+            " JOIN send_as_grants g ON g.address_id = a.id WHERE g.mailbox_id = ?1 \
+             ORDER BY a.address"
+        ))
+        .bind(mailbox.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing send-as grants")?;
+        rows.iter().map(address_from_row).collect()
+    }
+
+    async fn send_as_holders(&self, address: AddressId) -> Result<Vec<HostedAddress>, StoreError> {
+        let rows = sqlx::query(concat!(
+            address_select!(),
+            " JOIN send_as_grants g ON g.mailbox_id = a.id WHERE g.address_id = ?1 \
+             ORDER BY a.address"
+        ))
+        .bind(address.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing send-as grants")?;
+        rows.iter().map(address_from_row).collect()
+    }
+
+    async fn may_send_as(
+        &self,
+        mailbox: AddressId,
+        address: AddressId,
+    ) -> Result<bool, StoreError> {
+        let granted: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM send_as_grants WHERE mailbox_id = ?1 AND address_id = ?2",
+        )
+        .bind(mailbox.0)
+        .bind(address.0)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("checking a send-as grant")?;
+        Ok(granted.is_some())
+    }
+
     async fn resolve_facts(&self, recipient: &Address) -> Result<Facts, StoreError> {
         // One read transaction, so the three answers come from the same snapshot.
         let mut tx = self.pool.begin().await.ctx("resolving a recipient")?;
@@ -1873,5 +1984,90 @@ mod tests {
             !printed.contains("171") && printed.contains("<redacted>"),
             "{printed}"
         );
+    }
+
+    /// SND-1: a send-as grant is found by the guards' check, listed from both sides, granted
+    /// twice without harm, revoked once, and taken away with either address (ADDR-8).
+    #[tokio::test]
+    async fn snd_1_send_as_grant_revoke_and_cascade() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stores = crate::open_sqlite(dir.path()).await.expect("open");
+        let toto = fixture::mailbox_toto(&stores, 5).await;
+        let d = &stores.directory;
+        let new = |name: &str, kind| crate::NewAddress {
+            service: toto.service,
+            local: postwerk_model::LocalPart::parse(name).expect("local part"),
+            kind,
+            display_name: String::new(),
+            password_hash: None,
+            redirect: None,
+            storage_limit: None,
+        };
+        let sales = d
+            .create_address(new("sales", postwerk_model::AddressKind::Mailbox))
+            .await
+            .expect("sales");
+        let anna = d
+            .create_address(new("anna", postwerk_model::AddressKind::Mailbox))
+            .await
+            .expect("anna");
+        let noreply = d
+            .create_address(new("noreply", postwerk_model::AddressKind::NoReply))
+            .await
+            .expect("noreply");
+
+        assert!(!d.may_send_as(anna.id, sales.id).await.expect("check"));
+        d.grant_send_as(anna.id, sales.id).await.expect("grant");
+        d.grant_send_as(anna.id, sales.id)
+            .await
+            .expect("granted again");
+        d.grant_send_as(anna.id, noreply.id).await.expect("grant");
+        d.grant_send_as(toto.id, sales.id).await.expect("grant");
+        assert!(d.may_send_as(anna.id, sales.id).await.expect("check"));
+        // A grant goes one way only.
+        assert!(!d.may_send_as(sales.id, anna.id).await.expect("check"));
+        let names = |list: Vec<postwerk_model::HostedAddress>| {
+            list.iter()
+                .map(|a| a.address.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(d.send_as_grants(anna.id).await.expect("list")),
+            ["noreply@abc.xyz", "sales@abc.xyz"]
+        );
+        assert_eq!(
+            names(d.send_as_holders(sales.id).await.expect("list")),
+            ["anna@abc.xyz", "toto@abc.xyz"]
+        );
+        assert!(matches!(
+            d.grant_send_as(anna.id, anna.id).await,
+            Err(StoreError::Refused(_))
+        ));
+        assert!(matches!(
+            d.grant_send_as(anna.id, postwerk_model::AddressId(999))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        d.revoke_send_as(anna.id, noreply.id).await.expect("revoke");
+        assert!(matches!(
+            d.revoke_send_as(anna.id, noreply.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(!d.may_send_as(anna.id, noreply.id).await.expect("check"));
+
+        // Deleting the granted address takes its grants; deleting the sender takes its own.
+        d.delete_addresses(&[sales.id]).await.expect("delete sales");
+        assert!(d.send_as_grants(anna.id).await.expect("list").is_empty());
+        assert!(d.send_as_grants(toto.id).await.expect("list").is_empty());
+        d.grant_send_as(anna.id, noreply.id).await.expect("grant");
+        d.delete_addresses(&[anna.id]).await.expect("delete anna");
+        assert!(
+            d.send_as_holders(noreply.id)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        stores.close().await;
     }
 }

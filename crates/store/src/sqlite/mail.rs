@@ -488,6 +488,7 @@ async fn create_folder_tx(
     conn: &mut SqliteConnection,
     mailbox: AddressId,
     name: String,
+    special_use: Option<SpecialUse>,
 ) -> Result<Written<Folder>, StoreError> {
     let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM addresses WHERE id = ?1")
         .bind(mailbox.0)
@@ -512,9 +513,27 @@ async fn create_folder_tx(
             "the folder {name} already exists"
         )));
     }
+    if let Some(special_use) = special_use {
+        // The unique index `folders_special_use` allows one folder per special use and
+        // mailbox; asking first names the folder that holds it, where the index would only
+        // say that something does.
+        let holder: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM folders WHERE mailbox_id = ?1 AND special_use = ?2",
+        )
+        .bind(mailbox.0)
+        .bind(special_use.attribute())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("looking up a special-use folder")?;
+        if let Some(holder) = holder {
+            return Err(StoreError::Refused(format!(
+                "the folder {holder} already has the special use {special_use}"
+            )));
+        }
+    }
     let mut events = Vec::new();
     ensure_parents(conn, mailbox, &name, &mut events).await?;
-    let folder = insert_folder(conn, mailbox, &name, None).await?;
+    let folder = insert_folder(conn, mailbox, &name, special_use).await?;
     events.push(created(&folder));
     Ok(Written::with_events(folder, events))
 }
@@ -1043,8 +1062,8 @@ impl SqliteStore {
 
 #[async_trait]
 impl MailStore for SqliteStore {
-    fn subscribe(&self) -> broadcast::Receiver<FolderEvent> {
-        self.events.subscribe()
+    fn subscribe(&self, mailbox: AddressId) -> broadcast::Receiver<FolderEvent> {
+        self.events.subscribe(mailbox)
     }
 
     async fn list_folders(&self, mailbox: AddressId) -> Result<Vec<Folder>, StoreError> {
@@ -1084,7 +1103,20 @@ impl MailStore for SqliteStore {
         validate_folder_name(name)?;
         let name = canonical_folder_name(name);
         self.writer
-            .write(move |conn| Box::pin(create_folder_tx(conn, mailbox, name)))
+            .write(move |conn| Box::pin(create_folder_tx(conn, mailbox, name, None)))
+            .await
+    }
+
+    async fn create_folder_with_use(
+        &self,
+        mailbox: AddressId,
+        name: &str,
+        special_use: SpecialUse,
+    ) -> Result<Folder, StoreError> {
+        validate_folder_name(name)?;
+        let name = canonical_folder_name(name);
+        self.writer
+            .write(move |conn| Box::pin(create_folder_tx(conn, mailbox, name, Some(special_use))))
             .await
     }
 
@@ -1459,6 +1491,84 @@ impl MailStore for SqliteStore {
     }
 
     async fn search_text(&self, folder: FolderId, needle: &str) -> Result<Vec<u32>, StoreError> {
-        search::search_folder(&self.pool, &self.blobs, folder, needle).await
+        search::search_folder(
+            &self.pool,
+            &self.blobs,
+            folder,
+            search::Scope::Anywhere,
+            needle,
+        )
+        .await
+    }
+
+    async fn search_body(&self, folder: FolderId, needle: &str) -> Result<Vec<u32>, StoreError> {
+        search::search_folder(&self.pool, &self.blobs, folder, search::Scope::Body, needle).await
+    }
+}
+
+#[cfg(test)]
+mod create_folder_with_use_tests {
+    use postwerk_model::SpecialUse;
+
+    use crate::StoreError;
+    use crate::sqlite::fixture::mailbox_toto;
+    use crate::sqlite::open_sqlite;
+
+    #[tokio::test]
+    async fn a_special_use_is_given_to_a_new_folder_only_while_no_folder_holds_it() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stores = open_sqlite(dir.path()).await.expect("open");
+        let mail = &*stores.mail;
+        let toto = mailbox_toto(&stores, 1).await;
+
+        // ADDR-11: the default Sent folder holds \Sent, so a second one is refused, naming it,
+        // and nothing is created.
+        let refused = mail
+            .create_folder_with_use(toto.id, "Outbox/Sent mail", SpecialUse::Sent)
+            .await;
+        match refused {
+            Err(StoreError::Refused(why)) => assert!(why.contains("Sent"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let names = |folders: Vec<crate::Folder>| -> Vec<String> {
+            folders.into_iter().map(|f| f.name).collect()
+        };
+        let before = names(mail.list_folders(toto.id).await.expect("list"));
+        assert!(
+            !before.iter().any(|n| n.starts_with("Outbox")),
+            "{before:?}"
+        );
+
+        // Once the default Sent folder is gone, the use is free again; the parent is created
+        // without a special use.
+        let sent = mail
+            .folder_by_name(toto.id, "Sent")
+            .await
+            .expect("lookup")
+            .expect("default Sent folder");
+        mail.delete_folder(sent.id).await.expect("delete Sent");
+        let created = mail
+            .create_folder_with_use(toto.id, "Outbox/Sent mail", SpecialUse::Sent)
+            .await
+            .expect("create with \\Sent");
+        assert_eq!(created.special_use, Some(SpecialUse::Sent));
+        assert!(created.subscribed);
+        let listed = mail.list_folders(toto.id).await.expect("list");
+        let role = |name: &str| {
+            listed
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.special_use)
+        };
+        assert_eq!(role("Outbox/Sent mail"), Some(Some(SpecialUse::Sent)));
+        assert_eq!(role("Outbox"), Some(None));
+
+        // An existing name stays a conflict, whatever the use asked for.
+        assert!(matches!(
+            mail.create_folder_with_use(toto.id, "Outbox", SpecialUse::Drafts)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        stores.close().await;
     }
 }

@@ -18,6 +18,7 @@ mod fixture;
 pub(crate) mod fsck;
 mod greylist;
 mod identity;
+mod indexer_priority;
 mod mail;
 mod manager;
 mod queue;
@@ -291,6 +292,16 @@ fn migrator() -> Migrator {
             14,
             "shared files",
             include_str!("../../migrations/sqlite/0014_shared_files.sql"),
+        ),
+        migration(
+            15,
+            "queue fingerprints",
+            include_str!("../../migrations/sqlite/0015_queue_fingerprints.sql"),
+        ),
+        migration(
+            16,
+            "send-as grants",
+            include_str!("../../migrations/sqlite/0016_send_as_grants.sql"),
         ),
     ])
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use postwerk_model::EnvelopeAddress;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
@@ -12,9 +13,10 @@ use super::{int, now, parse};
 use crate::error::Context;
 use tokio::sync::Notify;
 
+use crate::queue::queue_fingerprint;
 use crate::{
-    BlobId, BlobStore, DsnRet, NewQueued, QueueId, QueueStore, QueuedMessage, QueuedRecipient,
-    RecipientState, RecipientStatus, StoreError,
+    BlobId, BlobStore, DsnRet, Fingerprint, NewQueued, QueueId, QueueStore, QueuedMessage,
+    QueuedRecipient, RecipientState, RecipientStatus, StoreError,
 };
 
 /// The queue's blob folder inside the data folder.
@@ -195,7 +197,9 @@ fn recipient_from(row: &SqliteRow) -> Result<QueuedRecipient, StoreError> {
     let address: String = row.try_get("address").ctx(WHAT)?;
     let forwarded_by: Option<String> = row.try_get("forwarded_by").ctx(WHAT)?;
     Ok(QueuedRecipient {
-        address: parse(&address, WHAT)?,
+        // Rows written before SMTPUTF8 hold ASCII Dot-strings, which read back as the same
+        // text, so the fingerprints of `enqueue_once` do not change.
+        address: parse::<EnvelopeAddress>(&address, WHAT)?,
         notify: notify_from(row.try_get("notify").ctx(WHAT)?),
         orcpt: row.try_get("orcpt").ctx(WHAT)?,
         forwarded_by: forwarded_by.map(|f| parse(&f, WHAT)).transpose()?,
@@ -247,9 +251,74 @@ async fn insert(
     Ok(QueueId(id))
 }
 
-#[async_trait]
-impl QueueStore for SqliteQueue {
-    async fn enqueue(&self, raw: &[u8], message: NewQueued) -> Result<QueueId, StoreError> {
+/// What [`SqliteQueue::put_and_insert`] keys an entry by, for `enqueue_once`: the combined
+/// fingerprint and the start of the window.
+#[derive(Clone, Copy)]
+struct Once {
+    key: [u8; 32],
+    since: i64,
+}
+
+/// The first entry queued with `once.key` within the window, forgetting older fingerprints
+/// first (an index range that is empty almost every time, so the table stays the size of the
+/// window's enqueues).
+async fn queued_before(
+    conn: &mut SqliteConnection,
+    once: Once,
+) -> Result<Option<QueueId>, StoreError> {
+    const WHAT: &str = "looking for an earlier copy of the same message in the queue";
+    sqlx::query("DELETE FROM queue_fingerprints WHERE queued_at < ?1")
+        .bind(once.since)
+        .execute(&mut *conn)
+        .await
+        .ctx(WHAT)?;
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT queue_id FROM queue_fingerprints WHERE fingerprint = ?1")
+            .bind(&once.key[..])
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx(WHAT)?;
+    Ok(id.map(QueueId))
+}
+
+/// Records that the entry `id` queued the message of `once`, in the entry's transaction.
+async fn remember(
+    conn: &mut SqliteConnection,
+    once: Once,
+    id: QueueId,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO queue_fingerprints (fingerprint, queue_id, queued_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (fingerprint) DO UPDATE SET queue_id = ?2, queued_at = ?3",
+    )
+    .bind(&once.key[..])
+    .bind(id.0)
+    .bind(at)
+    .execute(&mut *conn)
+    .await
+    .ctx("recording a queued message's fingerprint")?;
+    Ok(())
+}
+
+/// How an enqueue ended.
+#[derive(Clone, Copy)]
+enum Enqueued {
+    /// A new entry.
+    New(QueueId),
+    /// The message was queued before, as this entry: nothing was added.
+    Again(QueueId),
+}
+
+impl SqliteQueue {
+    /// Queues `message` (refused without recipients); with `once`, not again when a message
+    /// of the same fingerprint was queued within the window.
+    async fn put_and_insert(
+        &self,
+        raw: &[u8],
+        message: NewQueued,
+        once: Option<Once>,
+    ) -> Result<QueueId, StoreError> {
         if message.recipients.is_empty() {
             return Err(StoreError::Refused(
                 "a queued message needs at least one recipient".into(),
@@ -262,7 +331,7 @@ impl QueueStore for SqliteQueue {
             let size = raw.len() as u64;
             let blobs = self.blobs.clone();
             let message = message.clone();
-            let id = self
+            let outcome = self
                 .writer
                 .write(move |conn| {
                     Box::pin(async move {
@@ -272,21 +341,70 @@ impl QueueStore for SqliteQueue {
                         if !blobs.exists(&blob).await? {
                             return Ok(Written::value(None));
                         }
-                        insert(conn, &blob, size, &message)
-                            .await
-                            .map(|id| Written::value(Some(id)))
+                        if let Some(once) = once
+                            && let Some(first) = queued_before(conn, once).await?
+                        {
+                            // The retry's copy differs from the first in its trace lines, so
+                            // its file is usually new: remove it unless an entry shares it
+                            // (under the write lock, as in `dequeue`).
+                            if !blob_in_use(conn, &blob).await? {
+                                blobs.remove(&blob).await?;
+                            }
+                            return Ok(Written::value(Some(Enqueued::Again(first))));
+                        }
+                        let id = insert(conn, &blob, size, &message).await?;
+                        if let Some(once) = once {
+                            remember(conn, once, id, message.received_at).await?;
+                        }
+                        Ok(Written::value(Some(Enqueued::New(id))))
                     })
                 })
                 .await?;
-            if let Some(id) = id {
-                self.changed.notify_waiters();
-                return Ok(id);
+            match outcome {
+                Some(Enqueued::New(id)) => {
+                    self.changed.notify_waiters();
+                    return Ok(id);
+                }
+                Some(Enqueued::Again(id)) => {
+                    tracing::info!(queue_id = %id, "a message queued before was sent again; not queued twice");
+                    return Ok(id);
+                }
+                None => {}
             }
         }
         Err(StoreError::backend(
             "queueing a message",
             "its content kept being removed by concurrent dequeues",
         ))
+    }
+}
+
+/// Whether a queued entry names the content file `blob`.
+async fn blob_in_use(conn: &mut SqliteConnection, blob: &BlobId) -> Result<bool, StoreError> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE blob = ?1)")
+        .bind(blob.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("looking for queued messages that share a content")
+}
+
+#[async_trait]
+impl QueueStore for SqliteQueue {
+    async fn enqueue(&self, raw: &[u8], message: NewQueued) -> Result<QueueId, StoreError> {
+        self.put_and_insert(raw, message, None).await
+    }
+
+    async fn enqueue_once(
+        &self,
+        raw: &[u8],
+        message: NewQueued,
+        fingerprint: Fingerprint,
+    ) -> Result<QueueId, StoreError> {
+        let once = Once {
+            key: queue_fingerprint(&fingerprint.digest, &message.recipients),
+            since: fingerprint.since,
+        };
+        self.put_and_insert(raw, message, Some(once)).await
     }
 
     async fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError> {

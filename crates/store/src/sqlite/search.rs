@@ -26,8 +26,17 @@
 //! process was down (a crash, another process) stay as dead rows until the file is rebuilt,
 //! which is harmless: ids are never reused.
 //!
+//! Each content has two columns: the text of its own header fields, and the text of its body
+//! (text parts, nested messages with their headers). IMAP `TEXT` looks in both, `BODY` in the
+//! body only (RFC 9051 §6.4.4). The stored search text is one string, header first, with a
+//! mark between the two (`postwerk_message::split_search_text`); texts stored before the mark
+//! existed are cut where the text of the message's header alone ends ([`split_text`]), which
+//! reads the message.
+//!
 //! The file is rebuilt from `contents` whenever it is missing, unreadable, of another schema
-//! version, or ahead of the main database (restored from an older backup).
+//! version (version 1 had one column, so a data folder written before the split is indexed
+//! again from nothing, and searched by scanning meanwhile), or ahead of the main database
+//! (restored from an older backup).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,14 +44,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use postwerk_message::MessageIndex;
+use postwerk_message::{MessageIndex, header_end, split_search_text};
 use postwerk_model::FolderId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::{BUSY_TIMEOUT, contents, int, mail};
+use super::{BUSY_TIMEOUT, contents, indexer_priority, int, mail};
 use crate::error::Context;
 use crate::{BlobStore, StoreError};
 
@@ -52,7 +61,7 @@ pub const SEARCH_DATABASE_FILE: &str = "search.sqlite3";
 
 /// Version of the search file's schema (`PRAGMA user_version`); a file of another version is
 /// rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "\
 CREATE TABLE progress (
@@ -60,15 +69,17 @@ CREATE TABLE progress (
     indexed  INTEGER NOT NULL  -- every content with an id up to this one is indexed
 );
 INSERT INTO progress (id, indexed) VALUES (0, 0);
--- Substring search over contents.search_text, one row per content (rowid = contents.id).
+-- Substring search over contents.search_text, one row per content (rowid = contents.id):
+-- `header` holds the text of the message's own header fields, `body` the rest.
 -- Contentless: the text is in the main database already.
 CREATE VIRTUAL TABLE content_text USING fts5 (
-    text,
+    header,
+    body,
     content = '',
     contentless_delete = 1,
     tokenize = 'trigram'
 );
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 ";
 
 /// Most contents indexed in one transaction of the search file.
@@ -179,9 +190,11 @@ async fn open_file(file: &Path) -> Result<SqliteConnection, StoreError> {
         // Derived data: a commit lost to a power cut is indexed again from `contents`, so the
         // fsync per commit that FULL costs buys nothing here.
         .synchronous(SqliteSynchronous::Normal)
+        .thread_name(|_| indexer_priority::INDEXER_THREAD.to_owned())
         .connect()
         .await
         .ctx(WHAT)?;
+    indexer_priority::lower();
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *tx)
@@ -417,7 +430,7 @@ async fn index_batch(
     let mut texts = Vec::with_capacity(rows.len());
     for row in rows {
         let id = row.0;
-        texts.push((id, text_of(row, pool, blobs).await));
+        texts.push((id, split_text_of(row, pool, blobs).await));
     }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
     // Another process sharing the data folder may have indexed some of these meanwhile.
@@ -426,9 +439,10 @@ async fn index_batch(
         .await
         .ctx(WHAT)?;
     for (id, text) in texts.iter().filter(|(id, _)| *id > indexed) {
-        sqlx::query("INSERT INTO content_text (rowid, text) VALUES (?1, ?2)")
+        sqlx::query("INSERT INTO content_text (rowid, header, body) VALUES (?1, ?2, ?3)")
             .bind(id)
-            .bind(text)
+            .bind(&text.header)
+            .bind(&text.body)
             .execute(&mut *tx)
             .await
             .ctx(WHAT)?;
@@ -487,9 +501,61 @@ type TextRow = (i64, Option<String>, Option<Vec<u8>>, String);
 /// A message's UID, then its content as in [`TextRow`].
 type UidTextRow = (i64, i64, Option<String>, Option<Vec<u8>>, String);
 
-/// The search text of a content row. Contents stored before migration 4 keep it in their
-/// index; if that index cannot be read, the message itself is parsed again (from its inline
-/// body or its blob file).
+/// Where in a message a search looks (RFC 9051 §6.4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// IMAP `TEXT`: the header or the body.
+    Anywhere,
+    /// IMAP `BODY`: the body only.
+    Body,
+}
+
+/// A content's search text cut in two: what its own header fields gave, and the rest.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SplitText {
+    header: String,
+    body: String,
+}
+
+impl SplitText {
+    fn contains(&self, scope: Scope, needle_lowercase: &str) -> bool {
+        let found = |text: &str| text.to_lowercase().contains(needle_lowercase);
+        match scope {
+            Scope::Anywhere => found(&self.header) || found(&self.body),
+            Scope::Body => found(&self.body),
+        }
+    }
+}
+
+/// Cut `text`, the search text of the message `raw`, where the text of its header ends.
+///
+/// The parser writes the header fields' text first, then the bodies'; parsing the header
+/// alone gives exactly that first piece, so no stored index has to change. Should the two
+/// ever disagree, the whole text counts as body: `BODY` may then match a header word, but
+/// never misses a body word.
+fn split_text(text: String, raw: &[u8]) -> SplitText {
+    let header_bytes = raw.get(..header_end(raw)).unwrap_or(raw);
+    let header = MessageIndex::parse(header_bytes).search_text;
+    if let Some(body) = text.strip_prefix(header.as_str()) {
+        let body = body.to_owned();
+        SplitText { header, body }
+    } else if header.starts_with(text.as_str()) {
+        // The text was cut at SEARCH_TEXT_LIMIT inside the header.
+        SplitText {
+            header: text,
+            body: String::new(),
+        }
+    } else {
+        SplitText {
+            header: String::new(),
+            body: text,
+        }
+    }
+}
+
+/// The search text of a content row, whole. Contents stored before migration 4 keep it in
+/// their index; if that index cannot be read, the message itself is parsed again (from its
+/// inline body or its blob file).
 async fn text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> String {
     let (id, text, index, hash) = row;
     if let Some(text) = text {
@@ -501,16 +567,76 @@ async fn text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) ->
     {
         return index.search_text;
     }
-    match contents::read_content(pool, blobs, id, &hash).await {
-        Ok(raw) => MessageIndex::parse(&raw).search_text,
+    match read_raw(pool, blobs, id, &hash).await {
+        Some(raw) => MessageIndex::parse(&raw).search_text,
+        None => String::new(),
+    }
+}
+
+/// The search text of a content row cut into header and body ([`split_text`]), which takes
+/// the message's header bytes.
+async fn split_text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> SplitText {
+    // Texts written since the header mark exists cut without reading the message.
+    let stored = match &row {
+        (_, Some(text), _, _) => Some(text.clone()),
+        (_, None, index, _) => index
+            .as_deref()
+            .and_then(|b| MessageIndex::from_bytes(b).ok())
+            .map(|index| index.search_text),
+    };
+    if let Some((header, body)) = stored.as_deref().and_then(split_search_text) {
+        return SplitText {
+            header: header.to_owned(),
+            body: body.to_owned(),
+        };
+    }
+    let (id, hash) = (row.0, row.3.clone());
+    let Some(raw) = read_raw(pool, blobs, id, &hash).await else {
+        // Unreadable message: its text (if any) counts as body, so nothing is missed.
+        return SplitText {
+            header: String::new(),
+            body: text_of(row, pool, blobs).await,
+        };
+    };
+    let text = match row {
+        (_, Some(text), _, _) => text,
+        (_, None, index, _) => index
+            .as_deref()
+            .and_then(|b| MessageIndex::from_bytes(b).ok())
+            .map_or_else(|| MessageIndex::parse(&raw).search_text, |i| i.search_text),
+    };
+    split_text(text, &raw)
+}
+
+/// The bytes of content `id`, or `None` (logged) when they cannot be read.
+async fn read_raw(
+    pool: &SqlitePool,
+    blobs: &Arc<dyn BlobStore>,
+    id: i64,
+    hash: &str,
+) -> Option<Vec<u8>> {
+    match contents::read_content(pool, blobs, id, hash).await {
+        Ok(raw) => Some(raw),
         Err(error) => {
             tracing::error!(%error, id, "a content whose message is unreadable cannot be searched");
-            String::new()
+            None
         }
     }
 }
 
-/// The UIDs of the messages of `folder` whose search text contains `needle`, case-insensitively.
+/// The FTS5 query for `needle` in `scope`. A quoted FTS5 string is a phrase of trigrams,
+/// which matches exactly the texts containing the needle (case-folded by the tokenizer); a
+/// column filter keeps `BODY` out of the header column.
+fn fts_query(scope: Scope, needle: &str) -> String {
+    let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+    match scope {
+        Scope::Anywhere => phrase,
+        Scope::Body => format!("body : {phrase}"),
+    }
+}
+
+/// The UIDs of the messages of `folder` whose text in `scope` contains `needle`,
+/// case-insensitively.
 ///
 /// Exact whatever the indexer's lag: contents up to the progress are matched in the trigram
 /// index, those above it by scanning their text, all in one read transaction so the progress
@@ -519,6 +645,7 @@ pub(super) async fn search_folder(
     pool: &SqlitePool,
     blobs: &Arc<dyn BlobStore>,
     folder: FolderId,
+    scope: Scope,
     needle: &str,
 ) -> Result<Vec<u32>, StoreError> {
     const WHAT: &str = "searching messages";
@@ -529,15 +656,12 @@ pub(super) async fn search_folder(
             .fetch_one(&mut *tx)
             .await
             .ctx(WHAT)?;
-        // A quoted FTS5 string is a phrase of trigrams, which matches exactly the texts
-        // containing the needle (case-folded by the tokenizer).
-        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         let uids: Vec<i64> = sqlx::query_scalar(
             "SELECT m.uid FROM messages m WHERE m.folder_id = ?1 AND m.content_id IN \
              (SELECT rowid FROM search.content_text WHERE content_text MATCH ?2)",
         )
         .bind(folder.0)
-        .bind(phrase)
+        .bind(fts_query(scope, needle))
         .fetch_all(&mut *tx)
         .await
         .ctx(WHAT)?;
@@ -563,11 +687,16 @@ pub(super) async fn search_folder(
     tx.rollback().await.ctx(WHAT)?;
     let needle = needle.to_lowercase();
     for (uid, id, text, index, hash) in rows {
-        if text_of((id, text, index, hash), pool, blobs)
-            .await
-            .to_lowercase()
-            .contains(&needle)
-        {
+        let row = (id, text, index, hash);
+        let text = match scope {
+            // TEXT needs no cut: the whole text is header or body.
+            Scope::Anywhere => SplitText {
+                header: String::new(),
+                body: text_of(row, pool, blobs).await,
+            },
+            Scope::Body => split_text_of(row, pool, blobs).await,
+        };
+        if text.contains(scope, &needle) {
             found.push(int(uid, WHAT)?);
         }
     }
@@ -674,7 +803,7 @@ mod tests {
         let search = |needle: &'static str| {
             let (pool, blobs) = (pool.clone(), blobs.clone());
             async move {
-                search_folder(&pool, &blobs, inbox, needle)
+                search_folder(&pool, &blobs, inbox, Scope::Anywhere, needle)
                     .await
                     .expect("search")
             }
@@ -703,6 +832,141 @@ mod tests {
         assert_eq!(matches(&mut conn, "lemon").await, 2);
         conn.close().await.expect("close");
         pool.close().await;
+    }
+
+    /// BODY looks past the message's own header fields, TEXT does not (RFC 9051 §6.4.4),
+    /// before the indexer has run (the scan) and after (the index's two columns).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn body_searches_skip_the_header_indexed_or_not() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        deliver(&stores, toto, "Zanzibar trip", "Lemon tart.").await;
+        deliver(&stores, toto, "Holiday", "Back from zanzibar.").await;
+        stores.close().await;
+        remove_search_file(dir.path());
+        let mut conn = open(dir.path()).await.expect("search file");
+        let pool = main_pool(dir.path()).await;
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(FsBlobStore::open(&dir.path().join(crate::BLOB_FOLDER)).expect("blobs"));
+        let search = |scope: Scope, needle: &'static str| {
+            let (pool, blobs) = (pool.clone(), blobs.clone());
+            async move {
+                search_folder(&pool, &blobs, inbox, scope, needle)
+                    .await
+                    .expect("search")
+            }
+        };
+        for round in ["before indexing", "after indexing"] {
+            assert_eq!(
+                search(Scope::Anywhere, "ZANZIBAR").await,
+                vec![1, 2],
+                "{round}"
+            );
+            assert_eq!(search(Scope::Body, "ZANZIBAR").await, vec![2], "{round}");
+            assert!(search(Scope::Body, "trip").await.is_empty(), "{round}");
+            assert!(search(Scope::Body, "Subject").await.is_empty(), "{round}");
+            assert_eq!(
+                search(Scope::Anywhere, "subject: hol").await,
+                vec![2],
+                "{round}"
+            );
+            assert_eq!(search(Scope::Body, "lemon").await, vec![1], "{round}");
+            assert!(search(Scope::Body, "ip").await.is_empty(), "{round}");
+            let (progress, _) = watch::channel(0);
+            index_batch(&mut conn, &pool, &blobs, &progress)
+                .await
+                .expect("index");
+        }
+        conn.close().await.expect("close");
+        pool.close().await;
+    }
+
+    /// A search file of version 1 (one column for header and body) is rebuilt at the next
+    /// start, so BODY never answers from a column that still holds header text.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_search_file_of_version_1_is_rebuilt() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        deliver(&stores, toto, "Quokka sighting", "Seen on the island.").await;
+        stores.close().await;
+        remove_search_file(dir.path());
+        let mut old = SqliteConnectOptions::new()
+            .filename(search_path(dir.path()))
+            .create_if_missing(true)
+            .connect()
+            .await
+            .expect("search file");
+        for statement in [
+            "CREATE TABLE progress (id INTEGER PRIMARY KEY CHECK (id = 0), indexed INTEGER NOT NULL)",
+            "INSERT INTO progress (id, indexed) VALUES (0, 1)",
+            "CREATE VIRTUAL TABLE content_text USING fts5 (text, content = '', \
+             contentless_delete = 1, tokenize = 'trigram')",
+            "INSERT INTO content_text (rowid, text) VALUES (1, 'Subject: Quokka sighting')",
+            "PRAGMA user_version = 1",
+        ] {
+            old.execute(statement).await.expect(statement);
+        }
+        old.close().await.expect("close");
+
+        let stores = open_sqlite(dir.path()).await.expect("reopen");
+        let mail = stores.mail.clone();
+        assert!(
+            mail.search_body(inbox, "quokka")
+                .await
+                .expect("search")
+                .is_empty()
+        );
+        assert_eq!(
+            mail.search_body(inbox, "island").await.expect("search"),
+            vec![1]
+        );
+        indexed(&stores).await;
+        assert!(
+            mail.search_body(inbox, "quokka")
+                .await
+                .expect("search")
+                .is_empty()
+        );
+        assert_eq!(
+            mail.search_text(inbox, "quokka").await.expect("search"),
+            vec![1]
+        );
+        assert_eq!(
+            mail.search_body(inbox, "island").await.expect("search"),
+            vec![1]
+        );
+        stores.close().await;
+        let mut conn = open(dir.path()).await.expect("search file");
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut conn)
+            .await
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        conn.close().await.expect("close");
+    }
+
+    /// The cut falls where the message's own header text ends: a forwarded message's header
+    /// fields are body; a text cut at the limit inside the header is all header.
+    #[test]
+    fn split_text_cuts_after_the_messages_own_header() {
+        let raw = b"Subject: Outer words\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nCover note\r\n\
+            --b\r\nContent-Type: message/rfc822\r\n\r\nSubject: Inner words\r\n\r\nInner body\r\n\
+            --b--\r\n";
+        let index = MessageIndex::parse(raw);
+        let split = split_text(index.search_text.clone(), raw);
+        assert!(split.header.contains("Outer words"), "{split:?}");
+        assert!(!split.header.contains("Cover note"), "{split:?}");
+        for body_text in ["Cover note", "Inner words", "Inner body"] {
+            assert!(split.body.contains(body_text), "{body_text}: {split:?}");
+        }
+        assert!(!split.body.contains("Outer"), "{split:?}");
+        let cut = split_text("Subject: Out".to_owned(), raw);
+        assert_eq!(cut.header, "Subject: Out");
+        assert!(cut.body.is_empty());
+        // A text that is not the message's: nothing is lost from the body.
+        let other = split_text("Something else".to_owned(), raw);
+        assert_eq!(other.body, "Something else");
     }
 
     async fn stored_progress(dir: &Path) -> i64 {

@@ -787,7 +787,7 @@ pub async fn addr_8_delete_destroys_content_aliases_access_and_blobs<B: Backend>
         .await
         .expect("folder");
     assert_eq!(h.stored_contents().await, 3);
-    let mut events = stores.mail.subscribe();
+    let mut events = stores.mail.subscribe(toto.id);
 
     let orphaned = dir
         .delete_addresses(&[toto.id, toto.id])
@@ -1260,7 +1260,11 @@ pub async fn addr_6_create_address_with_is_all_or_nothing<B: Backend>(backend: &
         aliases,
         access: vec![(jane.id, Permissions::READ_SEND, None)],
     };
-    let mut events = stores.mail.subscribe();
+    // Ids are handed out in order and a refused creation takes none (AUTOINCREMENT rolls
+    // back with it), so every attempt below would make its folders under this id; the
+    // successful one at the end shows it.
+    let next = postwerk_model::AddressId(titi.id.0 + 1);
+    let mut events = stores.mail.subscribe(next);
 
     // ADDR-6: fifty come with the address, the 51st among them refuses the whole creation.
     let fifty_one: Vec<_> = (0..=MAX_ALIASES_PER_ADDRESS)
@@ -1390,6 +1394,16 @@ pub async fn addr_6_create_address_with_is_all_or_nothing<B: Backend>(backend: &
         .expect("fifty aliases");
     assert_eq!(dir.list_aliases(toto.id).await.expect("aliases").len(), 50);
     assert_eq!(dir.user_access(jane.id).await.expect("access").len(), 1);
+    // ADDR-11: the creation announced its six default folders, and only it: none of the
+    // refused attempts above published anything under the same id.
+    assert_eq!(toto.id, next, "the id the refused attempts would have used");
+    let created = drain(&mut events);
+    assert_eq!(created.len(), 6, "{created:?}");
+    assert!(
+        created
+            .iter()
+            .all(|e| e.kind == postwerk_store::FolderEventKind::Created && e.mailbox == toto.id)
+    );
 }
 
 pub async fn addr_10_storage_limit_set_and_lifted<B: Backend>(backend: &B) {

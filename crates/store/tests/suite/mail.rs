@@ -892,18 +892,16 @@ pub async fn events_follow_every_folder_change<B: Backend>(backend: &B) {
     let stores = h.stores();
     let mail = &*stores.mail;
     let (_, abc) = service(stores, "abc.xyz", 10).await;
-    let mut events = stores.events.subscribe();
+    // The default folders' `Created` events are checked where an address is created
+    // (directory::addr_6_create_address_with_is_all_or_nothing): a subscription names its
+    // mailbox, so it starts once the mailbox exists.
     let toto = mailbox(stores, &abc, "toto").await;
-    let created = drain(&mut events);
-    assert_eq!(created.len(), 6);
-    assert!(
-        created
-            .iter()
-            .all(|e| e.kind == FolderEventKind::Created && e.mailbox == toto.id)
-    );
+    let titi = mailbox(stores, &abc, "titi").await;
+    let mut events = stores.events.subscribe(toto.id);
+    let mut titi_events = mail.subscribe(titi.id);
 
     let inbox = folder(mail, &toto, "INBOX").await;
-    let mut from_trait = mail.subscribe();
+    let mut from_trait = mail.subscribe(toto.id);
     deliver(stores, "hello", &[&toto]).await;
     let appended = drain(&mut events);
     assert_eq!(appended.len(), 1);
@@ -980,6 +978,38 @@ pub async fn events_follow_every_folder_change<B: Backend>(backend: &B) {
     // A refused write publishes nothing.
     assert_refused(mail.delete_folder(inbox.id).await);
     assert!(drain(&mut events).is_empty());
+
+    // Issue 10: a subscriber hears its own mailbox only. One delivery to both mailboxes gives
+    // each subscriber its own INBOX's event; a delivery to titi alone wakes no one of toto's.
+    assert!(
+        drain(&mut titi_events).is_empty(),
+        "toto's changes never reached titi's subscriber"
+    );
+    deliver(stores, "for both", &[&toto, &titi]).await;
+    let titi_inbox = folder(mail, &titi, "INBOX").await;
+    let mine = |events: Vec<postwerk_store::FolderEvent>| -> Vec<_> {
+        events.iter().map(|e| (e.mailbox, e.folder)).collect()
+    };
+    assert_eq!(mine(drain(&mut events)), vec![(toto.id, inbox.id)]);
+    assert_eq!(
+        mine(drain(&mut titi_events)),
+        vec![(titi.id, titi_inbox.id)]
+    );
+    deliver(stores, "for titi", &[&titi]).await;
+    assert!(
+        drain(&mut events).is_empty(),
+        "titi's delivery never reached toto's subscriber"
+    );
+    assert_eq!(drain(&mut titi_events).len(), 1);
+
+    // Once nobody watches titi, its channel is not kept: it goes at titi's next change, while
+    // toto's stays and still carries toto's deliveries.
+    assert_eq!(stores.events.watched_mailboxes(), 2);
+    drop(titi_events);
+    deliver(stores, "nobody listens", &[&titi]).await;
+    assert_eq!(stores.events.watched_mailboxes(), 1);
+    deliver(stores, "still heard", &[&toto]).await;
+    assert_eq!(drain(&mut events).len(), 1);
 }
 
 /// Issue 10: a message delivered again with the same fingerprint (a client's retry after a

@@ -1,6 +1,6 @@
 //! The outbound queue (filled by SMTP, issue 3; drained by the outbound delivery, issue 6).
 
-use postwerk_model::AddressId;
+use postwerk_model::{AddressId, EnvelopeAddress};
 use postwerk_store::{
     DsnRet, NewQueued, Notify, QueueId, QueuedRecipient, RecipientState, RecipientStatus,
     StoreError,
@@ -17,7 +17,7 @@ fn entry(recipients: &[Rcpt<'_>]) -> NewQueued {
         recipients: recipients
             .iter()
             .map(|(to, notify, orcpt, forwarded_by)| QueuedRecipient {
-                address: address(to),
+                address: EnvelopeAddress::parse(to).expect("a valid envelope address"),
                 notify: *notify,
                 orcpt: orcpt.map(Into::into),
                 forwarded_by: forwarded_by.map(address),
@@ -73,7 +73,12 @@ pub async fn snd_2_queue_round_trips_envelope_dsn_parameters_and_content<B: Back
         .enqueue(b"same content", first.clone())
         .await
         .expect("enqueue");
-    let mut second = entry(&[("d@remote.example", None, None, None)]);
+    // RFC 6531: a remote mailbox with a non-ASCII or quoted local part is kept exactly.
+    let mut second = entry(&[
+        ("d@remote.example", None, None, None),
+        ("用户@例子.中国", None, None, None),
+        ("\"john doe\"@remote.example", None, None, None),
+    ]);
     second.return_path = String::new();
     second.envid = None;
     second.ret = None;

@@ -28,7 +28,12 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(address_details, update_address, delete_address))
         .routes(routes!(set_password))
         .routes(routes!(delete_addresses))
+        .merge(send_as::routes())
 }
+
+/// SND-1 send-as grants, under `/addresses/{address}/send-as`.
+#[path = "send_as.rs"]
+mod send_as;
 
 /// An address with its aliases, as listed.
 #[derive(Serialize, ToSchema)]
@@ -154,6 +159,8 @@ pub struct AddressDetailsView {
     access: Vec<AccessView>,
     /// Its invitations, open or not (ADDR-1 b').
     invitations: Vec<InvitationView>,
+    /// SND-1: the addresses it may send as besides itself and its aliases.
+    send_as: Vec<String>,
     /// ID-5: where the caller's account password and this mailbox's password stand (absent
     /// for the operator, who has no account).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,8 +346,8 @@ async fn create_address(
     ))
 }
 
-/// One address with its aliases, access and invitations. Administrators, or a user with
-/// access to it.
+/// One address with its aliases, access, invitations and send-as grants (SND-1).
+/// Administrators, or a user with access to it.
 #[utoipa::path(
     get,
     path = "/api/v1/addresses/{address}",
@@ -359,6 +366,7 @@ async fn address_details(
     ApiPath(address): ApiPath<String>,
 ) -> Result<Json<AddressDetailsView>, ApiError> {
     let details = state.admin.address_details(caller.actor, &address).await?;
+    let send_as = state.admin.list_send_as(caller.actor, &address).await?;
     let owner = &details.address.address;
     let unification = match caller.actor {
         Actor::User(user) => {
@@ -384,6 +392,7 @@ async fn address_details(
             .iter()
             .map(InvitationView::from)
             .collect(),
+        send_as: send_as::addresses_of(&send_as),
         address: AddressView::from(&details.address),
     }))
 }

@@ -48,6 +48,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/addresses/{address}/access"),
     ("PUT", "/api/v1/addresses/{address}/access/{login}"),
     ("DELETE", "/api/v1/addresses/{address}/access/{login}"),
+    ("GET", "/api/v1/addresses/{address}/send-as"),
+    ("PUT", "/api/v1/addresses/{address}/send-as/{send_as}"),
+    ("DELETE", "/api/v1/addresses/{address}/send-as/{send_as}"),
     ("GET", "/api/v1/addresses/{address}/sender-rules"),
     ("POST", "/api/v1/addresses/{address}/sender-rules"),
     (

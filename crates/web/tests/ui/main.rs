@@ -8,4 +8,5 @@ mod devices;
 mod fixture;
 mod mail;
 mod security;
+mod send_as;
 mod signin;

@@ -1,8 +1,9 @@
 //! One address in the console: its details and the changes an administrator makes to it —
 //! enabled, storage limit (ADDR-10), display name, aliases with the limit of 50 in view
 //! (ADDR-6), redirection with or without a copy kept (ADDR-5), who has access with what
-//! permissions (ADDR-9), the allowed and blocked senders (RCV-4) — each through the same
-//! `Admin` call as its REST endpoint. Deleting goes through the confirmation of
+//! permissions (ADDR-9), the allowed and blocked senders (RCV-4), the addresses a mailbox may
+//! also send as (SND-1, in `send_as.rs`) — each through the same `Admin` call as its REST
+//! endpoint. Deleting goes through the confirmation of
 //! `addresses.rs`.
 
 use axum::Router;
@@ -20,6 +21,9 @@ use super::service_of;
 use crate::ApiState;
 use crate::ui::format::{date, date_time, storage_size};
 use crate::ui::page::{self, Layout, PageError, PageUser};
+
+#[path = "send_as.rs"]
+mod send_as;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -47,6 +51,7 @@ pub fn routes() -> Router<ApiState> {
             "/manager/addresses/{address}/senders/remove",
             post(remove_sender),
         )
+        .merge(send_as::routes())
 }
 
 /// A user's access, with the form that edits it.
@@ -97,6 +102,10 @@ struct AddressPage {
     templates: Vec<String>,
     invitations: Vec<InvitationRow>,
     senders: Vec<SenderRow>,
+    /// SND-1: the addresses this mailbox may also send as.
+    send_as: Vec<String>,
+    /// SND-1: the mailboxes that may send as this address (`None`: not the viewer's to see).
+    send_as_holders: Option<Vec<String>>,
     problem: Option<String>,
 }
 
@@ -137,6 +146,8 @@ async fn address_view(
         .collect();
     let now = unix_now();
     let text = hosted.address.to_string();
+    let send_as = send_as::granted(state, actor, &text, holds_mail).await?;
+    let send_as_holders = send_as::holders(state, actor, &text).await?;
     Ok(AddressPage {
         layout: me.layout(text.clone(), "manager"),
         base: format!("/manager/addresses/{}", segment(&text)),
@@ -205,6 +216,8 @@ async fn address_view(
             })
             .collect(),
         senders,
+        send_as,
+        send_as_holders,
         address: text,
         domain,
         problem,
