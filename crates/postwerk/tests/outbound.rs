@@ -465,6 +465,30 @@ fn snd_4_a_temporary_refusal_is_retried_then_delivered() {
     );
 }
 
+/// Issue 10: a submission whose `250` the client never saw (a crash between the commit and the
+/// reply, or a local half that failed) is sent again, byte for byte, and the remote recipients
+/// receive it once (`QueueStore::enqueue_once`), even when the first copy has already left the
+/// queue; another message is not taken for a retry.
+#[test]
+fn a_submission_sent_again_reaches_the_remote_recipients_once() {
+    let dns = DnsServer::start(zone()).unwrap();
+    let peer = Peer::start("accept");
+    let local = local_server(&local_config(&dns, peer.port, ""));
+    let drained = || {
+        wait_for(&local, "an empty queue", || {
+            queue_json(&local).is_empty().then_some(())
+        })
+    };
+    submit(&local, &[BOB], "retried", &[]);
+    submit(&local, &[BOB], "retried", &[]);
+    drained();
+    submit(&local, &[BOB], "retried", &[]);
+    submit(&local, &[BOB], "another", &[]);
+    drained();
+    // The peer keeps one file per transaction, so an empty queue means every copy is here.
+    assert_eq!(peer.messages(), 2, "\"retried\" once, \"another\" once");
+}
+
 /// SND-4 with a short schedule: a destination that keeps deferring gets the sender one delay
 /// notice (with Will-Retry-Until), then one final failure report when the queue gives up.
 #[test]
