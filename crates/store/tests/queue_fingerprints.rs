@@ -2,9 +2,10 @@
 //! (`QueueStore::enqueue_once`), so remote recipients receive it once.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use postwerk_model::Address;
-use postwerk_store::{Fingerprint, NewQueued, QueueId, QueuedRecipient, Stores};
+use postwerk_store::{Fingerprint, NewQueued, QueueId, QueueStore, QueuedRecipient, Stores};
 use tempfile::TempDir;
 
 /// When the first copy was accepted (Unix seconds).
@@ -46,6 +47,21 @@ fn once(digest: u8, received_at: i64) -> Fingerprint {
     }
 }
 
+/// Queues `raw` for `recipients` once per fingerprint `digest`, as core does for a message
+/// accepted at `at`; the id of the entry that holds it.
+async fn queue_once(
+    queue: &Arc<dyn QueueStore>,
+    raw: &[u8],
+    recipients: &[&str],
+    digest: u8,
+    at: i64,
+) -> QueueId {
+    queue
+        .enqueue_once(raw, message(recipients, at), once(digest, at))
+        .await
+        .expect("queue")
+}
+
 /// How many content files the queue's blob folder holds.
 fn queue_files(dir: &Path) -> usize {
     let root = dir.join(postwerk_store::QUEUE_FOLDER);
@@ -69,24 +85,24 @@ async fn a_retried_message_is_queued_once_and_answers_the_first_entry() {
     let dir = TempDir::new().expect("a temporary folder");
     let stores = open(dir.path()).await;
     let queue = &stores.queue;
-    let first = queue
-        .enqueue_once(
-            b"Received: first attempt\r\n\r\nbody",
-            message(&["a@remote.example", "b@remote.example"], ACCEPTED),
-            once(1, ACCEPTED),
-        )
-        .await
-        .expect("queue the first copy");
+    let first = queue_once(
+        queue,
+        b"Received: first attempt\r\n\r\nbody",
+        &["a@remote.example", "b@remote.example"],
+        1,
+        ACCEPTED,
+    )
+    .await;
     // The retry comes with other trace lines and its recipients in another order.
     let retry_at = ACCEPTED + 600;
-    let retry = queue
-        .enqueue_once(
-            b"Received: second attempt\r\n\r\nbody",
-            message(&["b@remote.example", "a@remote.example"], retry_at),
-            once(1, retry_at),
-        )
-        .await
-        .expect("queue the retry");
+    let retry = queue_once(
+        queue,
+        b"Received: second attempt\r\n\r\nbody",
+        &["b@remote.example", "a@remote.example"],
+        1,
+        retry_at,
+    )
+    .await;
     assert_eq!(
         retry, first,
         "the retry answers the entry that has the message"
@@ -105,14 +121,14 @@ async fn a_retried_message_is_queued_once_and_answers_the_first_entry() {
 
     // Still recognised after the first copy was delivered and dequeued.
     queue.dequeue(first).await.expect("dequeue");
-    let later = queue
-        .enqueue_once(
-            b"Received: third attempt\r\n\r\nbody",
-            message(&["a@remote.example", "b@remote.example"], retry_at),
-            once(1, retry_at),
-        )
-        .await
-        .expect("queue the late retry");
+    let later = queue_once(
+        queue,
+        b"Received: third attempt\r\n\r\nbody",
+        &["a@remote.example", "b@remote.example"],
+        1,
+        retry_at,
+    )
+    .await;
     assert_eq!(later, first);
     assert!(queued_ids(&stores).await.is_empty(), "nothing queued again");
     assert_eq!(queue_files(dir.path()), 0);
@@ -124,31 +140,17 @@ async fn other_messages_other_recipients_and_plain_enqueues_are_all_queued() {
     let dir = TempDir::new().expect("a temporary folder");
     let stores = open(dir.path()).await;
     let queue = &stores.queue;
-    let first = queue
-        .enqueue_once(
-            b"one",
-            message(&["a@remote.example"], ACCEPTED),
-            once(1, ACCEPTED),
-        )
-        .await
-        .expect("queue");
+    let first = queue_once(queue, b"one", &["a@remote.example"], 1, ACCEPTED).await;
     // The same bytes for another recipient list is another message for the queue.
-    let other_recipients = queue
-        .enqueue_once(
-            b"one",
-            message(&["a@remote.example", "c@remote.example"], ACCEPTED),
-            once(1, ACCEPTED),
-        )
-        .await
-        .expect("queue");
-    let other_message = queue
-        .enqueue_once(
-            b"two",
-            message(&["a@remote.example"], ACCEPTED),
-            once(2, ACCEPTED),
-        )
-        .await
-        .expect("queue");
+    let other_recipients = queue_once(
+        queue,
+        b"one",
+        &["a@remote.example", "c@remote.example"],
+        1,
+        ACCEPTED,
+    )
+    .await;
+    let other_message = queue_once(queue, b"two", &["a@remote.example"], 2, ACCEPTED).await;
     // Plain enqueues (reports the queue makes itself) are never deduplicated.
     let plain = queue
         .enqueue(b"one", message(&["a@remote.example"], ACCEPTED))
@@ -164,19 +166,9 @@ async fn after_the_window_the_same_message_is_queued_again() {
     let dir = TempDir::new().expect("a temporary folder");
     let stores = open(dir.path()).await;
     let queue = &stores.queue;
-    let first = queue
-        .enqueue_once(
-            b"body",
-            message(&["a@remote.example"], ACCEPTED),
-            once(1, ACCEPTED),
-        )
-        .await
-        .expect("queue");
+    let first = queue_once(queue, b"body", &["a@remote.example"], 1, ACCEPTED).await;
     let late = ACCEPTED + WINDOW + 1;
-    let second = queue
-        .enqueue_once(b"body", message(&["a@remote.example"], late), once(1, late))
-        .await
-        .expect("queue");
+    let second = queue_once(queue, b"body", &["a@remote.example"], 1, late).await;
     assert_ne!(second, first);
     assert_eq!(
         queued_ids(&stores).await,
@@ -184,10 +176,7 @@ async fn after_the_window_the_same_message_is_queued_again() {
         "two entries"
     );
     // The second copy's fingerprint is the one remembered now.
-    let again = queue
-        .enqueue_once(b"body", message(&["a@remote.example"], late), once(1, late))
-        .await
-        .expect("queue");
+    let again = queue_once(queue, b"body", &["a@remote.example"], 1, late).await;
     assert_eq!(again, second);
     stores.close().await;
 }
@@ -196,26 +185,17 @@ async fn after_the_window_the_same_message_is_queued_again() {
 async fn the_fingerprint_survives_a_restart() {
     let dir = TempDir::new().expect("a temporary folder");
     let stores = open(dir.path()).await;
-    let first = stores
-        .queue
-        .enqueue_once(
-            b"body",
-            message(&["a@remote.example"], ACCEPTED),
-            once(1, ACCEPTED),
-        )
-        .await
-        .expect("queue");
+    let first = queue_once(&stores.queue, b"body", &["a@remote.example"], 1, ACCEPTED).await;
     stores.close().await;
     let stores = open(dir.path()).await;
-    let retry = stores
-        .queue
-        .enqueue_once(
-            b"body",
-            message(&["a@remote.example"], ACCEPTED + 5),
-            once(1, ACCEPTED + 5),
-        )
-        .await
-        .expect("queue the retry");
+    let retry = queue_once(
+        &stores.queue,
+        b"body",
+        &["a@remote.example"],
+        1,
+        ACCEPTED + 5,
+    )
+    .await;
     assert_eq!(retry, first);
     assert_eq!(queued_ids(&stores).await, vec![first]);
     stores.close().await;
