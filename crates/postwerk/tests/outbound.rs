@@ -75,6 +75,23 @@ fn local_server(config: &str) -> TestServer {
 
 /// Alice submits one message (STARTTLS + AUTH PLAIN on submission), with RCPT parameters.
 fn submit(server: &TestServer, to: &[&str], subject: &str, rcpt_options: &[&str]) -> Value {
+    submit_with(
+        server,
+        to,
+        subject,
+        &["RET=HDRS", "ENVID=env-42"],
+        rcpt_options,
+    )
+}
+
+/// [`submit`] with the MAIL parameters given.
+fn submit_with(
+    server: &TestServer,
+    to: &[&str],
+    subject: &str,
+    mail_options: &[&str],
+    rcpt_options: &[&str],
+) -> Value {
     let addr = server.addr("submission");
     let message = format!(
         "From: Alice <{ALICE}>\r\nTo: {}\r\nSubject: {subject}\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@local.test>\r\n\r\nHello from alice.\r\n.leading dot line\r\n",
@@ -87,7 +104,7 @@ fn submit(server: &TestServer, to: &[&str], subject: &str, rcpt_options: &[&str]
         "user": ALICE,
         "password": ALICE_PASSWORD,
         "from": ALICE,
-        "mail_options": ["RET=HDRS", "ENVID=env-42"],
+        "mail_options": mail_options,
         "to": to,
         "rcpt_options": rcpt_options,
         "message": message,
@@ -177,14 +194,16 @@ fn dsns(server: &TestServer, count: usize) -> Vec<Value> {
     raws.iter().map(|raw| parse_dsn(raw)).collect()
 }
 
-/// The delivery-status part of a parsed DSN.
+/// The delivery-status part of a parsed DSN (RFC 3464, or RFC 6533's global one).
 fn status_part(dsn: &Value) -> &Value {
     dsn["parts"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["type"] == "message/delivery-status")
-        .expect("a message/delivery-status part")
+        .find(|p| {
+            p["type"] == "message/delivery-status" || p["type"] == "message/global-delivery-status"
+        })
+        .expect("a delivery-status part")
 }
 
 /// The SHA-256 of the remote server's certificate (TLSA 3 0 1, RFC 6698 §2.1).
@@ -465,6 +484,50 @@ fn snd_4_a_temporary_refusal_is_retried_then_delivered() {
     );
 }
 
+/// RFC 6531 §3.4 (SMTPUTF8): a submission to an address with a non-ASCII local part leaves with
+/// `SMTPUTF8` for an MX that offers it, the address exactly as given. An MX that does not offer
+/// it receives nothing, and the sender gets a report with 5.6.7 in RFC 6533's global
+/// delivery-status part naming the address as type `utf-8`.
+#[test]
+fn smtputf8_recipients_leave_only_for_an_mx_that_offers_it() {
+    const JORG: &str = "jörg.müller@remote.test";
+    let dns = DnsServer::start(zone()).unwrap();
+    let utf8_peer = Peer::start("accept-utf8");
+    let local = local_server(&local_config(&dns, utf8_peer.port, ""));
+    // RFC 3461 ORCPT in xtext: smtp-proto reads only the rfc822 type; the UTF-8 is kept.
+    let rcpt_options = [
+        "NOTIFY=FAILURE",
+        "ORCPT=rfc822;j+C3+B6rg.m+C3+BCller@remote.test",
+    ];
+    submit_with(&local, &[JORG], "utf8", &["SMTPUTF8"], &rcpt_options);
+    wait_for(&local, "delivery to the SMTPUTF8 peer", || {
+        (utf8_peer.messages() == 1).then_some(())
+    });
+    let envelope = utf8_peer.envelope(1);
+    assert_eq!(envelope["rcpt_to"], json!([JORG]), "{envelope}");
+    assert_eq!(envelope["mail_from"], ALICE, "{envelope}");
+    let mail_params = envelope["mail_params"].as_array().unwrap();
+    assert!(mail_params.contains(&json!("SMTPUTF8")), "{envelope}");
+    // RFC 6533 §3: the original recipient goes on as type utf-8, as unitext inside SMTPUTF8.
+    assert_eq!(
+        envelope["rcpt_params"],
+        json!([["NOTIFY=FAILURE", format!("ORCPT=utf-8;{JORG}")]]),
+        "{envelope}"
+    );
+
+    let ascii_peer = Peer::start("accept");
+    let local = local_server(&local_config(&dns, ascii_peer.port, ""));
+    submit_with(&local, &[JORG], "utf8", &["SMTPUTF8"], &rcpt_options);
+    let dsn = &dsns(&local, 1)[0];
+    let rcpt = &status_part(dsn)["recipients"][0];
+    assert_eq!(rcpt["final-recipient"], format!("utf-8; {JORG}"), "{dsn}");
+    assert_eq!(rcpt["original-recipient"], format!("utf-8;{JORG}"), "{dsn}");
+    assert_eq!(rcpt["action"], "failed", "{dsn}");
+    assert_eq!(rcpt["status"], "5.6.7", "{dsn}");
+    assert_eq!(status_part(dsn)["type"], "message/global-delivery-status");
+    assert_eq!(ascii_peer.messages(), 0, "nothing reached the peer");
+}
+
 /// Issue 10: a submission whose `250` the client never saw (a crash between the commit and the
 /// reply, or a local half that failed) is sent again, byte for byte, and the remote recipients
 /// receive it once (`QueueStore::enqueue_once`), even when the first copy has already left the
@@ -710,9 +773,14 @@ fn rcv_13_forwards_leave_with_srs_and_bounces_find_the_original_sender() {
     assert_eq!(bounce["mail_from"], "", "{bounce}");
     assert_eq!(bounce["rcpt_to"], json!(["sender@origin.test"]), "{bounce}");
 
-    // A forged hash: the first hash character changed.
+    // A forged hash: the first hash character changed. Hashes compare ignoring case (a relay
+    // may fold the local part), so the new character must differ in more than case.
     let mut forged: Vec<char> = srs.chars().collect();
-    forged[5] = if forged[5] == 'a' { 'b' } else { 'a' };
+    forged[5] = if forged[5].eq_ignore_ascii_case(&'a') {
+        'b'
+    } else {
+        'a'
+    };
     let forged: String = forged.into_iter().collect();
     let (_, out) = swaks(&local, "smtp", &["--from", "<>", "--to", &forged]);
     assert!(out.contains("550 5.1.1"), "{out}");

@@ -334,7 +334,12 @@ fn status_part(report: &Report<'_>) -> String {
             } else {
                 format!("rfc822; {orcpt}")
             };
-            field(&mut out, "Original-Recipient", &value);
+            if value.is_ascii() {
+                field(&mut out, "Original-Recipient", &value);
+            } else {
+                // RFC 6533 §3: a `utf-8` original recipient, kept as UTF-8 like the final one.
+                utf8_field(&mut out, "Original-Recipient", &value);
+            }
         }
         field(&mut out, "Action", report.action.as_str());
         field(&mut out, "Status", &status_of(report.action, &rcpt.status));
@@ -1039,7 +1044,7 @@ mod tests {
     fn rfc_6533_a_utf8_recipient_is_reported_in_a_global_delivery_status() {
         let rcpts = [ReportRecipient {
             address: "用户@xn--fsqu00a.xn--fiqs8s".into(),
-            orcpt: None,
+            orcpt: Some("utf-8;用户@例子.广告".into()),
             status: "5.6.7".into(),
             remote_mta: Some("mx.xn--fsqu00a.xn--fiqs8s".into()),
             reply: None,
@@ -1059,6 +1064,10 @@ mod tests {
         );
         assert!(
             dsn.contains("\r\nFinal-Recipient: utf-8; 用户@xn--fsqu00a.xn--fiqs8s\r\n"),
+            "{dsn}"
+        );
+        assert!(
+            dsn.contains("\r\nOriginal-Recipient: utf-8;用户@例子.广告\r\n"),
             "{dsn}"
         );
         assert!(dsn.contains("\r\nStatus: 5.6.7\r\n"), "{dsn}");

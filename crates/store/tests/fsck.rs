@@ -14,7 +14,7 @@ use postwerk_store::{
     NewAddress, NewQueued, NewService, QUEUE_FOLDER, QueueId, QueuedRecipient, Repair, StoreError,
     Stores, fsck,
 };
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use tempfile::TempDir;
 
 const DATE: i64 = 1_700_000_000;
@@ -81,6 +81,9 @@ impl Folder {
             .execute(&mut conn)
             .await
             .expect("damage the database");
+        // Closed before returning: a dropped connection closes later, on sqlx's thread, and a
+        // repair that starts meanwhile would find the database busy.
+        conn.close().await.expect("close the database");
     }
 
     /// A file in the blob folder that no content references, last written `age` ago.
@@ -114,6 +117,7 @@ impl Folder {
             walk(&self.path().join(root), &mut files);
         }
         files.sort();
+        conn.close().await.expect("close the database");
         (counters, queued, files)
     }
 }

@@ -16,8 +16,20 @@ def fields(block):
     """A delivery-status block (RFC 3464 §2.1) as a dict of lower-case field names."""
     out = {}
     for name, value in block.items():
-        out[name.lower()] = " ".join(str(value).split())
+        # Read from bytes, UTF-8 (RFC 6533) arrives as surrogate escapes: decode it.
+        text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        out[name.lower()] = " ".join(text.split())
     return out
+
+
+def global_blocks(part):
+    """The blocks of a message/global-delivery-status part (RFC 6533 §6.2). The email package
+    knows the block structure only of message/delivery-status; it reads this type as one
+    message whose header is the first block and whose body holds the others."""
+    inner = part.get_payload()[0]
+    rest = inner.get_payload(decode=True).decode("utf-8", "replace")
+    blocks = [b for b in rest.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    return [inner] + [email.message_from_string(b, policy=email.policy.compat32) for b in blocks]
 
 
 def dsn(path):
@@ -37,8 +49,11 @@ def dsn(path):
         entry = {"type": ctype}
         if ctype == "text/plain":
             entry["text"] = part.get_payload(decode=True).decode("utf-8", "replace")
-        elif ctype == "message/delivery-status":
-            blocks = part.get_payload()
+        elif ctype in ("message/delivery-status", "message/global-delivery-status"):
+            if ctype == "message/delivery-status":
+                blocks = part.get_payload()
+            else:
+                blocks = global_blocks(part)
             entry["message"] = fields(blocks[0])
             entry["recipients"] = [fields(b) for b in blocks[1:]]
         elif ctype == "message/rfc822":

@@ -6,8 +6,10 @@ Usage: peer.py MODE DIR. Listens on 127.0.0.1 (port printed on stdout, one line)
 connections one after another until killed, and writes every message it accepts to DIR/N.eml
 and its envelope to DIR/N.json ({"mail_from": ..., "rcpt_to": [...]}).
 MODE: "stall" accepts connections, writes DIR/connected and never answers (a client caught
-mid-attempt); "accept" accepts everything; "defer-once" answers the first RCPT of the first session 451 4.7.1 (as greylisting
-does) and accepts afterwards; "defer-always" answers every RCPT 451 4.3.0.
+mid-attempt); "accept" accepts everything; "accept-utf8" also offers SMTPUTF8 (RFC 6531) and DSN and
+keeps the MAIL and RCPT parameters in the envelope ("mail_params", "rcpt_params");
+"defer-once" answers the first RCPT of the first session 451 4.7.1 (as greylisting does) and
+accepts afterwards; "defer-always" answers every RCPT 451 4.3.0.
 Plain text only (no STARTTLS advertised): the client must then deliver without TLS.
 """
 
@@ -32,6 +34,10 @@ def serve(conn, mode, state, out_dir):
         found = re.search(rb"<([^>]*)>", line)
         return found.group(1).decode("utf-8", "replace") if found else ""
 
+    def params_of(line):
+        """The ESMTP parameters after the path, as sent."""
+        return line.split(b">", 1)[-1].decode("utf-8", "replace").split()
+
     while True:
         line = f.readline()
         if not line:
@@ -40,12 +46,18 @@ def serve(conn, mode, state, out_dir):
         if verb in (b"EHLO",):
             send("250-peer.test")
             send("250-PIPELINING")
+            if mode == "accept-utf8":
+                send("250-SMTPUTF8")
+                send("250-DSN")
             send("250 8BITMIME")
         elif verb == b"HELO":
             send("250 peer.test")
         elif verb == b"MAIL":
             accepted = 0
             envelope = {"mail_from": path_of(line), "rcpt_to": []}
+            if mode == "accept-utf8":
+                envelope["mail_params"] = params_of(line)
+                envelope["rcpt_params"] = []
             send("250 2.1.0 ok")
         elif verb == b"RCPT":
             defer = mode == "defer-always" or (mode == "defer-once" and state["deferred"] == 0)
@@ -55,6 +67,8 @@ def serve(conn, mode, state, out_dir):
             else:
                 accepted += 1
                 envelope["rcpt_to"].append(path_of(line))
+                if mode == "accept-utf8":
+                    envelope["rcpt_params"].append(params_of(line))
                 send("250 2.1.5 ok")
         elif verb == b"DATA":
             if accepted == 0:

@@ -1220,3 +1220,20 @@ async fn pooled_plaintext_is_not_reused_when_dane_now_applies() {
     delivered(&deliver(&client, &attempt(&["b@example.org"]), MESSAGE).await[0]);
     assert_eq!(peer.accepts(), 2);
 }
+
+/// RFC 6533 §3: a `utf-8` ORCPT is `utf-8-addr-xtext` outside SMTPUTF8 (every non-ASCII
+/// character as `\x{HEX}`) and `utf-8-addr-unitext` inside it (UTF-8 kept); `+`, `=` and `\`
+/// are escaped in both, as they would be read as xtext.
+#[test]
+fn rfc_6533_utf8_orcpt_text() {
+    use crate::client::transaction::utf8_addr_text;
+    assert_eq!(
+        utf8_addr_text("jörg+x=y\\z@b.example", false),
+        "j\\x{F6}rg\\x{2B}x\\x{3D}y\\x{5C}z@b.example"
+    );
+    assert_eq!(
+        utf8_addr_text("jörg+x@b.example", true),
+        "jörg\\x{2B}x@b.example"
+    );
+    assert_eq!(utf8_addr_text("a b\u{7}@c", true), "a\\x{20}b\\x{7}@c");
+}

@@ -49,6 +49,22 @@ pub(crate) fn xtext(value: &str) -> String {
     out
 }
 
+/// RFC 6533 §3: the `utf-8` address type's text for ORCPT. `+`, `=`, `\`, space and controls
+/// are always written `\x{HEX}`; other non-ASCII characters are too unless the transaction
+/// is SMTPUTF8 (`utf-8-addr-unitext`), where they go as UTF-8 (else `utf-8-addr-xtext`).
+pub(crate) fn utf8_addr_text(address: &str, smtputf8: bool) -> String {
+    let mut out = String::with_capacity(address.len());
+    for ch in address.chars() {
+        let plain = matches!(ch, '!'..='~') && !matches!(ch, '+' | '=' | '\\');
+        if plain || (smtputf8 && !ch.is_ascii() && !ch.is_control()) {
+            out.push(ch);
+        } else {
+            out.push_str(&format!("\\x{{{:X}}}", u32::from(ch)));
+        }
+    }
+    out
+}
+
 /// Whether an address can go on the wire inside `<…>` without breaking the command line.
 fn wire_safe(address: &str) -> bool {
     !address
@@ -86,8 +102,8 @@ fn mail_from(attempt: &Attempt, session: &Session, size: usize, smtputf8: bool) 
     line
 }
 
-/// The RCPT TO command line for `recipient`.
-fn rcpt_to(recipient: &AttemptRecipient, session: &Session) -> String {
+/// The RCPT TO command line for `recipient`, in a transaction that is SMTPUTF8 or not.
+fn rcpt_to(recipient: &AttemptRecipient, session: &Session, smtputf8: bool) -> String {
     let mut line = format!("RCPT TO:<{}>", recipient.address);
     if session.caps.has(EXT_DSN) {
         // RFC 3461 §4.1: NOTIFY=NEVER or a list of the conditions.
@@ -117,7 +133,12 @@ fn rcpt_to(recipient: &AttemptRecipient, session: &Session) -> String {
                             .chars()
                             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-') =>
                 {
-                    line.push_str(&format!(" ORCPT={kind};{}", xtext(address.trim())));
+                    let text = if kind.eq_ignore_ascii_case("utf-8") {
+                        utf8_addr_text(address.trim(), smtputf8)
+                    } else {
+                        xtext(address.trim())
+                    };
+                    line.push_str(&format!(" ORCPT={kind};{text}"));
                 }
                 _ => line.push_str(&format!(" ORCPT=rfc822;{}", xtext(orcpt))),
             }
@@ -232,7 +253,7 @@ pub(crate) async fn run(
     let mail = mail_from(attempt, session, content.len(), smtputf8);
     let rcpts: Vec<String> = to_send
         .iter()
-        .map(|&index| rcpt_to(&attempt.recipients[index], session))
+        .map(|&index| rcpt_to(&attempt.recipients[index], session, smtputf8))
         .collect();
     let peer = session.peer();
     // A recipient left without an answer by a broken link.

@@ -61,7 +61,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     address: original.into(),
                     recipient: Recipient::Remote,
                     notify: notify(to.flags),
-                    orcpt: to.orcpt.map(|orcpt| format!("rfc822;{orcpt}")),
+                    orcpt: to.orcpt.map(original_recipient),
                 });
             }
             return session.answer(conn, reply::recipient(&Recipient::Remote));
@@ -170,9 +170,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             address: hosted_form.map_or(envelope_address, EnvelopeAddress::from),
             recipient: verdict,
             notify: notify(to.flags),
-            // smtp-proto accepts only the rfc822 address type and decodes the xtext; keep the
-            // RFC 3461 §4.2 `addr-type;address` form the DSN's Original-Recipient needs.
-            orcpt: to.orcpt.map(|orcpt| format!("rfc822;{orcpt}")),
+            orcpt: to.orcpt.map(original_recipient),
         });
     } else {
         tracing::info!(rcpt = %to.address, code = reply.code, "recipient refused");
@@ -219,4 +217,43 @@ fn notify(flags: u64) -> Option<Notify> {
         failure: flags & RCPT_NOTIFY_FAILURE != 0,
         delay: flags & RCPT_NOTIFY_DELAY != 0,
     })
+}
+
+/// The RFC 3461 §4.2 `addr-type;address` form of an ORCPT that smtp-proto parsed: it accepts
+/// only the rfc822 type and decodes the xtext octet by octet into characters up to U+00FF.
+/// Octets that spell UTF-8 are read back as UTF-8, and an address outside ASCII is given the
+/// `utf-8` type (RFC 6533 §3), which the DSN and the next hop then carry.
+fn original_recipient(decoded: String) -> String {
+    if decoded.is_ascii() {
+        return format!("rfc822;{decoded}");
+    }
+    let octets: Option<Vec<u8>> = decoded.chars().map(|ch| u8::try_from(ch).ok()).collect();
+    let text = octets
+        .and_then(|octets| String::from_utf8(octets).ok())
+        .unwrap_or(decoded);
+    format!("utf-8;{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::original_recipient;
+
+    #[test]
+    fn rfc_6533_orcpt_outside_ascii_is_typed_utf8() {
+        assert_eq!(original_recipient("a@b.test".into()), "rfc822;a@b.test");
+        // xtext `j+C3+B6rg`, as smtp-proto hands it over.
+        assert_eq!(
+            original_recipient("j\u{C3}\u{B6}rg@b.test".into()),
+            "utf-8;jörg@b.test"
+        );
+        assert_eq!(
+            original_recipient("jörg@b.test".into()),
+            "utf-8;jörg@b.test"
+        );
+        // Octets that are not UTF-8 stay as decoded.
+        assert_eq!(
+            original_recipient("j\u{F6}rg@b.test".into()),
+            "utf-8;j\u{F6}rg@b.test"
+        );
+    }
 }

@@ -54,7 +54,11 @@ pub(super) struct Content {
     /// The index without its search text, which has a column of its own: the text is stored
     /// once.
     index: Vec<u8>,
-    search_text: String,
+    /// The search text, for inline contents only. A blob-stored content is large, and its text
+    /// about as large: written into the row it would double the WAL of every delivery
+    /// (issue 3's ingest profile: the writer spent its time writing it). The indexer and
+    /// the search take it from the message instead (`search::text_of`).
+    search_text: Option<String>,
 }
 
 impl Content {
@@ -77,7 +81,7 @@ impl Content {
             message_id: summary.message_id.clone(),
             has_attachments: index.has_attachments,
             index: index_without_text(index).to_bytes(),
-            search_text: index.search_text.clone(),
+            search_text: is_inline(raw.len()).then(|| index.search_text.clone()),
         })
     }
 }

@@ -10,11 +10,11 @@
 /// octets, which is what the kernel keeps of a thread's name.
 pub(super) const INDEXER_THREAD: &str = "postwerk-index";
 
-/// The indexer thread's nice value. Linux's scheduler weighs nice 10 at about a tenth of
-/// nice 0 (110 against 1024), so the indexer gets about 10% of a busy core and all of an
-/// idle one. Raising one's own nice value needs no privilege.
+/// The indexer thread's nice value, the lowest priority there is. Linux's scheduler weighs
+/// nice 19 at 15 against nice 0's 1024, so the indexer gets about 1.5% of a busy core and all
+/// of an idle one. Raising one's own nice value needs no privilege.
 #[cfg(target_os = "linux")]
-const INDEXER_NICE: i32 = 10;
+const INDEXER_NICE: i32 = 19;
 
 /// Lowers the priority of every thread named [`INDEXER_THREAD`] in this process (the
 /// indexer's SQLite worker; one per open store). On Linux the nice value belongs to the

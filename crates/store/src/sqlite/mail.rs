@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use postwerk_message::MessageIndex;
@@ -429,20 +430,36 @@ async fn store_tx(
     })
 }
 
+/// When this process last forgot expired delivery fingerprints, in Unix seconds.
+static FINGERPRINTS_PRUNED_AT: AtomicI64 = AtomicI64::new(0);
+
+/// How often expired fingerprints are forgotten. Housekeeping only: a fingerprint older than
+/// the window never counts, pruned or not. Once per delivery, the DELETE was one of the nine
+/// statements of a delivery's job, each a round trip between the writer and its connection.
+const FINGERPRINT_PRUNE_EVERY: i64 = 60;
+
 /// For each target, whether its mailbox received a message of this fingerprint within the
-/// window. Forgets the fingerprints older than the window first (an index range that is
-/// empty almost every time, so the table stays the size of the window's deliveries).
+/// window. Forgets the fingerprints older than the window first, once a minute (an index
+/// range, so the table stays about the size of the window's deliveries).
 async fn already_received(
     conn: &mut SqliteConnection,
     targets: &[Target],
     once: Fingerprint,
 ) -> Result<Vec<bool>, StoreError> {
     const WHAT: &str = "looking for an earlier delivery of the same message";
-    sqlx::query("DELETE FROM delivery_fingerprints WHERE delivered_at < ?1")
-        .bind(once.since)
-        .execute(&mut *conn)
-        .await
-        .ctx(WHAT)?;
+    let now = now();
+    let pruned_at = FINGERPRINTS_PRUNED_AT.load(Ordering::Relaxed);
+    if now - pruned_at >= FINGERPRINT_PRUNE_EVERY
+        && FINGERPRINTS_PRUNED_AT
+            .compare_exchange(pruned_at, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        sqlx::query("DELETE FROM delivery_fingerprints WHERE delivered_at < ?1")
+            .bind(once.since)
+            .execute(&mut *conn)
+            .await
+            .ctx(WHAT)?;
+    }
     let mut received = Vec::with_capacity(targets.len());
     for target in targets {
         let Target::Mailbox(target) = target else {
@@ -450,10 +467,12 @@ async fn already_received(
             continue;
         };
         let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM delivery_fingerprints WHERE mailbox = ?1 AND fingerprint = ?2",
+            "SELECT 1 FROM delivery_fingerprints \
+             WHERE mailbox = ?1 AND fingerprint = ?2 AND delivered_at >= ?3",
         )
         .bind(target.mailbox.0)
         .bind(&once.digest[..])
+        .bind(once.since)
         .fetch_optional(&mut *conn)
         .await
         .ctx(WHAT)?;

@@ -11,6 +11,7 @@
 //! an indexer task after the commits (see [`search`]) and attached to the read connections.
 
 mod cache;
+mod checkpointer;
 mod contents;
 mod directory;
 #[cfg(test)]
@@ -113,7 +114,12 @@ pub(crate) async fn open_with_blobs(
         .journal_mode(SqliteJournalMode::Wal)
         // WAL + FULL: every commit fsyncs the WAL, so an answered write survives power loss
         // (RCV-12). NORMAL would only guarantee consistency, not durability.
-        .synchronous(SqliteSynchronous::Full);
+        .synchronous(SqliteSynchronous::Full)
+        // Checkpoints are the checkpointer's job, off the writer's path; this is a backstop.
+        .pragma(
+            "wal_autocheckpoint",
+            checkpointer::WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+        );
     let mut write_conn = write_options
         .clone()
         .connect()
@@ -131,8 +137,14 @@ pub(crate) async fn open_with_blobs(
     let pool = read_pool(data_dir, options).await?;
     let events = Events::new();
     let signal = Arc::new(Signal::default());
+    let checkpoint_conn = write_options
+        .clone()
+        .connect()
+        .await
+        .ctx("opening the checkpoint connection")?;
     let writer = Writer::start(
         write_conn,
+        checkpoint_conn,
         write_options,
         events.clone(),
         blobs.clone(),

@@ -422,15 +422,25 @@ async fn index_batch(
     }
     read.rollback().await.ctx(WHAT)?;
     // Every content up to `sequence` was read unless the batch was cut short.
-    let reached = if cut || rows.len() == BATCH_ROWS {
+    let mut reached = if cut || rows.len() == BATCH_ROWS {
         rows.last().map_or(start, |row| row.0)
     } else {
         sequence
     };
     let mut texts = Vec::with_capacity(rows.len());
-    for row in rows {
+    let mut text_bytes = 0;
+    let last = rows.len();
+    for (n, row) in rows.into_iter().enumerate() {
         let id = row.0;
-        texts.push((id, split_text_of(row, pool, blobs).await));
+        let text = split_text_of(row, pool, blobs).await;
+        text_bytes += text.header.len() + text.body.len();
+        texts.push((id, text));
+        // Blob-stored contents bring their text only now (parsed from the file): the batch
+        // ends here if the texts reach the bound, and the rest waits for the next round.
+        if text_bytes >= BATCH_BYTES && n + 1 < last {
+            reached = id;
+            break;
+        }
     }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.ctx(WHAT)?;
     // Another process sharing the data folder may have indexed some of these meanwhile.
@@ -495,7 +505,8 @@ async fn purge_chunk(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), sql
     tx.commit().await
 }
 
-/// A content's id, its search text column, its index when that column is NULL, its blob id.
+/// A content's id, its search text column (NULL for blob-stored contents, and for those stored
+/// before migration 4), its index when that column is NULL, its blob id.
 type TextRow = (i64, Option<String>, Option<Vec<u8>>, String);
 
 /// A message's UID, then its content as in [`TextRow`].
@@ -553,58 +564,59 @@ fn split_text(text: String, raw: &[u8]) -> SplitText {
     }
 }
 
-/// The search text of a content row, whole. Contents stored before migration 4 keep it in
-/// their index; if that index cannot be read, the message itself is parsed again (from its
-/// inline body or its blob file).
+/// The search text a content row holds, if it holds one: its `search_text` column, or for
+/// contents stored before migration 4 the text inside its index. Contents kept as blob files
+/// hold none (their text would double what every delivery writes to the WAL); it is taken
+/// from the message itself.
+fn stored_text(row: &TextRow) -> Option<String> {
+    match row {
+        (_, Some(text), _, _) => Some(text.clone()),
+        (_, None, index, _) => index
+            .as_deref()
+            .and_then(|b| MessageIndex::from_bytes(b).ok())
+            .map(|index| index.search_text)
+            .filter(|text| !text.is_empty()),
+    }
+}
+
+/// The search text of a content row, whole: stored, or parsed from the message (its inline
+/// body or its blob file).
 async fn text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> String {
-    let (id, text, index, hash) = row;
-    if let Some(text) = text {
+    if let Some(text) = stored_text(&row) {
         return text;
     }
-    if let Some(index) = index
-        .as_deref()
-        .and_then(|b| MessageIndex::from_bytes(b).ok())
-    {
-        return index.search_text;
-    }
+    let (id, _, _, hash) = row;
     match read_raw(pool, blobs, id, &hash).await {
         Some(raw) => MessageIndex::parse(&raw).search_text,
         None => String::new(),
     }
 }
 
-/// The search text of a content row cut into header and body ([`split_text`]), which takes
+/// The search text of a content row cut into header and body: at the mark the parser writes
+/// between them, or for texts stored before the mark existed by [`split_text`], which takes
 /// the message's header bytes.
 async fn split_text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> SplitText {
-    // Texts written since the header mark exists cut without reading the message.
-    let stored = match &row {
-        (_, Some(text), _, _) => Some(text.clone()),
-        (_, None, index, _) => index
-            .as_deref()
-            .and_then(|b| MessageIndex::from_bytes(b).ok())
-            .map(|index| index.search_text),
-    };
+    let stored = stored_text(&row);
     if let Some((header, body)) = stored.as_deref().and_then(split_search_text) {
         return SplitText {
             header: header.to_owned(),
             body: body.to_owned(),
         };
     }
-    let (id, hash) = (row.0, row.3.clone());
-    let Some(raw) = read_raw(pool, blobs, id, &hash).await else {
+    let Some(raw) = read_raw(pool, blobs, row.0, &row.3).await else {
         // Unreadable message: its text (if any) counts as body, so nothing is missed.
         return SplitText {
             header: String::new(),
-            body: text_of(row, pool, blobs).await,
+            body: stored.unwrap_or_default(),
         };
     };
-    let text = match row {
-        (_, Some(text), _, _) => text,
-        (_, None, index, _) => index
-            .as_deref()
-            .and_then(|b| MessageIndex::from_bytes(b).ok())
-            .map_or_else(|| MessageIndex::parse(&raw).search_text, |i| i.search_text),
-    };
+    let text = stored.unwrap_or_else(|| MessageIndex::parse(&raw).search_text);
+    if let Some((header, body)) = split_search_text(&text) {
+        return SplitText {
+            header: header.to_owned(),
+            body: body.to_owned(),
+        };
+    }
     split_text(text, &raw)
 }
 
@@ -784,6 +796,44 @@ mod tests {
             .expect("match")
     }
 
+    /// A closed store's search file, removed and opened again with no indexer running, so a
+    /// test drives indexing by hand; with the read connections and blobs a search needs.
+    struct HandDriven {
+        conn: SqliteConnection,
+        pool: SqlitePool,
+        blobs: Arc<dyn BlobStore>,
+    }
+
+    impl HandDriven {
+        async fn open(dir: &Path) -> HandDriven {
+            remove_search_file(dir);
+            HandDriven {
+                conn: open(dir).await.expect("search file"),
+                pool: main_pool(dir).await,
+                blobs: Arc::new(FsBlobStore::open(&dir.join(crate::BLOB_FOLDER)).expect("blobs")),
+            }
+        }
+
+        async fn search(&self, folder: FolderId, scope: Scope, needle: &str) -> Vec<u32> {
+            search_folder(&self.pool, &self.blobs, folder, scope, needle)
+                .await
+                .expect("search")
+        }
+
+        /// One round of the indexer.
+        async fn index(&mut self) {
+            let (progress, _) = watch::channel(0);
+            index_batch(&mut self.conn, &self.pool, &self.blobs, &progress)
+                .await
+                .expect("index");
+        }
+
+        async fn close(self) {
+            self.conn.close().await.expect("close");
+            self.pool.close().await;
+        }
+    }
+
     /// The unindexed tail is scanned: searches agree before and after the index has the rows,
     /// whatever the progress.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -843,20 +893,9 @@ mod tests {
         deliver(&stores, toto, "Zanzibar trip", "Lemon tart.").await;
         deliver(&stores, toto, "Holiday", "Back from zanzibar.").await;
         stores.close().await;
-        remove_search_file(dir.path());
-        let mut conn = open(dir.path()).await.expect("search file");
-        let pool = main_pool(dir.path()).await;
-        let blobs: Arc<dyn BlobStore> =
-            Arc::new(FsBlobStore::open(&dir.path().join(crate::BLOB_FOLDER)).expect("blobs"));
-        let search = |scope: Scope, needle: &'static str| {
-            let (pool, blobs) = (pool.clone(), blobs.clone());
-            async move {
-                search_folder(&pool, &blobs, inbox, scope, needle)
-                    .await
-                    .expect("search")
-            }
-        };
+        let mut hand = HandDriven::open(dir.path()).await;
         for round in ["before indexing", "after indexing"] {
+            let search = |scope, needle| hand.search(inbox, scope, needle);
             assert_eq!(
                 search(Scope::Anywhere, "ZANZIBAR").await,
                 vec![1, 2],
@@ -872,13 +911,55 @@ mod tests {
             );
             assert_eq!(search(Scope::Body, "lemon").await, vec![1], "{round}");
             assert!(search(Scope::Body, "ip").await.is_empty(), "{round}");
-            let (progress, _) = watch::channel(0);
-            index_batch(&mut conn, &pool, &blobs, &progress)
-                .await
-                .expect("index");
+            hand.index().await;
         }
-        conn.close().await.expect("close");
-        pool.close().await;
+        hand.close().await;
+    }
+
+    /// A content kept as a blob file stores no search text (it would double what its delivery
+    /// writes to the WAL): the scan and the indexer take the text from the file, header and
+    /// body apart, like that of an inline content.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blob_contents_are_searched_from_their_file() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (stores, toto, inbox) = store_with_inbox(dir.path()).await;
+        let filler = "Filler words for a long body.\r\n";
+        let long = filler.repeat(crate::INLINE_CONTENT_MAX / filler.len() + 1)
+            + "Greetings from Zanzibar.";
+        deliver(&stores, toto, "Quokka report", &long).await;
+        deliver(&stores, toto, "Holiday", "A short zanzibar note.").await;
+        stores.close().await;
+        let mut hand = HandDriven::open(dir.path()).await;
+        let without_text: Vec<i64> =
+            sqlx::query_scalar("SELECT size FROM contents WHERE search_text IS NULL")
+                .fetch_all(&hand.pool)
+                .await
+                .expect("contents");
+        assert_eq!(without_text.len(), 1, "only the blob content has no text");
+        assert!(without_text[0] > i64::try_from(crate::INLINE_CONTENT_MAX).unwrap());
+        for round in ["before indexing", "after indexing"] {
+            let search = |scope, needle| hand.search(inbox, scope, needle);
+            assert_eq!(
+                search(Scope::Anywhere, "zanzibar").await,
+                vec![1, 2],
+                "{round}"
+            );
+            assert_eq!(search(Scope::Anywhere, "QUOKKA").await, vec![1], "{round}");
+            assert!(search(Scope::Body, "quokka").await.is_empty(), "{round}");
+            assert_eq!(
+                search(Scope::Body, "greetings from").await,
+                vec![1],
+                "{round}"
+            );
+            hand.index().await;
+        }
+        assert_eq!(
+            matches(&mut hand.conn, "zanzibar").await,
+            2,
+            "both are indexed"
+        );
+        assert_eq!(matches(&mut hand.conn, "greetings").await, 1);
+        hand.close().await;
     }
 
     /// A search file of version 1 (one column for header and body) is rebuilt at the next

@@ -37,6 +37,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpointer::Checkpointer;
 use super::search::Signal;
 use crate::{BlobStore, Events, FolderEvent, StoreError};
 
@@ -46,6 +47,9 @@ const MAX_BATCH: usize = 256;
 
 /// Jobs waiting for the writer before callers feel back-pressure.
 const QUEUE: usize = 4096;
+
+/// The name of the writer's thread (in `top -H`, `perf`).
+const WRITER_THREAD: &str = "postwerk-writer";
 
 /// What a job produced, kept until its commit.
 pub(crate) struct Written<T> {
@@ -130,9 +134,11 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Start the writer task on `conn`, which must be the only connection that writes;
-    /// `reopen` opens it again when a failed commit leaves it unusable.
+    /// `reopen` opens it again when a failed commit leaves it unusable. `checkpoint_conn`
+    /// is the [`Checkpointer`]'s: the writer starts it and stops it when it stops itself.
     pub fn start(
         conn: SqliteConnection,
+        checkpoint_conn: SqliteConnection,
         reopen: SqliteConnectOptions,
         events: Events,
         blobs: Arc<dyn BlobStore>,
@@ -140,9 +146,34 @@ impl Writer {
         signal: Arc<Signal>,
     ) -> Writer {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(
-            conn, reopen, receiver, events, blobs, collector, signal,
-        ));
+        let checkpointer = Checkpointer::start(checkpoint_conn);
+        let task = run(
+            conn,
+            checkpointer,
+            reopen,
+            receiver,
+            events,
+            blobs,
+            collector,
+            signal,
+        );
+        // A thread and a runtime of its own: every statement of a job is a round trip to
+        // sqlx's connection thread, and on the shared runtime each return waited behind the
+        // sessions' tasks (parsing, TLS). Under 16 busy SMTP connections that queueing was most
+        // of a group commit's time (issue 3's ingest profile); here the writer resumes as
+        // soon as its statement is done, and the kernel shares the cores between threads.
+        let spawned = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|runtime| {
+                std::thread::Builder::new()
+                    .name(WRITER_THREAD.to_owned())
+                    .spawn(move || runtime.block_on(task))
+            });
+        if let Err(error) = spawned {
+            // Without a writer every write fails with "the store is closed"; say why.
+            tracing::error!(%error, "starting the writer thread");
+        }
         Writer { sender }
     }
 
@@ -199,8 +230,10 @@ fn closed() -> StoreError {
     StoreError::backend("submitting a write", "the store is closed")
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     mut conn: SqliteConnection,
+    checkpointer: Checkpointer,
     reopen: SqliteConnectOptions,
     mut receiver: mpsc::Receiver<Command>,
     events: Events,
@@ -234,6 +267,7 @@ async fn run(
         }
         let (jobs, started) = (batch.len(), std::time::Instant::now());
         let deferred = run_batch(&mut conn, batch, &events, &signal).await;
+        checkpointer.committed();
         if conn.is_in_transaction() {
             // A COMMIT or ROLLBACK that failed (a full disk: SQLite had already rolled the
             // transaction back) leaves sqlx counting a transaction SQLite no longer has, and
@@ -268,6 +302,7 @@ async fn run(
     if let Err(error) = conn.close().await {
         tracing::warn!(%error, "closing the write connection");
     }
+    checkpointer.stop().await;
     if let Some(done) = close {
         let _ = done.send(());
     }
