@@ -159,9 +159,10 @@ impl Writer {
         );
         // A thread and a runtime of its own: every statement of a job is a round trip to
         // sqlx's connection thread, and on the shared runtime each return waited behind the
-        // sessions' tasks (parsing, TLS). Under 16 busy SMTP connections that queueing was most
-        // of a group commit's time (issue 3's ingest profile); here the writer resumes as
-        // soon as its statement is done, and the kernel shares the cores between threads.
+        // sessions' tasks (parsing, TLS). Under 16 busy SMTP connections of 2 KB messages that
+        // queueing made a group commit about a quarter longer (8–9 ms against 6–7 ms here,
+        // bench/README.md round 8); here the writer resumes as soon as its statement is done,
+        // and the kernel shares the cores between threads.
         let spawned = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
