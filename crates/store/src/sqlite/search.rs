@@ -564,15 +564,15 @@ fn split_text(text: String, raw: &[u8]) -> SplitText {
     }
 }
 
-/// The search text a content row holds, if it holds one: its `search_text` column, or for
-/// contents stored before migration 4 the text inside its index. Contents kept as blob files
+/// The search text a content row holds, if it holds one: its `search_text` column (taken, not
+/// copied: it may be megabytes), or for contents stored before migration 4 the text inside
+/// its index. Contents kept as blob files
 /// hold none (their text would double what every delivery writes to the WAL); it is taken
 /// from the message itself.
-fn stored_text(row: &TextRow) -> Option<String> {
-    match row {
-        (_, Some(text), _, _) => Some(text.clone()),
-        (_, None, index, _) => index
-            .as_deref()
+fn stored_text(text: Option<String>, index: Option<&[u8]>) -> Option<String> {
+    match text {
+        Some(text) => Some(text),
+        None => index
             .and_then(|b| MessageIndex::from_bytes(b).ok())
             .map(|index| index.search_text)
             .filter(|text| !text.is_empty()),
@@ -582,10 +582,10 @@ fn stored_text(row: &TextRow) -> Option<String> {
 /// The search text of a content row, whole: stored, or parsed from the message (its inline
 /// body or its blob file).
 async fn text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> String {
-    if let Some(text) = stored_text(&row) {
+    let (id, text, index, hash) = row;
+    if let Some(text) = stored_text(text, index.as_deref()) {
         return text;
     }
-    let (id, _, _, hash) = row;
     match read_raw(pool, blobs, id, &hash).await {
         Some(raw) => MessageIndex::parse(&raw).search_text,
         None => String::new(),
@@ -596,14 +596,15 @@ async fn text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) ->
 /// between them, or for texts stored before the mark existed by [`split_text`], which takes
 /// the message's header bytes.
 async fn split_text_of(row: TextRow, pool: &SqlitePool, blobs: &Arc<dyn BlobStore>) -> SplitText {
-    let stored = stored_text(&row);
+    let (id, text, index, hash) = row;
+    let stored = stored_text(text, index.as_deref());
     if let Some((header, body)) = stored.as_deref().and_then(split_search_text) {
         return SplitText {
             header: header.to_owned(),
             body: body.to_owned(),
         };
     }
-    let Some(raw) = read_raw(pool, blobs, row.0, &row.3).await else {
+    let Some(raw) = read_raw(pool, blobs, id, &hash).await else {
         // Unreadable message: its text (if any) counts as body, so nothing is missed.
         return SplitText {
             header: String::new(),
