@@ -107,6 +107,20 @@ impl<T> Context<T> for Result<T, sqlx::Error> {
     }
 }
 
+impl<T> Context<T> for Result<T, rusqlite::Error> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                StoreError::StorageFull {
+                    context: context.to_string(),
+                }
+            } else {
+                StoreError::backend(context, e)
+            }
+        })
+    }
+}
+
 /// SQLite's primary result code for a full disk (`SQLITE_FULL`, "database or disk is full").
 const SQLITE_FULL: i64 = 13;
 

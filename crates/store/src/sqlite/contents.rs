@@ -127,53 +127,75 @@ impl Upserted {
     }
 }
 
-/// The row of `contents` for this content, created (with its search text) if new. The
-/// full-text index is not touched: the indexer picks new rows up after the commit.
-pub(super) async fn upsert_content(
-    conn: &mut SqliteConnection,
-    content: &Content,
-) -> Result<Upserted, StoreError> {
-    const WHAT: &str = "storing a message content";
-    // New content is the common case: one statement, which returns nothing when the content
-    // is known already.
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO contents (hash, size, subject, from_addr, sent_date, message_id, \
-         has_attachments, idx, search_text, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-         ON CONFLICT (hash) DO NOTHING RETURNING id",
-    )
-    .bind(content.blob.as_str())
-    .bind(content.size)
-    .bind(&content.subject)
-    .bind(&content.from)
-    .bind(content.sent_date)
-    .bind(&content.message_id)
-    .bind(content.has_attachments)
-    .bind(&content.index)
-    .bind(&content.search_text)
-    .bind(now())
-    .fetch_optional(&mut *conn)
-    .await
-    .ctx(WHAT)?;
-    if let Some(id) = inserted {
-        if let Some(body) = &content.inline {
-            insert_body(conn, id, body).await?;
-        }
-        return Ok(Upserted::New(id));
-    }
-    let (id, has_body): (i64, bool) = sqlx::query_as(
+/// The row of the content named `blob`, if it is known: its id, and whether its bytes are
+/// inline. Runs on the writer's handle ([`super::direct`]), like the other functions here
+/// that take a `rusqlite::Connection`.
+pub(super) fn known(
+    db: &rusqlite::Connection,
+    blob: &BlobId,
+) -> Result<Option<(i64, bool)>, StoreError> {
+    use rusqlite::OptionalExtension as _;
+    db.prepare_cached(
         "SELECT c.id, EXISTS (SELECT 1 FROM content_bodies b WHERE b.content_id = c.id) \
          FROM contents c WHERE c.hash = ?1",
     )
-    .bind(content.blob.as_str())
-    .fetch_one(&mut *conn)
-    .await
-    .ctx(WHAT)?;
-    Ok(Upserted::Known { id, has_body })
+    .and_then(|mut select| {
+        select
+            .query_row([blob.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+    })
+    .ctx("looking for a message content")
 }
 
+/// The row of `contents` for this content: `known` (from [`known`], under the same write
+/// lock), or created now with its search text and, when inline, its bytes. The full-text
+/// index is not touched: the indexer picks new rows up after the commit.
+pub(super) fn upsert_content(
+    db: &rusqlite::Connection,
+    content: &Content,
+    known: Option<(i64, bool)>,
+) -> Result<Upserted, StoreError> {
+    const WHAT: &str = "storing a message content";
+    if let Some((id, has_body)) = known {
+        return Ok(Upserted::Known { id, has_body });
+    }
+    let id: i64 = db
+        .prepare_cached(
+            "INSERT INTO contents (hash, size, subject, from_addr, sent_date, message_id, \
+             has_attachments, idx, search_text, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+        )
+        .and_then(|mut insert| {
+            insert.query_row(
+                rusqlite::params![
+                    content.blob.as_str(),
+                    content.size,
+                    content.subject,
+                    content.from,
+                    content.sent_date,
+                    content.message_id,
+                    content.has_attachments,
+                    content.index,
+                    content.search_text,
+                    now(),
+                ],
+                |row| row.get(0),
+            )
+        })
+        .ctx(WHAT)?;
+    if let Some(body) = &content.inline {
+        db.prepare_cached(INSERT_BODY)
+            .and_then(|mut insert| insert.execute(rusqlite::params![id, body]))
+            .ctx(WHAT)?;
+    }
+    Ok(Upserted::New(id))
+}
+
+/// Stores the bytes of an inline content.
+const INSERT_BODY: &str = "INSERT INTO content_bodies (content_id, body) VALUES (?1, ?2)";
+
 async fn insert_body(conn: &mut SqliteConnection, id: i64, body: &[u8]) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO content_bodies (content_id, body) VALUES (?1, ?2)")
+    sqlx::query(INSERT_BODY)
         .bind(id)
         .bind(body)
         .execute(&mut *conn)

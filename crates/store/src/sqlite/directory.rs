@@ -1786,34 +1786,40 @@ impl Directory for SqliteStore {
     }
 
     async fn resolve_facts(&self, recipient: &Address) -> Result<Facts, StoreError> {
-        // One read transaction, so the three answers come from the same snapshot.
-        let mut tx = self.pool.begin().await.ctx("resolving a recipient")?;
-        let service: Option<(i64, String, bool)> = sqlx::query_as(
-            "SELECT s.id, s.domain, d.is_alias FROM service_domains d \
-             JOIN services s ON s.id = d.service_id WHERE d.domain = ?1",
-        )
-        .bind(recipient.domain().as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("resolving a recipient")?;
-        let Some((service_id, domain, via_alias_domain)) = service else {
-            return Ok(Facts::not_local());
-        };
+        const WHAT: &str = "resolving a recipient";
+        // One statement, so the answers come from one snapshot without a transaction around
+        // them: a recipient is resolved at every RCPT, and each statement is a round trip to
+        // the database thread (issue 3's ingest profile). No row: the domain is not hosted;
+        // otherwise a row per address found, or one with `matched` NULL when none is.
         // SVC-3: an alias-domain address is looked up under the primary domain; aliases and
         // the catch-all are per service, so the same query serves both cases.
         let rows = sqlx::query(concat!(
-            "SELECT 'exact' AS matched, a.* FROM (", address_select!(), 
-            " WHERE a.service_id = ?1 AND a.local_part = ?2) a \
-             UNION ALL SELECT 'alias' AS matched, a.* FROM (", address_select!(),
-            " JOIN aliases x ON x.address_id = a.id WHERE x.service_id = ?1 AND x.local_part = ?2) a \
-             UNION ALL SELECT 'catchall' AS matched, a.* FROM (", address_select!(),
-            " WHERE a.service_id = ?1 AND a.kind = 'catchall') a"
+            "WITH svc AS (SELECT s.id AS resolved_service, s.domain AS resolved_domain, \
+             d.is_alias AS resolved_via_alias FROM service_domains d \
+             JOIN services s ON s.id = d.service_id WHERE d.domain = ?1), \
+             hits AS (SELECT 'exact' AS matched, a.* FROM (",
+            address_select!(),
+            " WHERE a.service_id = (SELECT resolved_service FROM svc) AND a.local_part = ?2) a \
+             UNION ALL SELECT 'alias' AS matched, a.* FROM (",
+            address_select!(),
+            " JOIN aliases x ON x.address_id = a.id \
+             WHERE x.service_id = (SELECT resolved_service FROM svc) AND x.local_part = ?2) a \
+             UNION ALL SELECT 'catchall' AS matched, a.* FROM (",
+            address_select!(),
+            " WHERE a.service_id = (SELECT resolved_service FROM svc) AND a.kind = 'catchall') a) \
+             SELECT svc.*, hits.* FROM svc LEFT JOIN hits ON 1"
         ))
-        .bind(service_id)
+        .bind(recipient.domain().as_str())
         .bind(recipient.local().as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await
-        .ctx("resolving a recipient")?;
+        .ctx(WHAT)?;
+        let Some(first) = rows.first() else {
+            return Ok(Facts::not_local());
+        };
+        let service_id: i64 = first.try_get("resolved_service").ctx(WHAT)?;
+        let domain: String = first.try_get("resolved_domain").ctx(WHAT)?;
+        let via_alias_domain: bool = first.try_get("resolved_via_alias").ctx(WHAT)?;
         let mut facts = Facts {
             service: Some(ServiceFacts {
                 id: ServiceId(service_id),
@@ -1823,7 +1829,9 @@ impl Directory for SqliteStore {
             ..Facts::default()
         };
         for row in &rows {
-            let matched: &str = row.try_get("matched").ctx("resolving a recipient")?;
+            let Some(matched) = row.try_get::<Option<&str>, _>("matched").ctx(WHAT)? else {
+                continue;
+            };
             let hosted = Some(address_from_row(row)?);
             match matched {
                 "exact" => facts.exact = hosted,

@@ -23,13 +23,14 @@ use postwerk_message::MessageIndex;
 use postwerk_model::{
     AddressId, AddressKind, FolderId, SpecialUse, canonical_folder_name, validate_folder_name,
 };
+use rusqlite::OptionalExtension as _;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite, SqliteConnection};
 use tokio::sync::broadcast;
 
 use super::cache::Answer;
 use super::contents::{
-    Content, Upserted, adopt_known, discard_blob_tx, is_inline, read_content, upsert_content,
+    Content, Upserted, adopt_known, discard_blob_tx, is_inline, known, read_content, upsert_content,
 };
 use super::writer::Written;
 use super::{SqliteStore, conflict_or, int, now, parse, search};
@@ -211,6 +212,11 @@ fn created(folder: &Folder) -> FolderEvent {
     }
 }
 
+/// Takes ?2 UIDs and one new MODSEQ in folder ?1.
+const ALLOCATE_UIDS: &str = "UPDATE folders SET uid_next = uid_next + ?2, \
+     highest_modseq = highest_modseq + 1 \
+     WHERE id = ?1 RETURNING uid_next - ?2, highest_modseq, uid_validity, mailbox_id";
+
 /// Take `count` UIDs and one new MODSEQ in a folder. Returns the first UID, the MODSEQ, the
 /// UIDVALIDITY and the mailbox.
 async fn allocate_uids(
@@ -218,29 +224,59 @@ async fn allocate_uids(
     folder: FolderId,
     count: u32,
 ) -> Result<(u32, u64, u32, AddressId), StoreError> {
-    const WHAT: &str = "allocating UIDs";
-    let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
-        "UPDATE folders SET uid_next = uid_next + ?2, highest_modseq = highest_modseq + 1 \
-         WHERE id = ?1 RETURNING uid_next - ?2, highest_modseq, uid_validity, mailbox_id",
-    )
-    .bind(folder.0)
-    .bind(i64::from(count))
-    .fetch_optional(&mut *conn)
-    .await
-    .ctx(WHAT)?;
+    let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(ALLOCATE_UIDS)
+        .bind(folder.0)
+        .bind(i64::from(count))
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx(ALLOCATING)?;
+    allocated_uids(folder, count, row)
+}
+
+/// [`allocate_uids`] on the writer's handle ([`super::direct`]).
+fn allocate_uids_direct(
+    db: &rusqlite::Connection,
+    folder: FolderId,
+    count: u32,
+) -> Result<(u32, u64, u32, AddressId), StoreError> {
+    let row = db
+        .prepare_cached(ALLOCATE_UIDS)
+        .and_then(|mut update| {
+            update
+                .query_row((folder.0, i64::from(count)), |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()
+        })
+        .ctx(ALLOCATING)?;
+    allocated_uids(folder, count, row)
+}
+
+const ALLOCATING: &str = "allocating UIDs";
+
+/// What [`ALLOCATE_UIDS`] returned, checked.
+fn allocated_uids(
+    folder: FolderId,
+    count: u32,
+    row: Option<(i64, i64, i64, i64)>,
+) -> Result<(u32, u64, u32, AddressId), StoreError> {
     let (first, modseq, uid_validity, mailbox) = row.ok_or_else(|| no_folder(folder))?;
     // UIDs are 32-bit (RFC 9051 §2.3.1.1); the savepoint undoes the update on refusal.
     if first + i64::from(count) - 1 > i64::from(u32::MAX) {
-        return Err(StoreError::Refused(
-            "this folder has used up its UIDs; copy its messages into a new folder".to_owned(),
-        ));
+        return Err(used_up_uids());
     }
     Ok((
-        int(first, WHAT)?,
-        int(modseq, WHAT)?,
-        int(uid_validity, WHAT)?,
+        int(first, ALLOCATING)?,
+        int(modseq, ALLOCATING)?,
+        int(uid_validity, ALLOCATING)?,
         AddressId(mailbox),
     ))
+}
+
+fn used_up_uids() -> StoreError {
+    StoreError::Refused(
+        "this folder has used up its UIDs; copy its messages into a new folder".to_owned(),
+    )
 }
 
 /// Raise a folder's HIGHESTMODSEQ by one and return it (EXPUNGE, STORE).
@@ -267,9 +303,9 @@ enum Target {
 
 /// Choose the folder of a delivery target and take one UID in it, in one statement: the
 /// special-use or named folder if it exists, INBOX otherwise. Returns the folder, the UID, the
-/// MODSEQ and the UIDVALIDITY.
-async fn allocate_for_target(
-    conn: &mut SqliteConnection,
+/// MODSEQ and the UIDVALIDITY. Runs on the writer's handle ([`super::direct`]).
+fn allocate_for_target(
+    db: &rusqlite::Connection,
     target: &DeliveryTarget,
 ) -> Result<(FolderId, u32, u64, u32), StoreError> {
     const WHAT: &str = "choosing a delivery folder";
@@ -278,20 +314,23 @@ async fn allocate_for_target(
         TargetFolder::SpecialUse(special_use) => (Some(special_use.attribute()), None),
         TargetFolder::Named(name) => (None, Some(canonical_folder_name(name))),
     };
-    let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
-        "UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 \
-         WHERE id = COALESCE( \
-             (SELECT id FROM folders WHERE mailbox_id = ?1 AND special_use = ?2), \
-             (SELECT id FROM folders WHERE mailbox_id = ?1 AND name = ?3), \
-             (SELECT id FROM folders WHERE mailbox_id = ?1 AND name = 'INBOX')) \
-         RETURNING id, uid_next - 1, highest_modseq, uid_validity",
-    )
-    .bind(target.mailbox.0)
-    .bind(special_use)
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await
-    .ctx(WHAT)?;
+    let row: Option<(i64, i64, i64, i64)> = db
+        .prepare_cached(
+            "UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 \
+             WHERE id = COALESCE( \
+                 (SELECT id FROM folders WHERE mailbox_id = ?1 AND special_use = ?2), \
+                 (SELECT id FROM folders WHERE mailbox_id = ?1 AND name = ?3), \
+                 (SELECT id FROM folders WHERE mailbox_id = ?1 AND name = 'INBOX')) \
+             RETURNING id, uid_next - 1, highest_modseq, uid_validity",
+        )
+        .and_then(|mut update| {
+            update
+                .query_row((target.mailbox.0, special_use, name), |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()
+        })
+        .ctx(WHAT)?;
     let (folder, uid, modseq, uid_validity) = row.ok_or_else(|| {
         StoreError::NotFound(format!(
             "the address with id {} has no mailbox to deliver to",
@@ -299,9 +338,7 @@ async fn allocate_for_target(
         ))
     })?;
     if uid > i64::from(u32::MAX) {
-        return Err(StoreError::Refused(
-            "this folder has used up its UIDs; copy its messages into a new folder".to_owned(),
-        ));
+        return Err(used_up_uids());
     }
     Ok((
         FolderId(folder),
@@ -327,9 +364,10 @@ impl From<&Flags> for StoredFlags {
     }
 }
 
-/// Store one content as a message in each target. `None` if the blob file vanished (a
-/// concurrent collection removed it after the caller wrote it): the caller writes it again
-/// and retries. An inline content needs no retry: its bytes are written here.
+/// Store one content as a message in each target, through the writer's sqlx path: for a
+/// content that is a file, or an inline content [`store_rows`] found stored as a file before
+/// migration 5. `None` if the blob file vanished (a concurrent collection removed it after
+/// the caller wrote it): the caller writes it again and retries.
 async fn store_tx(
     conn: &mut SqliteConnection,
     blobs: Arc<dyn BlobStore>,
@@ -339,41 +377,88 @@ async fn store_tx(
     internal_date: i64,
     once: Option<Fingerprint>,
 ) -> Result<Written<Option<Vec<Option<Stored>>>>, StoreError> {
-    let received = match once {
-        Some(once) => already_received(conn, &targets, once).await?,
-        None => vec![false; targets.len()],
-    };
-    if received.iter().all(|&seen| seen) {
-        // A retry of what every target already has: nothing to store, not even the content.
-        return Ok(Written::value(Some(vec![None; targets.len()])));
+    // Under the write lock, collections cannot run: if the file is here now, it stays.
+    if content.inline.is_none() && !blobs.exists(&content.blob).await? {
+        return Ok(Written::value(None));
     }
-    let upserted = match &content.inline {
-        None => {
-            // Under the write lock, collections cannot run: if the file is here now, it stays.
-            if !blobs.exists(&content.blob).await? {
-                return Ok(Written::value(None));
-            }
-            let upserted = upsert_content(conn, &content).await?;
-            if let Upserted::Known { has_body: true, .. } = upserted {
+    if let Some(body) = &content.inline {
+        let known = super::direct::run(conn, |db| known(db, &content.blob)).await?;
+        if let Some((id, false)) = known {
+            // The same bytes stored as a file before migration 5: the file stays if it is
+            // there, else the bytes at hand become the content's.
+            adopt_known(conn, &blobs, id, &content.blob, body).await?;
+        }
+    }
+    let count = targets.len();
+    let rows = super::direct::run(conn, |db| {
+        store_rows(db, &content, targets, &flags, internal_date, once, true)
+    })
+    .await?;
+    match rows {
+        Rows::Received => Ok(Written::value(Some(vec![None; count]))),
+        Rows::FileToCheck => Err(StoreError::backend(
+            "storing a message",
+            "its content's file was checked, yet is asked for again",
+        )),
+        Rows::Stored(upserted, stored, events) => {
+            if let (None, Upserted::Known { has_body: true, .. }) = (&content.inline, upserted) {
                 // Stored inline by a build with a larger threshold: the bytes are in the
                 // database, the file just written is not needed (a content is never both).
                 blobs.remove(&content.blob).await?;
             }
-            upserted
+            Ok(stored_written(upserted, stored, events))
         }
-        Some(body) => {
-            let upserted = upsert_content(conn, &content).await?;
-            if let Upserted::Known {
-                id,
-                has_body: false,
-            } = upserted
-            {
-                // The same bytes stored as a file before migration 5.
-                adopt_known(conn, &blobs, id, &content.blob, body).await?;
-            }
-            upserted
-        }
+    }
+}
+
+/// The write of messages stored by [`store_rows`], with an answer for [`store_tx`].
+fn stored_written(
+    upserted: Upserted,
+    stored: Vec<Option<Stored>>,
+    events: Vec<FolderEvent>,
+) -> Written<Option<Vec<Option<Stored>>>> {
+    let written = Written::with_events(Some(stored), events);
+    match upserted {
+        Upserted::New(_) => written.new_contents(),
+        Upserted::Known { .. } => written,
+    }
+}
+
+/// What [`store_rows`] did.
+enum Rows {
+    /// Every target had received the message already: nothing was written.
+    Received,
+    /// The inline content is known as a file stored before migration 5, which only the
+    /// sqlx path can look for ([`store_tx`]): nothing was written.
+    FileToCheck,
+    /// The content (unless known) and these messages were written.
+    Stored(Upserted, Vec<Option<Stored>>, Vec<FolderEvent>),
+}
+
+/// The rows of a store, on the writer's handle ([`super::direct`]): the content (unless
+/// known), then a message per target that has not received it already. `file_checked`: the
+/// caller has dealt with an inline content known as a file.
+fn store_rows(
+    db: &rusqlite::Connection,
+    content: &Content,
+    targets: Vec<Target>,
+    flags: &StoredFlags,
+    internal_date: i64,
+    once: Option<Fingerprint>,
+    file_checked: bool,
+) -> Result<Rows, StoreError> {
+    let known = known(db, &content.blob)?;
+    if content.inline.is_some() && !file_checked && matches!(known, Some((_, false))) {
+        return Ok(Rows::FileToCheck);
+    }
+    let received = match once {
+        Some(once) => already_received(db, &targets, once, internal_date)?,
+        None => vec![false; targets.len()],
     };
+    if received.iter().all(|&seen| seen) {
+        return Ok(Rows::Received);
+    }
+    let upserted = upsert_content(db, content, known)?;
     let content_id = upserted.id();
     let saved_at = now();
     let mut stored = Vec::with_capacity(targets.len());
@@ -385,32 +470,33 @@ async fn store_tx(
         }
         let (folder, uid, modseq, uid_validity, mailbox) = match &target {
             Target::Mailbox(target) => {
-                let (folder, uid, modseq, uid_validity) = allocate_for_target(conn, target).await?;
+                let (folder, uid, modseq, uid_validity) = allocate_for_target(db, target)?;
                 (folder, uid, modseq, uid_validity, target.mailbox)
             }
             Target::Folder(folder) => {
-                let (uid, modseq, uid_validity, mailbox) = allocate_uids(conn, *folder, 1).await?;
+                let (uid, modseq, uid_validity, mailbox) = allocate_uids_direct(db, *folder, 1)?;
                 (*folder, uid, modseq, uid_validity, mailbox)
             }
         };
-        sqlx::query(
+        let modseq_column =
+            i64::try_from(modseq).map_err(|e| StoreError::backend("storing a message", e))?;
+        db.prepare_cached(
             "INSERT INTO messages (folder_id, uid, modseq, system_flags, keywords, internal_date, \
              saved_at, content_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
-        .bind(folder.0)
-        .bind(i64::from(uid))
-        .bind(i64::try_from(modseq).map_err(|e| StoreError::backend("storing a message", e))?)
-        .bind(flags.bits)
-        .bind(&flags.keywords)
-        .bind(internal_date)
-        .bind(saved_at)
-        .bind(content_id)
-        .execute(&mut *conn)
-        .await
+        .and_then(|mut insert| {
+            insert.execute(rusqlite::params![
+                folder.0,
+                i64::from(uid),
+                modseq_column,
+                flags.bits,
+                flags.keywords,
+                internal_date,
+                saved_at,
+                content_id,
+            ])
+        })
         .ctx("storing a message")?;
-        if let Some(once) = once {
-            remember(conn, mailbox, once, internal_date).await?;
-        }
         stored.push(Some(Stored {
             folder,
             uid_validity,
@@ -423,11 +509,7 @@ async fn store_tx(
             kind: FolderEventKind::Appended { uids: vec![uid] },
         });
     }
-    let written = Written::with_events(Some(stored), events);
-    Ok(match upserted {
-        Upserted::New(_) => written.new_contents(),
-        Upserted::Known { .. } => written,
-    })
+    Ok(Rows::Stored(upserted, stored, events))
 }
 
 /// When this process last forgot expired delivery fingerprints, in Unix seconds.
@@ -439,12 +521,16 @@ static FINGERPRINTS_PRUNED_AT: AtomicI64 = AtomicI64::new(0);
 const FINGERPRINT_PRUNE_EVERY: i64 = 60;
 
 /// For each target, whether its mailbox received a message of this fingerprint within the
-/// window. Forgets the fingerprints older than the window first, once a minute (an index
-/// range, so the table stays about the size of the window's deliveries).
-async fn already_received(
-    conn: &mut SqliteConnection,
+/// window; the others are recorded as receiving it now, in the delivery's transaction (its
+/// savepoint undoes that if the delivery fails). One statement per mailbox, which both asks
+/// and records: each statement is a round trip to the database thread. Forgets the
+/// fingerprints older than the window first, once a minute (an index range, so the table
+/// stays about the size of the window's deliveries).
+fn already_received(
+    db: &rusqlite::Connection,
     targets: &[Target],
     once: Fingerprint,
+    at: i64,
 ) -> Result<Vec<bool>, StoreError> {
     const WHAT: &str = "looking for an earlier delivery of the same message";
     let now = now();
@@ -454,54 +540,49 @@ async fn already_received(
             .compare_exchange(pruned_at, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        sqlx::query("DELETE FROM delivery_fingerprints WHERE delivered_at < ?1")
-            .bind(once.since)
-            .execute(&mut *conn)
-            .await
-            .ctx(WHAT)?;
+        db.execute(
+            "DELETE FROM delivery_fingerprints WHERE delivered_at < ?1",
+            [once.since],
+        )
+        .ctx(WHAT)?;
     }
     let mut received = Vec::with_capacity(targets.len());
+    let mut claimed: Vec<AddressId> = Vec::with_capacity(targets.len());
     for target in targets {
         let Target::Mailbox(target) = target else {
             received.push(false);
             continue;
         };
-        let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM delivery_fingerprints \
-             WHERE mailbox = ?1 AND fingerprint = ?2 AND delivered_at >= ?3",
-        )
-        .bind(target.mailbox.0)
-        .bind(&once.digest[..])
-        .bind(once.since)
-        .fetch_optional(&mut *conn)
-        .await
-        .ctx(WHAT)?;
-        received.push(seen.is_some());
+        if claimed.contains(&target.mailbox) {
+            // Two copies for one mailbox in one delivery: the first claim was this one's.
+            received.push(false);
+            continue;
+        }
+        // A row comes back when the fingerprint is new for the mailbox, or older than the
+        // window (then renewed); nothing when the mailbox received it within the window.
+        let fresh: Option<i64> = db
+            .prepare_cached(
+                "INSERT INTO delivery_fingerprints (mailbox, fingerprint, delivered_at) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (mailbox, fingerprint) \
+                 DO UPDATE SET delivered_at = excluded.delivered_at WHERE delivered_at < ?4 \
+                 RETURNING 1",
+            )
+            .and_then(|mut claim| {
+                claim
+                    .query_row(
+                        rusqlite::params![target.mailbox.0, &once.digest[..], at, once.since],
+                        |row| row.get(0),
+                    )
+                    .optional()
+            })
+            .ctx(WHAT)?;
+        if fresh.is_some() {
+            claimed.push(target.mailbox);
+        }
+        received.push(fresh.is_none());
     }
     Ok(received)
 }
-
-/// Records that `mailbox` received the message of `once`, in the delivery's transaction.
-async fn remember(
-    conn: &mut SqliteConnection,
-    mailbox: AddressId,
-    once: Fingerprint,
-    at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO delivery_fingerprints (mailbox, fingerprint, delivered_at) \
-         VALUES (?1, ?2, ?3) ON CONFLICT (mailbox, fingerprint) DO UPDATE SET delivered_at = ?3",
-    )
-    .bind(mailbox.0)
-    .bind(&once.digest[..])
-    .bind(at)
-    .execute(&mut *conn)
-    .await
-    .ctx("recording a delivery's fingerprint")?;
-    Ok(())
-}
-
-// ---- Folder writes.
 
 async fn create_folder_tx(
     conn: &mut SqliteConnection,
@@ -1020,6 +1101,29 @@ impl SqliteStore {
         };
         let content = Arc::new(Content::new(blob.clone(), raw, index)?);
         let flags = StoredFlags::from(flags);
+        if inline {
+            // The common case, all statements: on the writer's thread in one go. Only a
+            // content known as a file from before migration 5 needs the sqlx path below.
+            let (content, targets, flags) = (content.clone(), targets.clone(), flags.clone());
+            let count = targets.len();
+            let direct = self
+                .writer
+                .write_direct(move |db| {
+                    let rows =
+                        store_rows(db, &content, targets, &flags, internal_date, once, false)?;
+                    Ok(match rows {
+                        Rows::Received => Written::value(Some(vec![None; count])),
+                        Rows::FileToCheck => Written::value(None),
+                        Rows::Stored(upserted, stored, events) => {
+                            stored_written(upserted, stored, events)
+                        }
+                    })
+                })
+                .await?;
+            if let Some(stored) = direct {
+                return Ok(stored);
+            }
+        }
         for _ in 0..STORE_ATTEMPTS {
             let (blobs, content, targets, flags) = (
                 self.blobs.clone(),

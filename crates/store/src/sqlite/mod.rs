@@ -13,6 +13,8 @@
 mod cache;
 mod checkpointer;
 mod contents;
+#[allow(unsafe_code)]
+mod direct;
 mod directory;
 #[cfg(test)]
 mod fixture;
