@@ -161,7 +161,7 @@ impl EnvelopeAddress {
 
     /// The local part as written on the wire: a Dot-string as is, anything else quoted with
     /// `"` and `\` escaped (RFC 5321 §4.1.2 `Quoted-string`).
-    fn wire_local_part(&self) -> String {
+    pub fn wire_local_part(&self) -> String {
         if dot_string_problem(&self.local).is_none() {
             return self.local.clone();
         }

@@ -250,6 +250,14 @@ impl Session {
         conn: &mut Conn<S>,
         line: &[u8],
     ) -> Flow {
+        // RFC 6533: a `utf-8` ORCPT, which the parser does not know, is decoded apart.
+        let (line, utf8_orcpt) = match ops::orcpt::take_utf8_orcpt(line) {
+            Some((_, None)) => {
+                return self.answer(conn, ops::parse_error(&orcpt_refused()));
+            }
+            Some((rest, Some(orcpt))) => (std::borrow::Cow::Owned(rest), Some(orcpt)),
+            None => (std::borrow::Cow::Borrowed(line), None),
+        };
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request.into_owned(),
             Err(error) => return self.answer(conn, ops::parse_error(&error)),
@@ -263,7 +271,7 @@ impl Session {
                 initial_response,
             } => ops::auth::run(self, conn, mechanism, initial_response).await,
             Request::Mail { from } => ops::mail::run(self, conn, from).await,
-            Request::Rcpt { to } => ops::rcpt::run(self, conn, to).await,
+            Request::Rcpt { to } => ops::rcpt::run(self, conn, to, utf8_orcpt).await,
             Request::Data => ops::data::run(self, conn).await,
             Request::Bdat {
                 chunk_size,
@@ -280,4 +288,9 @@ impl Session {
             | Request::Burl { .. } => self.answer(conn, reply::not_implemented()),
         }
     }
+}
+
+/// The refusal of an ORCPT parameter whose value breaks its grammar, in smtp-proto's words.
+fn orcpt_refused() -> smtp_proto::Error {
+    smtp_proto::Error::InvalidParameter { param: "ORCPT" }
 }

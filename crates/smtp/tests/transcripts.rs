@@ -154,6 +154,57 @@ async fn rcv_12_data_is_delivered_with_return_path_and_received() {
     );
 }
 
+/// RFC 5321 §4.1.2: a quoted local part in MAIL FROM keeps its quotes in `Return-Path:`,
+/// where unquoted it would name another mailbox (or none); a needless pair of quotes goes.
+#[tokio::test]
+async fn a_quoted_reverse_path_stays_quoted_in_return_path() {
+    let f = fixture().await;
+    let script = format!(
+        "{EHLO_MX_PLAIN}
+        C: MAIL FROM:<\"john doe\"@remote.example>
+        S: 250 2.1.0 *
+        C: RCPT TO:<tata@example.test>
+        S: 250 2.1.5 *
+        C: DATA
+        S: 354 *
+        C: Subject: one
+        C:
+        C: first
+        C: .
+        S: 250 2.0.0 *
+        C: MAIL FROM:<\"jane\"@remote.example>
+        S: 250 2.1.0 *
+        C: RCPT TO:<tata@example.test>
+        S: 250 2.1.5 *
+        C: DATA
+        S: 354 *
+        C: Subject: two
+        C:
+        C: second
+        C: .
+        S: 250 2.0.0 *
+        C: QUIT
+        S: 221 *
+        END"
+    );
+    run(&f, server(&f, ListenerKind::Mx, Limits::default()), &script).await;
+    let inbox = inbox(&f, "toto@example.test").await;
+    let return_paths: Vec<String> = inbox
+        .iter()
+        .map(|raw| {
+            let text = String::from_utf8_lossy(raw);
+            text.lines().next().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        return_paths,
+        [
+            "Return-Path: <\"john doe\"@remote.example>",
+            "Return-Path: <jane@remote.example>"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn rfc_3207_starttls_resets_the_session_and_submission_offers_auth_inside() {
     let f = fixture().await;
@@ -205,6 +256,22 @@ async fn rfc_3207_starttls_resets_the_session_and_submission_offers_auth_inside(
         C: hi
         C: .
         S: 250 2.0.0 *
+        # RFC 6533 §3: the utf-8 type of ORCPT, as xtext; a value outside its grammar is a
+        # syntax error.
+        C: MAIL FROM:<tata@example.test> SMTPUTF8
+        S: 250 2.1.0 *
+        C: RCPT TO:<other@elsewhere.example> ORCPT=utf-8;a+b@elsewhere.example
+        S: 501 5.5.4 *ORCPT*
+        C: RCPT TO:<jörg@elsewhere.example> NOTIFY=FAILURE ORCPT=utf-8;j\\x{F6}rg@elsewhere.example
+        S: 250 2.1.5 *
+        C: DATA
+        S: 354 *
+        C: From: <tata@example.test>
+        C: Subject: out again
+        C:
+        C: hi
+        C: .
+        S: 250 2.0.0 *
         C: QUIT
         S: 221 *
         END";
@@ -215,11 +282,22 @@ async fn rfc_3207_starttls_resets_the_session_and_submission_offers_auth_inside(
     )
     .await;
     let queued = f.stores.queue.queued().await.unwrap();
-    assert_eq!(queued.len(), 1);
+    assert_eq!(queued.len(), 2);
     let rcpt = &queued[0].message.recipients[0];
     assert_eq!(rcpt.address.to_string(), "friend@elsewhere.example");
     let notify = rcpt.notify.unwrap();
     assert!(!notify.success && notify.failure && notify.delay);
+    assert_eq!(
+        rcpt.orcpt.as_deref(),
+        Some("rfc822;friend@elsewhere.example")
+    );
+    let utf8 = &queued[1].message.recipients;
+    assert_eq!(utf8.len(), 1);
+    assert_eq!(utf8[0].address.to_string(), "jörg@elsewhere.example");
+    assert_eq!(
+        utf8[0].orcpt.as_deref(),
+        Some("utf-8;jörg@elsewhere.example")
+    );
 }
 
 #[tokio::test]

@@ -119,7 +119,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     };
     session.phase = Phase::Mail(Box::new(Transaction {
         id: transaction_id(),
-        return_path: from.address,
+        return_path: reverse_path(from.address),
         smtputf8,
         envid: from.env_id,
         ret,
@@ -131,6 +131,20 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The connecting client, as the checks of SPEC §4 see it.
+/// The reverse-path as the message keeps it (`Return-Path:`, the sender of bounces): the
+/// parser hands a quoted local part back unquoted (`"john doe"@x` as `john doe@x`), and one
+/// that is not a Dot-string must be quoted again to name the same mailbox (RFC 5321
+/// §4.1.2). The domain, and anything unparsable (the null sender), stay as given.
+fn reverse_path(address: String) -> String {
+    match (
+        EnvelopeAddress::from_unquoted(&address),
+        address.rsplit_once('@'),
+    ) {
+        (Ok(parsed), Some((_, domain))) => format!("{}@{domain}", parsed.wire_local_part()),
+        _ => address,
+    }
+}
+
 fn client(session: &Session) -> Client {
     Client {
         ip: session.peer.ip(),

@@ -8,6 +8,7 @@ pub(crate) mod data;
 pub(crate) mod ehlo;
 pub(crate) mod mail;
 pub(crate) mod noop;
+pub(crate) mod orcpt;
 pub(crate) mod quit;
 pub(crate) mod rcpt;
 pub(crate) mod rset;

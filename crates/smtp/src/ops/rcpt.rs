@@ -20,7 +20,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session,
     conn: &mut Conn<S>,
     to: RcptTo<String>,
+    utf8_orcpt: Option<String>,
 ) -> Flow {
+    // RFC 3461 §4.2: `addr-type;address`; a `utf-8` one was decoded apart (`orcpt`).
+    let orcpt = utf8_orcpt.or_else(|| to.orcpt.clone().map(original_recipient));
     let server = session.server.clone();
     let may_relay = session.login.is_some() && server.kind.is_submission();
     let Phase::Mail(tx) = &mut session.phase else {
@@ -61,7 +64,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     address: original.into(),
                     recipient: Recipient::Remote,
                     notify: notify(to.flags),
-                    orcpt: to.orcpt.map(original_recipient),
+                    orcpt: orcpt.clone(),
                 });
             }
             return session.answer(conn, reply::recipient(&Recipient::Remote));
@@ -170,7 +173,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             address: hosted_form.map_or(envelope_address, EnvelopeAddress::from),
             recipient: verdict,
             notify: notify(to.flags),
-            orcpt: to.orcpt.map(original_recipient),
+            orcpt,
         });
     } else {
         tracing::info!(rcpt = %to.address, code = reply.code, "recipient refused");
