@@ -522,10 +522,9 @@ const FINGERPRINT_PRUNE_EVERY: i64 = 60;
 
 /// For each target, whether its mailbox received a message of this fingerprint within the
 /// window; the others are recorded as receiving it now, in the delivery's transaction (its
-/// savepoint undoes that if the delivery fails). One statement per mailbox, which both asks
-/// and records: each statement is a round trip to the database thread. Forgets the
-/// fingerprints older than the window first, once a minute (an index range, so the table
-/// stays about the size of the window's deliveries).
+/// savepoint undoes that if the delivery fails). One statement per mailbox both asks and
+/// records. Forgets the fingerprints older than the window first, once a minute (an index
+/// range, so the table stays about the size of the window's deliveries).
 fn already_received(
     db: &rusqlite::Connection,
     targets: &[Target],
