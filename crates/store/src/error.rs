@@ -110,7 +110,7 @@ impl<T> Context<T> for Result<T, sqlx::Error> {
 impl<T> Context<T> for Result<T, rusqlite::Error> {
     fn ctx(self, context: &'static str) -> Result<T, StoreError> {
         self.map_err(|e| {
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            if rusqlite_is_full(&e) {
                 StoreError::StorageFull {
                     context: context.to_string(),
                 }
@@ -119,6 +119,11 @@ impl<T> Context<T> for Result<T, rusqlite::Error> {
             }
         })
     }
+}
+
+/// Whether a statement run on the writer's handle failed because the disk is full.
+pub(crate) fn rusqlite_is_full(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 /// SQLite's primary result code for a full disk (`SQLITE_FULL`, "database or disk is full").

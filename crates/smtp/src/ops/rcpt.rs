@@ -19,11 +19,11 @@ const NOTIFY_FLAGS: u64 =
 pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session,
     conn: &mut Conn<S>,
-    to: RcptTo<String>,
+    mut to: RcptTo<String>,
     utf8_orcpt: Option<String>,
 ) -> Flow {
     // RFC 3461 §4.2: `addr-type;address`; a `utf-8` one was decoded apart (`orcpt`).
-    let orcpt = utf8_orcpt.or_else(|| to.orcpt.clone().map(original_recipient));
+    let orcpt = utf8_orcpt.or_else(|| to.orcpt.take().map(original_recipient));
     let server = session.server.clone();
     let may_relay = session.login.is_some() && server.kind.is_submission();
     let Phase::Mail(tx) = &mut session.phase else {

@@ -546,7 +546,7 @@ impl From<sqlx::Error> for Broken {
 impl From<rusqlite::Error> for Broken {
     fn from(error: rusqlite::Error) -> Broken {
         Broken {
-            full: error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            full: crate::error::rusqlite_is_full(&error),
             detail: error.to_string(),
         }
     }
