@@ -1,7 +1,9 @@
 //! Test fixture shared by the unit tests of the SQLite modules: one organization, one service
 //! `abc.xyz` and one mailbox `toto@abc.xyz`.
 
-use postwerk_model::{AddressKind, Domain, HostedAddress, LocalPart, Permissions, ServiceFeatures};
+use postwerk_model::{
+    AddressKind, Domain, HostedAddress, LocalPart, Permissions, ServiceFeatures, ServiceId,
+};
 
 use crate::{NewAddress, NewService, Stores};
 
@@ -21,11 +23,16 @@ pub(super) async fn mailbox_toto(stores: &Stores, quota: u32) -> HostedAddress {
         })
         .await
         .expect("service");
+    mailbox_in(stores, service.id, "toto").await
+}
+
+/// Creates the mailbox `local` in `service`.
+pub(super) async fn mailbox_in(stores: &Stores, service: ServiceId, local: &str) -> HostedAddress {
     stores
         .directory
         .create_address(NewAddress {
-            service: service.id,
-            local: LocalPart::parse("toto").expect("local part"),
+            service,
+            local: LocalPart::parse(local).expect("local part"),
             kind: AddressKind::Mailbox,
             display_name: String::new(),
             password_hash: None,

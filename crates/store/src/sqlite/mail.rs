@@ -96,7 +96,7 @@ where
     fetch_folder(e, id).await?.ok_or_else(|| no_folder(id))
 }
 
-fn no_folder(id: FolderId) -> StoreError {
+pub(super) fn no_folder(id: FolderId) -> StoreError {
     StoreError::NotFound(format!("there is no folder with id {id}"))
 }
 
@@ -406,22 +406,17 @@ async fn store_tx(
                 // database, the file just written is not needed (a content is never both).
                 blobs.remove(&content.blob).await?;
             }
-            Ok(stored_written(upserted, stored, events))
+            Ok(stored_written(stored, events))
         }
     }
 }
 
 /// The write of messages stored by [`store_rows`], with an answer for [`store_tx`].
 fn stored_written(
-    upserted: Upserted,
     stored: Vec<Option<Stored>>,
     events: Vec<FolderEvent>,
 ) -> Written<Option<Vec<Option<Stored>>>> {
-    let written = Written::with_events(Some(stored), events);
-    match upserted {
-        Upserted::New(_) => written.new_contents(),
-        Upserted::Known { .. } => written,
-    }
+    Written::with_events(Some(stored), events).new_messages()
 }
 
 /// What [`store_rows`] did.
@@ -935,8 +930,11 @@ enum Transfer {
     Move,
 }
 
-/// COPY or MOVE the messages of `from` in `uids` to `to`. A move updates the rows in place
-/// (same content, new folder and UID), so nothing is re-indexed or collected.
+/// COPY or MOVE the messages of `from` in `uids` to `to`. A move inside a mailbox updates the
+/// rows in place (same content, new folder and UID), so nothing is re-indexed or collected. A
+/// move to another mailbox (a shared mailbox in webmail) inserts new rows and deletes the old
+/// ones: a message never changes mailbox, so the search index, which keeps one document per
+/// mailbox and content and finds new ones by message id, picks the moved ones up.
 async fn transfer(
     conn: &mut SqliteConnection,
     from: &Folder,
@@ -958,9 +956,20 @@ async fn transfer(
     // SAVEDATE (RFC 8514) is when the message arrived in this folder, so a copy gets now.
     let saved_at = now();
     let mut pairs = Vec::with_capacity(messages.len());
+    let in_place = mode == Transfer::Move && from.mailbox == to.mailbox;
     for (message, uid) in messages.iter().zip(first..) {
-        let query = match mode {
-            Transfer::Copy => sqlx::query(
+        let query = if in_place {
+            sqlx::query(
+                "UPDATE messages SET folder_id = ?2, uid = ?3, modseq = ?4, saved_at = ?5 \
+                 WHERE id = ?1",
+            )
+            .bind(message.id)
+            .bind(to.id.0)
+            .bind(i64::from(uid))
+            .bind(modseq_column)
+            .bind(saved_at)
+        } else {
+            sqlx::query(
                 "INSERT INTO messages (folder_id, uid, modseq, system_flags, keywords, \
                  internal_date, saved_at, content_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
@@ -971,18 +980,16 @@ async fn transfer(
             .bind(keywords_text(&message.flags))
             .bind(message.internal_date)
             .bind(saved_at)
-            .bind(message.content_id),
-            Transfer::Move => sqlx::query(
-                "UPDATE messages SET folder_id = ?2, uid = ?3, modseq = ?4, saved_at = ?5 \
-                 WHERE id = ?1",
-            )
-            .bind(message.id)
-            .bind(to.id.0)
-            .bind(i64::from(uid))
-            .bind(modseq_column)
-            .bind(saved_at),
+            .bind(message.content_id)
         };
         query.execute(&mut *conn).await.ctx(WHAT)?;
+        if mode == Transfer::Move && !in_place {
+            sqlx::query("DELETE FROM messages WHERE id = ?1")
+                .bind(message.id)
+                .execute(&mut *conn)
+                .await
+                .ctx(WHAT)?;
+        }
         pairs.push((message.uid, uid));
     }
     let mut events = vec![FolderEvent {
@@ -1004,13 +1011,18 @@ async fn transfer(
             kind: FolderEventKind::Expunged { uids: gone },
         });
     }
-    Ok(Written::with_events(
+    let written = Written::with_events(
         Copied {
             uid_validity,
             uids: pairs,
         },
         events,
-    ))
+    );
+    Ok(if from.mailbox == to.mailbox {
+        written
+    } else {
+        written.new_messages()
+    })
 }
 
 async fn transfer_tx(
@@ -1113,9 +1125,7 @@ impl SqliteStore {
                     Ok(match rows {
                         Rows::Received => Written::value(Some(vec![None; count])),
                         Rows::FileToCheck => Written::value(None),
-                        Rows::Stored(upserted, stored, events) => {
-                            stored_written(upserted, stored, events)
-                        }
+                        Rows::Stored(_, stored, events) => stored_written(stored, events),
                     })
                 })
                 .await?;

@@ -26,6 +26,7 @@ mod mail;
 mod manager;
 mod queue;
 mod search;
+mod search_terms;
 mod writer;
 
 use std::path::Path;

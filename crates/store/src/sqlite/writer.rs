@@ -65,7 +65,7 @@ pub(crate) struct Written<T> {
     pub events: Vec<FolderEvent>,
     /// The job deleted messages: look for contents no longer referenced after the commit.
     pub garbage: bool,
-    /// The job stored new contents: wake the full-text indexer after the commit.
+    /// The job stored new messages: wake the full-text indexer after the commit.
     pub indexable: bool,
 }
 
@@ -96,8 +96,9 @@ impl<T> Written<T> {
         self
     }
 
-    /// Mark that the write stored new contents, which the full-text indexer must pick up.
-    pub fn new_contents(mut self) -> Written<T> {
+    /// Mark that the write stored new messages, which the full-text indexer must pick up (a
+    /// known content is new to the index in a mailbox that did not hold it).
+    pub fn new_messages(mut self) -> Written<T> {
         self.indexable = true;
         self
     }
@@ -452,7 +453,7 @@ async fn run_batch(
     match committed {
         Ok(()) => {
             if done.iter().any(|(_, written)| written.indexable) {
-                signal.contents_stored();
+                signal.messages_stored();
             }
             let mut deferred = Vec::new();
             for (reply, written) in done {
