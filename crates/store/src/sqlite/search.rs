@@ -751,6 +751,19 @@ pub(super) async fn search_folder(
     search_with(pool, blobs, folder, scope, needle, LAG_BY_ID).await
 }
 
+/// The folder's messages above a message id, with their texts as in [`UidTextRow`]; the
+/// argument is how the folder is compared, which picks the index SQLite walks.
+macro_rules! unindexed_sql {
+    ($folder:literal) => {
+        concat!(
+            "SELECT m.uid, c.id, c.search_text, CASE WHEN c.search_text IS NULL THEN c.idx END, \
+             c.hash FROM messages m JOIN contents c ON c.id = m.content_id WHERE ",
+            $folder,
+            " = ?1 AND m.id > ?2"
+        )
+    };
+}
+
 /// [`search_folder`], finding unindexed messages by id up to a lag of `lag_by_id`.
 async fn search_with(
     pool: &SqlitePool,
@@ -801,40 +814,36 @@ async fn search_with(
         // Too short for trigrams: scan every text of the folder.
         0
     };
-    if scan_above < sequence {
-        let rows: Vec<UidTextRow> = sqlx::query_as(if sequence - scan_above <= lag_by_id {
+    let rows: Vec<UidTextRow> = if scan_above >= sequence {
+        Vec::new()
+    } else {
+        sqlx::query_as(if sequence - scan_above <= lag_by_id {
             // `+` keeps SQLite on the message ids instead of the folder's index.
-            "SELECT m.uid, c.id, c.search_text, CASE WHEN c.search_text IS NULL THEN c.idx END, \
-             c.hash FROM messages m JOIN contents c ON c.id = m.content_id \
-             WHERE +m.folder_id = ?1 AND m.id > ?2"
+            unindexed_sql!("+m.folder_id")
         } else {
-            "SELECT m.uid, c.id, c.search_text, CASE WHEN c.search_text IS NULL THEN c.idx END, \
-             c.hash FROM messages m JOIN contents c ON c.id = m.content_id \
-             WHERE m.folder_id = ?1 AND m.id > ?2"
+            unindexed_sql!("m.folder_id")
         })
         .bind(folder.0)
         .bind(scan_above)
         .fetch_all(&mut *tx)
         .await
-        .ctx(WHAT)?;
-        tx.rollback().await.ctx(WHAT)?;
-        let needle = search_terms::fold(needle);
-        for (uid, id, text, index, hash) in rows {
-            let row = (id, text, index, hash);
-            let text = match scope {
-                // TEXT needs no cut: the whole text is header or body.
-                Scope::Anywhere => SplitText {
-                    header: String::new(),
-                    body: text_of(row, pool, blobs).await,
-                },
-                Scope::Body => split_text_of(row, pool, blobs).await,
-            };
-            if text.contains(scope, &needle) {
-                found.push(int(uid, WHAT)?);
-            }
+        .ctx(WHAT)?
+    };
+    tx.rollback().await.ctx(WHAT)?;
+    let needle = search_terms::fold(needle);
+    for (uid, id, text, index, hash) in rows {
+        let row = (id, text, index, hash);
+        let text = match scope {
+            // TEXT needs no cut: the whole text is header or body.
+            Scope::Anywhere => SplitText {
+                header: String::new(),
+                body: text_of(row, pool, blobs).await,
+            },
+            Scope::Body => split_text_of(row, pool, blobs).await,
+        };
+        if text.contains(scope, &needle) {
+            found.push(int(uid, WHAT)?);
         }
-    } else {
-        tx.rollback().await.ctx(WHAT)?;
     }
     found.sort_unstable();
     found.dedup();
